@@ -1,0 +1,61 @@
+# convae - make builds everything into bin/, make test runs the tests, make demo runs the lab.
+# Switches: OMP=0 (no OpenMP), SIMD=0 (scalar kernels only), MARCH= (portable binary; the
+# default -march=native is for this machine only), CC=clang, EPOCHS=, LIMIT=, DATA=.
+CC      ?= cc
+CXX     ?= c++
+MARCH   ?= -march=native
+OMP     ?= 1
+SIMD    ?= 1
+CFLAGS  ?= -O3
+WARN     = -std=c99 -Wall -Wextra -pedantic
+LDLIBS   = -lm
+ifeq ($(OMP),1)
+  OMPFLAG = -fopenmp
+endif
+ifeq ($(SIMD),0)
+  SIMDFLAG = -DCONVAE_NO_SIMD
+endif
+ALL_CFLAGS = $(CFLAGS) $(MARCH) $(WARN) $(OMPFLAG) $(SIMDFLAG) -I.
+
+EXAMPLES = $(patsubst examples/%.c,bin/%,$(wildcard examples/*.c))
+TOOLS    = $(patsubst tools/%.c,bin/%,$(wildcard tools/*.c))
+TESTS    = $(patsubst tests/%.c,bin/%,$(filter-out tests/fuzz_%.c,$(wildcard tests/*.c)))
+
+DATA    ?= data/mnist
+EPOCHS  ?= 15
+LIMIT   ?= 0
+OUT     ?= runs/mnist
+SHARED_MNIST ?= ../shared/data/mnist
+
+.PHONY: all test bench demo data clean
+all: $(EXAMPLES) $(TOOLS)
+
+bin/%: examples/%.c convae.h | bin
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
+bin/%: tools/%.c convae.h | bin
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
+bin/test_%: tests/test_%.c convae.h | bin
+	$(CC) $(ALL_CFLAGS) -O2 $< -o $@ $(LDLIBS)
+# the same tests with the scalar kernels only, and without OpenMP
+bin/scalar_test_%: tests/test_%.c convae.h | bin
+	$(CC) $(CFLAGS) $(MARCH) $(WARN) $(OMPFLAG) -DCONVAE_NO_SIMD -I. -O2 $< -o $@ $(LDLIBS)
+bin/serial_test_%: tests/test_%.c convae.h | bin
+	$(CC) $(CFLAGS) $(MARCH) $(WARN) -I. -O2 -Wno-unknown-pragmas $< -o $@ $(LDLIBS)
+bin:
+	mkdir -p bin
+
+test: $(TESTS) bin/scalar_test_core bin/serial_test_core bin/mnist_autoencoder
+	@tests/run.sh $(TESTS) bin/scalar_test_core bin/serial_test_core
+
+bench: bin/bench
+	bin/bench --data $(SHARED_MNIST)
+
+data:
+	@tools/get_mnist.sh $(DATA) $(SHARED_MNIST)
+
+demo: bin/mnist_autoencoder
+	@if [ "$(DATA)" = data/mnist ]; then tools/get_mnist.sh data/mnist $(SHARED_MNIST) || exit 1; fi
+	bin/mnist_autoencoder --data $(DATA) --epochs $(EPOCHS) $(if $(filter-out 0,$(LIMIT)),--limit $(LIMIT)) --out $(OUT)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,3042 @@
+/* convae.h - convolutional autoencoders in one C header, no dependencies.
+
+   Quick start
+     In exactly one C or C++ file:
+         #define CONVAE_IMPLEMENTATION
+         #include "convae.h"
+     and compile:  cc -O2 -fopenmp prog.c -lm   (OpenMP optional).
+
+   Build options (define before the include that has CONVAE_IMPLEMENTATION)
+     CONVAE_STATIC        all functions static (private to that file)
+     CONVAE_NO_SIMD       scalar kernels only, even where AVX2/FMA is enabled
+     CONVAE_NO_STDIO      no file functions (no fopen): for embedded targets
+     CONVAE_MALLOC/CONVAE_REALLOC/CONVAE_FREE  your allocator (all three or none)
+     CONVAE_ASSERT        internal invariant check (default: assert)
+     CONVAE_MAX_BYTES     largest decoded IDX/gzip payload (default 1 GiB)
+
+   API at a glance (see the declarations below)
+     errors      every call returns CAE_OK (0) or a negative CAE_ERR_*, and fills a cae_err
+     cae_rng     splitmix64 generator: same numbers on every platform
+     IDX         cae_idx_load / cae_idx_parse (raw or gzip), cae_idx_free
+     layers      cae_conv2d_*, cae_maxpool2d_*, cae_upsample2d_*, cae_relu_*, cae_sigmoid_*
+     losses      cae_bce_logits, cae_bce, cae_mse  (value and gradient)
+     model       cae_model_create, _summary, _train_step, _evaluate, _predict, _encode,
+                 _save, _load, _free
+     images      cae_grid, cae_write_pgm, cae_write_ppm
+
+   License: MIT (see the end of the file). */
+#ifndef CONVAE_H
+#define CONVAE_H
+
+#include <stddef.h>
+
+#define CONVAE_VERSION "0.1.0"
+
+#ifdef CONVAE_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define CONVAE_DEF static __attribute__((unused)) /* no warning for the functions a file skips */
+#else
+#define CONVAE_DEF static
+#endif
+#else
+#ifdef __cplusplus
+#define CONVAE_DEF extern "C"
+#else
+#define CONVAE_DEF extern
+#endif
+#endif
+
+/* ---------------------------------------------------------------- errors */
+enum {
+    CAE_OK = 0,
+    CAE_ERR_IO = -1,     /* file could not be opened, read or written */
+    CAE_ERR_FORMAT = -2, /* the bytes are not what the format says */
+    CAE_ERR_NOMEM = -3,  /* allocation failed or size too large */
+    CAE_ERR_SHAPE = -4,  /* shapes do not fit together */
+    CAE_ERR_ARG = -5     /* a bad argument */
+};
+
+typedef struct cae_err {
+    int code;
+    char msg[320];
+} cae_err;
+
+CONVAE_DEF const char *cae_strerror(int code);
+
+/* ---------------------------------------------------------------- random numbers */
+/* splitmix64 (Steele, Lea, Flood 2014): 64-bit state, every platform gives the same stream. */
+typedef struct cae_rng {
+    unsigned long long s;
+} cae_rng;
+
+CONVAE_DEF cae_rng cae_rng_seed(unsigned long long seed);
+CONVAE_DEF unsigned long long cae_rng_next(cae_rng *r);
+CONVAE_DEF float cae_rng_uniform(cae_rng *r);        /* [0,1), 24 random bits */
+CONVAE_DEF int cae_rng_below(cae_rng *r, int n);     /* [0,n), unbiased */
+CONVAE_DEF float cae_rng_normal(cae_rng *r);         /* N(0,1), Box-Muller */
+CONVAE_DEF void cae_rng_shuffle(cae_rng *r, int *a, int n); /* Fisher-Yates */
+
+/* ---------------------------------------------------------------- checksums */
+CONVAE_DEF unsigned long cae_crc32(unsigned long crc, const void *p, size_t n);
+
+/* ---------------------------------------------------------------- gzip and IDX */
+/* IDX is the format of the MNIST files: two zero bytes, a type byte, a dimension count, the
+   dimensions as big-endian u32, then the elements, big-endian. The files are usually gzipped,
+   so a small inflater (RFC 1951/1952) comes with the reader. */
+enum {
+    CAE_IDX_U8 = 0x08,
+    CAE_IDX_I8 = 0x09,
+    CAE_IDX_I16 = 0x0B,
+    CAE_IDX_I32 = 0x0C,
+    CAE_IDX_F32 = 0x0D,
+    CAE_IDX_F64 = 0x0E
+};
+
+#define CONVAE_IDX_MAX_DIMS 8
+
+typedef struct cae_idx {
+    int type;                      /* CAE_IDX_* */
+    int ndim;                      /* 1..CONVAE_IDX_MAX_DIMS */
+    int dims[CONVAE_IDX_MAX_DIMS]; /* each 0..INT_MAX; unused entries are 0 */
+    size_t count;                  /* product of dims (0 when a dim is 0) */
+    int elem_size;                 /* bytes per element: 1, 2, 4 or 8 */
+    void *data;                    /* count elements in native byte order: unsigned char,
+                                      signed char, short, int, float or double */
+} cae_idx;
+
+/* Inflates one gzip member (RFC 1952). The FEXTRA, FNAME, FCOMMENT and FHCRC fields are
+   skipped (the header CRC is checked); the CRC32 and ISIZE trailer are checked; any byte after
+   the member (garbage, padding or a second member) is an error. The output is capped at
+   CONVAE_MAX_BYTES. On success *out (CONVAE_MALLOC, never NULL) holds *out_len bytes; on error
+   *out is NULL and *out_len 0. */
+CONVAE_DEF int cae_gunzip(const unsigned char *in, size_t n, unsigned char **out,
+                          size_t *out_len, cae_err *e);
+
+/* Raw DEFLATE decoder (RFC 1951): stored, fixed- and dynamic-Huffman blocks, up to the block
+   marked final. *consumed is the number of input bytes used (the last one may be partly used).
+   More than max_out bytes of output is an error (CAE_ERR_NOMEM). Ownership of *out as above. */
+CONVAE_DEF int cae_inflate(const unsigned char *in, size_t n, size_t *consumed,
+                           unsigned char **out, size_t *out_len, size_t max_out, cae_err *e);
+
+/* Parses an IDX file held in memory; when buf starts with the gzip magic 1f 8b it is inflated
+   first. name_for_errors (NULL: "<memory>") starts every error message. On error *out is left
+   zeroed, with nothing to free. */
+CONVAE_DEF int cae_idx_parse(const void *buf, size_t len, cae_idx *out,
+                             const char *name_for_errors, cae_err *e);
+
+#ifndef CONVAE_NO_STDIO
+/* Reads the whole file, then cae_idx_parse. */
+CONVAE_DEF int cae_idx_load(const char *path, cae_idx *out, cae_err *e);
+#endif
+
+/* Frees x->data and zeroes x: safe on a zeroed or already freed struct. */
+CONVAE_DEF void cae_idx_free(cae_idx *x);
+
+/* Element i (row-major) as a double; 0 when i >= count. */
+CONVAE_DEF double cae_idx_get(const cae_idx *x, size_t i);
+/* ---------------------------------------------------------------- layers
+   Every layer is a set of plain functions over contiguous NHWC float arrays (n images of
+   h x w pixels with c channels, channel fastest). Convolution kernels are HWIO
+   (kh, kw, c_in, c_out), Keras's own order. Backward functions write the input gradient
+   (din, may be NULL when not needed) and ADD into parameter gradients (dwt, dbias). */
+enum { CAE_ACT_NONE = 0, CAE_ACT_RELU = 1, CAE_ACT_SIGMOID = 2 };
+
+/* Conv2D, stride 1, 'same' padding (top/left pad (k-1)/2 as Keras), bias, fused activation.
+   in [n,h,w,ci]  wt [k,k,ci,co]  bias [co]  out [n,h,w,co] */
+CONVAE_DEF void cae_conv2d_forward_ref(float *out, const float *in, const float *wt, const float *bias,
+                                       int n, int h, int w, int ci, int co, int k, int act);
+/* dpre: gradient w.r.t. the pre-activation output [n,h,w,co] (apply cae_relu_backward or
+   cae_sigmoid_backward first). din [n,h,w,ci] is written; dwt [k,k,ci,co] and dbias [co] add. */
+CONVAE_DEF void cae_conv2d_backward_ref(float *din, float *dwt, float *dbias, const float *dpre,
+                                        const float *in, const float *wt,
+                                        int n, int h, int w, int ci, int co, int k);
+/* The same, through the fastest kernels this build has (SIMD, blocked). work must hold
+   cae_conv2d_work_floats() floats; the result matches the _ref functions to rounding. */
+CONVAE_DEF size_t cae_conv2d_work_floats(int h, int w, int ci, int co, int k);
+CONVAE_DEF void cae_conv2d_forward(float *out, const float *in, const float *wt, const float *bias,
+                                   int n, int h, int w, int ci, int co, int k, int act, float *work);
+CONVAE_DEF void cae_conv2d_backward(float *din, float *dwt, float *dbias, const float *dpre,
+                                    const float *in, const float *wt,
+                                    int n, int h, int w, int ci, int co, int k, float *work);
+
+/* MaxPooling2D 2x2 stride 2, Keras 'same': out [n,(h+1)/2,(w+1)/2,c]; an odd last row or
+   column pools over what is there. argmax [n,oh,ow,c] keeps the winning input index
+   (within the image) for backward; ties go to the first in row-major order. */
+CONVAE_DEF void cae_maxpool2d_forward(float *out, int *argmax, const float *in, int n, int h, int w, int c);
+CONVAE_DEF void cae_maxpool2d_backward(float *din, const float *dout, const int *argmax,
+                                       int n, int h, int w, int c);
+/* UpSampling2D 2x nearest: in [n,h,w,c] -> out [n,2h,2w,c]. */
+CONVAE_DEF void cae_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c);
+CONVAE_DEF void cae_upsample2d_backward(float *din, const float *dout, int n, int h, int w, int c);
+/* Element-wise; backward uses the forward output y. dx is written. */
+CONVAE_DEF void cae_relu_forward(float *y, const float *x, size_t n);
+CONVAE_DEF void cae_relu_backward(float *dx, const float *dy, const float *y, size_t n);
+CONVAE_DEF void cae_sigmoid_forward(float *y, const float *x, size_t n);
+CONVAE_DEF void cae_sigmoid_backward(float *dx, const float *dy, const float *y, size_t n);
+
+/* ---------------------------------------------------------------- losses
+   Each returns the SUM over the n elements (divide by the count you average over) and,
+   when grad is not NULL, writes d(sum)/d(input) * scale into grad. */
+/* Binary cross-entropy from logits z against targets t in [0,1]: stable for any z. */
+CONVAE_DEF double cae_bce_logits(const float *z, const float *t, size_t n, float *grad, float scale);
+/* Binary cross-entropy from probabilities p, clipped to [1e-7, 1-1e-7] as Keras does. */
+CONVAE_DEF double cae_bce(const float *p, const float *t, size_t n, float *grad, float scale);
+/* Squared error. */
+CONVAE_DEF double cae_mse(const float *y, const float *t, size_t n, float *grad, float scale);
+
+/* ---------------------------------------------------------------- optimizer
+   Adam as Keras updates it: lr_t = lr*sqrt(1-b2^t)/(1-b1^t); p -= lr_t*m/(sqrt(v)+eps). */
+typedef struct cae_adam {
+    float lr, beta1, beta2, eps; /* 1e-3, 0.9, 0.999, 1e-7 (Keras) */
+    long long t;                 /* steps taken */
+} cae_adam;
+CONVAE_DEF cae_adam cae_adam_default(void);
+/* One step over parallel flat arrays of n parameters (increments a->t). */
+CONVAE_DEF void cae_adam_step(cae_adam *a, float *param, const float *grad, float *m, float *v, size_t n);
+/* Glorot-uniform fill: U(-l, l), l = sqrt(6/(fan_in+fan_out)). */
+CONVAE_DEF void cae_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, cae_rng *r);
+
+/* ---------------------------------------------------------------- the model */
+enum { CAE_CONV2D = 1, CAE_MAXPOOL2D = 2, CAE_UPSAMPLE2D = 3, CAE_RELU = 4, CAE_SIGMOID = 5 };
+enum { CAE_LOSS_BCE = 1, CAE_LOSS_MSE = 2 };
+
+#ifndef CONVAE_MAX_LAYERS
+#define CONVAE_MAX_LAYERS 32
+#endif
+/* A batch is split into this many fixed slices whose gradients are summed in a fixed order,
+   so the result is the same for any number of threads. */
+#ifndef CONVAE_SLOTS
+#define CONVAE_SLOTS 16
+#endif
+#define CONVAE_MAX_DIM 4096 /* largest height, width or channel count accepted */
+
+typedef struct cae_layer_spec {
+    int kind;         /* CAE_CONV2D, CAE_MAXPOOL2D, ... */
+    int filters;      /* conv: output channels */
+    int ksize;        /* conv: kernel size */
+    int act;          /* conv: fused CAE_ACT_* */
+    const char *name; /* for the summary and cae_model_find; NULL gives "conv2d_1" etc. */
+} cae_layer_spec;
+
+typedef struct cae_layer {
+    int kind, act, k;
+    char name[32];
+    int h, w, c;    /* input of one image */
+    int oh, ow, oc; /* output of one image */
+    size_t nparams; /* kernel then bias, at param + poff */
+    size_t poff;
+    size_t flip_off, wino_off, wino_flip_off; /* conv: derived kernels in wflip (see the model) */
+    size_t du_off;                            /* conv with Winograd: its dU in the slot gradients */
+    size_t out_off, arg_off, logit_off; /* per-slot workspace offsets (floats) */
+} cae_layer;
+
+typedef struct cae_model {
+    int nlayers;
+    cae_layer layer[CONVAE_MAX_LAYERS];
+    int h, w, c;      /* input of one image */
+    int max_batch;    /* largest n for train_step/predict/evaluate/encode calls */
+    int threads;      /* OpenMP threads to use; 0 = the OpenMP default */
+    size_t nparams;
+    float *param, *grad, *m, *v; /* nparams each: Adam and save/load are one loop */
+    float *wflip;                /* per conv: kernel flipped and transposed (for din) and the */
+    size_t nflip;                /* Winograd transforms of both; remade after each update */
+    float *slot_grad;            /* CONVAE_SLOTS x (nparams + ndu) partial gradients */
+    size_t ndu;                  /* Winograd-domain kernel gradients, after the parameters */
+    float *ws;                   /* CONVAE_SLOTS x ws_floats: one image's activations */
+    size_t ws_floats, ws_grad, ws_work; /* per slot: size, two gradient buffers, conv scratch */
+    double slot_loss[CONVAE_SLOTS];
+    cae_adam adam;
+} cae_model;
+
+/* The lab's model: 28x28x1 -> conv32 -> pool -> conv64 -> pool (7x7x64 latent) -> conv64 ->
+   up -> conv32 -> up -> conv1 sigmoid. 74,497 parameters. */
+CONVAE_DEF const cae_layer_spec *cae_lab_specs(int *count);
+/* Builds a model for h x w x c inputs and batches of up to max_batch images, Glorot-uniform
+   kernels from seed, zero biases, Adam with Keras defaults. One allocation; *out is NULL on error. */
+CONVAE_DEF int cae_model_create(cae_model **out, int h, int w, int c, const cae_layer_spec *specs,
+                                int nspecs, int max_batch, unsigned long long seed, cae_err *e);
+CONVAE_DEF void cae_model_free(cae_model *m);
+/* Keras-style summary table into buf (always NUL-terminated); returns the length it needs. */
+CONVAE_DEF size_t cae_model_summary(const cae_model *m, const char *title, char *buf, size_t cap);
+/* Index of the layer with that name, or -1. */
+CONVAE_DEF int cae_model_find(const cae_model *m, const char *name);
+/* One optimisation step on n images x [n,h,w,c] with targets t (same shape as the output;
+   t = x for an autoencoder). *loss (may be NULL) gets the mean loss over all outputs. */
+CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t, int n, int loss,
+                                    double *loss_out, cae_err *e);
+/* Mean loss of the model on n images, no update; mse (may be NULL) gets the per-image mean
+   squared error between output and target. */
+CONVAE_DEF int cae_model_evaluate(cae_model *m, const float *x, const float *t, int n, int loss,
+                                  double *loss_out, float *mse, cae_err *e);
+/* Output of layer `layer` (nlayers-1 for the model output) for n images, into out. */
+CONVAE_DEF int cae_model_encode(cae_model *m, int layer, const float *x, int n, float *out, cae_err *e);
+CONVAE_DEF int cae_model_predict(cae_model *m, const float *x, int n, float *out, cae_err *e);
+/* Model file: layers, input shape and parameters, little-endian, CRC-32 checked. The file is
+   written beside the target and renamed over it, so a failed save leaves the old file. */
+#ifndef CONVAE_NO_STDIO
+CONVAE_DEF int cae_model_save(const cae_model *m, const char *path, cae_err *e);
+CONVAE_DEF int cae_model_load(cae_model **out, const char *path, int max_batch, cae_err *e);
+#endif
+
+/* ---------------------------------------------------------------- images */
+/* Tiles n images [n,h,w,c] (floats in [0,1]) into rows of `cols`, with `pad` pixels of grey
+   between them, as 8-bit pixels. cae_grid_size gives the picture's size. */
+CONVAE_DEF void cae_grid_size(int n, int h, int w, int cols, int pad, int *gw, int *gh);
+CONVAE_DEF void cae_grid(unsigned char *px, const float *imgs, int n, int h, int w, int c, int cols, int pad);
+#ifndef CONVAE_NO_STDIO
+/* Binary PGM (c = 1) or PPM (c = 3), written atomically (temporary file, then rename). */
+CONVAE_DEF int cae_write_pnm(const char *path, const unsigned char *px, int w, int h, int c, cae_err *e);
+/* Writes len bytes to path through a temporary file and a rename. */
+CONVAE_DEF int cae_write_file(const char *path, const void *data, size_t len, cae_err *e);
+#endif
+/* Which kernels this build uses: "avx512", "avx2+fma" or "scalar". */
+CONVAE_DEF const char *cae_simd_name(void);
+
+#endif /* CONVAE_H */
+
+#ifdef CONVAE_IMPLEMENTATION
+#ifndef CONVAE_IMPLEMENTATION_DONE
+#define CONVAE_IMPLEMENTATION_DONE
+
+#include <stdarg.h>
+#include <string.h>
+#include <math.h>
+#ifndef CONVAE_NO_STDIO
+#include <stdio.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__AVX2__) && defined(__FMA__) && !defined(CONVAE_NO_SIMD)
+#define CAE__AVX2 1
+#include <immintrin.h>
+#endif
+
+#if defined(CONVAE_MALLOC) && defined(CONVAE_FREE) && defined(CONVAE_REALLOC)
+#elif !defined(CONVAE_MALLOC) && !defined(CONVAE_FREE) && !defined(CONVAE_REALLOC)
+#include <stdlib.h>
+#define CONVAE_MALLOC(sz) malloc(sz)
+#define CONVAE_REALLOC(p, sz) realloc(p, sz)
+#define CONVAE_FREE(p) free(p)
+#else
+#error "convae.h: define all of CONVAE_MALLOC, CONVAE_REALLOC and CONVAE_FREE, or none"
+#endif
+
+#ifndef CONVAE_ASSERT
+#include <assert.h>
+#define CONVAE_ASSERT(x) assert(x)
+#endif
+
+#ifndef CONVAE_MAX_BYTES
+#define CONVAE_MAX_BYTES ((size_t)1 << 30)
+#endif
+
+/* ================================================================ errors and allocation */
+
+CONVAE_DEF const char *cae_strerror(int code)
+{
+    switch (code) {
+    case CAE_OK: return "ok";
+    case CAE_ERR_IO: return "i/o error";
+    case CAE_ERR_FORMAT: return "bad format";
+    case CAE_ERR_NOMEM: return "out of memory or size too large";
+    case CAE_ERR_SHAPE: return "shape mismatch";
+    case CAE_ERR_ARG: return "bad argument";
+    default: return "unknown error";
+    }
+}
+
+/* A small formatter (%s %d %ld %u %lu %zu %x %c %%) so that error messages need no stdio. */
+static void cae__putc(char *buf, size_t cap, size_t *n, char ch)
+{
+    if (*n + 1 < cap) buf[*n] = ch;
+    (*n)++;
+}
+
+static void cae__putu(char *buf, size_t cap, size_t *n, unsigned long long v, unsigned base)
+{
+    char tmp[24];
+    int k = 0;
+    do {
+        tmp[k++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    while (k) cae__putc(buf, cap, n, tmp[--k]);
+}
+
+static void cae__vfmt(char *buf, size_t cap, const char *f, va_list ap)
+{
+    size_t n = 0;
+    for (; *f; f++) {
+        long long sv;
+        if (*f != '%') {
+            cae__putc(buf, cap, &n, *f);
+            continue;
+        }
+        f++;
+        switch (*f) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            if (!s) s = "(null)";
+            while (*s) cae__putc(buf, cap, &n, *s++);
+            break;
+        }
+        case 'c': cae__putc(buf, cap, &n, (char)va_arg(ap, int)); break;
+        case 'd':
+        case 'l':
+            if (*f == 'l') {
+                f++;
+                if (*f == 'u') {
+                    cae__putu(buf, cap, &n, va_arg(ap, unsigned long), 10);
+                    break;
+                }
+                sv = va_arg(ap, long);
+            } else {
+                sv = va_arg(ap, int);
+            }
+            if (sv < 0) {
+                cae__putc(buf, cap, &n, '-');
+                cae__putu(buf, cap, &n, (unsigned long long)(-(sv + 1)) + 1u, 10);
+            } else {
+                cae__putu(buf, cap, &n, (unsigned long long)sv, 10);
+            }
+            break;
+        case 'u': cae__putu(buf, cap, &n, va_arg(ap, unsigned), 10); break;
+        case 'x': cae__putu(buf, cap, &n, va_arg(ap, unsigned), 16); break;
+        case 'z':
+            f++; /* %zu */
+            cae__putu(buf, cap, &n, va_arg(ap, size_t), 10);
+            break;
+        case '%': cae__putc(buf, cap, &n, '%'); break;
+        default: cae__putc(buf, cap, &n, '?'); break;
+        }
+        if (!*f) break;
+    }
+    if (cap) buf[n < cap ? n : cap - 1] = 0;
+}
+
+/* Records an error in e (when given) and returns its code, so callers can write
+   `return cae__fail(e, CAE_ERR_FORMAT, "%s: ...", path);`. */
+static int cae__fail(cae_err *e, int code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        e->code = code;
+        cae__vfmt(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static void *cae__alloc(size_t n)
+{
+    void *p = CONVAE_MALLOC(n ? n : 1);
+    if (p) memset(p, 0, n);
+    return p;
+}
+
+/* a*b, or 0 when that overflows size_t (callers treat 0 as "too large"). */
+static size_t cae__mul(size_t a, size_t b)
+{
+    if (a && b > (size_t)-1 / a) return 0;
+    return a * b;
+}
+
+/* ================================================================ random numbers */
+
+CONVAE_DEF cae_rng cae_rng_seed(unsigned long long seed)
+{
+    cae_rng r;
+    r.s = seed;
+    return r;
+}
+
+CONVAE_DEF unsigned long long cae_rng_next(cae_rng *r)
+{
+    unsigned long long z = (r->s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+CONVAE_DEF float cae_rng_uniform(cae_rng *r)
+{
+    return (float)(cae_rng_next(r) >> 40) * (1.0f / 16777216.0f);
+}
+
+CONVAE_DEF int cae_rng_below(cae_rng *r, int n)
+{
+    unsigned long long lim, x;
+    if (n <= 1) return 0;
+    lim = 0xFFFFFFFFFFFFFFFFULL - 0xFFFFFFFFFFFFFFFFULL % (unsigned long long)n;
+    do x = cae_rng_next(r);
+    while (x >= lim);
+    return (int)(x % (unsigned long long)n);
+}
+
+CONVAE_DEF float cae_rng_normal(cae_rng *r)
+{
+    double u1 = ((double)(cae_rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
+    double u2 = (double)(cae_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+CONVAE_DEF void cae_rng_shuffle(cae_rng *r, int *a, int n)
+{
+    int i;
+    for (i = n - 1; i > 0; i--) {
+        int j = cae_rng_below(r, i + 1), t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* ================================================================ checksums */
+
+CONVAE_DEF unsigned long cae_crc32(unsigned long crc, const void *p, size_t n)
+{
+    /* CRC-32 as zip, gzip and PNG use it (reflected polynomial 0xEDB88320), a byte at a time */
+    static const unsigned long t[256] = {
+        0x00000000UL, 0x77073096UL, 0xEE0E612CUL, 0x990951BAUL, 0x076DC419UL, 0x706AF48FUL,
+        0xE963A535UL, 0x9E6495A3UL, 0x0EDB8832UL, 0x79DCB8A4UL, 0xE0D5E91EUL, 0x97D2D988UL,
+        0x09B64C2BUL, 0x7EB17CBDUL, 0xE7B82D07UL, 0x90BF1D91UL, 0x1DB71064UL, 0x6AB020F2UL,
+        0xF3B97148UL, 0x84BE41DEUL, 0x1ADAD47DUL, 0x6DDDE4EBUL, 0xF4D4B551UL, 0x83D385C7UL,
+        0x136C9856UL, 0x646BA8C0UL, 0xFD62F97AUL, 0x8A65C9ECUL, 0x14015C4FUL, 0x63066CD9UL,
+        0xFA0F3D63UL, 0x8D080DF5UL, 0x3B6E20C8UL, 0x4C69105EUL, 0xD56041E4UL, 0xA2677172UL,
+        0x3C03E4D1UL, 0x4B04D447UL, 0xD20D85FDUL, 0xA50AB56BUL, 0x35B5A8FAUL, 0x42B2986CUL,
+        0xDBBBC9D6UL, 0xACBCF940UL, 0x32D86CE3UL, 0x45DF5C75UL, 0xDCD60DCFUL, 0xABD13D59UL,
+        0x26D930ACUL, 0x51DE003AUL, 0xC8D75180UL, 0xBFD06116UL, 0x21B4F4B5UL, 0x56B3C423UL,
+        0xCFBA9599UL, 0xB8BDA50FUL, 0x2802B89EUL, 0x5F058808UL, 0xC60CD9B2UL, 0xB10BE924UL,
+        0x2F6F7C87UL, 0x58684C11UL, 0xC1611DABUL, 0xB6662D3DUL, 0x76DC4190UL, 0x01DB7106UL,
+        0x98D220BCUL, 0xEFD5102AUL, 0x71B18589UL, 0x06B6B51FUL, 0x9FBFE4A5UL, 0xE8B8D433UL,
+        0x7807C9A2UL, 0x0F00F934UL, 0x9609A88EUL, 0xE10E9818UL, 0x7F6A0DBBUL, 0x086D3D2DUL,
+        0x91646C97UL, 0xE6635C01UL, 0x6B6B51F4UL, 0x1C6C6162UL, 0x856530D8UL, 0xF262004EUL,
+        0x6C0695EDUL, 0x1B01A57BUL, 0x8208F4C1UL, 0xF50FC457UL, 0x65B0D9C6UL, 0x12B7E950UL,
+        0x8BBEB8EAUL, 0xFCB9887CUL, 0x62DD1DDFUL, 0x15DA2D49UL, 0x8CD37CF3UL, 0xFBD44C65UL,
+        0x4DB26158UL, 0x3AB551CEUL, 0xA3BC0074UL, 0xD4BB30E2UL, 0x4ADFA541UL, 0x3DD895D7UL,
+        0xA4D1C46DUL, 0xD3D6F4FBUL, 0x4369E96AUL, 0x346ED9FCUL, 0xAD678846UL, 0xDA60B8D0UL,
+        0x44042D73UL, 0x33031DE5UL, 0xAA0A4C5FUL, 0xDD0D7CC9UL, 0x5005713CUL, 0x270241AAUL,
+        0xBE0B1010UL, 0xC90C2086UL, 0x5768B525UL, 0x206F85B3UL, 0xB966D409UL, 0xCE61E49FUL,
+        0x5EDEF90EUL, 0x29D9C998UL, 0xB0D09822UL, 0xC7D7A8B4UL, 0x59B33D17UL, 0x2EB40D81UL,
+        0xB7BD5C3BUL, 0xC0BA6CADUL, 0xEDB88320UL, 0x9ABFB3B6UL, 0x03B6E20CUL, 0x74B1D29AUL,
+        0xEAD54739UL, 0x9DD277AFUL, 0x04DB2615UL, 0x73DC1683UL, 0xE3630B12UL, 0x94643B84UL,
+        0x0D6D6A3EUL, 0x7A6A5AA8UL, 0xE40ECF0BUL, 0x9309FF9DUL, 0x0A00AE27UL, 0x7D079EB1UL,
+        0xF00F9344UL, 0x8708A3D2UL, 0x1E01F268UL, 0x6906C2FEUL, 0xF762575DUL, 0x806567CBUL,
+        0x196C3671UL, 0x6E6B06E7UL, 0xFED41B76UL, 0x89D32BE0UL, 0x10DA7A5AUL, 0x67DD4ACCUL,
+        0xF9B9DF6FUL, 0x8EBEEFF9UL, 0x17B7BE43UL, 0x60B08ED5UL, 0xD6D6A3E8UL, 0xA1D1937EUL,
+        0x38D8C2C4UL, 0x4FDFF252UL, 0xD1BB67F1UL, 0xA6BC5767UL, 0x3FB506DDUL, 0x48B2364BUL,
+        0xD80D2BDAUL, 0xAF0A1B4CUL, 0x36034AF6UL, 0x41047A60UL, 0xDF60EFC3UL, 0xA867DF55UL,
+        0x316E8EEFUL, 0x4669BE79UL, 0xCB61B38CUL, 0xBC66831AUL, 0x256FD2A0UL, 0x5268E236UL,
+        0xCC0C7795UL, 0xBB0B4703UL, 0x220216B9UL, 0x5505262FUL, 0xC5BA3BBEUL, 0xB2BD0B28UL,
+        0x2BB45A92UL, 0x5CB36A04UL, 0xC2D7FFA7UL, 0xB5D0CF31UL, 0x2CD99E8BUL, 0x5BDEAE1DUL,
+        0x9B64C2B0UL, 0xEC63F226UL, 0x756AA39CUL, 0x026D930AUL, 0x9C0906A9UL, 0xEB0E363FUL,
+        0x72076785UL, 0x05005713UL, 0x95BF4A82UL, 0xE2B87A14UL, 0x7BB12BAEUL, 0x0CB61B38UL,
+        0x92D28E9BUL, 0xE5D5BE0DUL, 0x7CDCEFB7UL, 0x0BDBDF21UL, 0x86D3D2D4UL, 0xF1D4E242UL,
+        0x68DDB3F8UL, 0x1FDA836EUL, 0x81BE16CDUL, 0xF6B9265BUL, 0x6FB077E1UL, 0x18B74777UL,
+        0x88085AE6UL, 0xFF0F6A70UL, 0x66063BCAUL, 0x11010B5CUL, 0x8F659EFFUL, 0xF862AE69UL,
+        0x616BFFD3UL, 0x166CCF45UL, 0xA00AE278UL, 0xD70DD2EEUL, 0x4E048354UL, 0x3903B3C2UL,
+        0xA7672661UL, 0xD06016F7UL, 0x4969474DUL, 0x3E6E77DBUL, 0xAED16A4AUL, 0xD9D65ADCUL,
+        0x40DF0B66UL, 0x37D83BF0UL, 0xA9BCAE53UL, 0xDEBB9EC5UL, 0x47B2CF7FUL, 0x30B5FFE9UL,
+        0xBDBDF21CUL, 0xCABAC28AUL, 0x53B39330UL, 0x24B4A3A6UL, 0xBAD03605UL, 0xCDD70693UL,
+        0x54DE5729UL, 0x23D967BFUL, 0xB3667A2EUL, 0xC4614AB8UL, 0x5D681B02UL, 0x2A6F2B94UL,
+        0xB40BBE37UL, 0xC30C8EA1UL, 0x5A05DF1BUL, 0x2D02EF8DUL};
+    const unsigned char *b = (const unsigned char *)p;
+    crc = ~crc & 0xFFFFFFFFUL;
+    while (n--) crc = (crc >> 8) ^ t[(crc ^ *b++) & 255];
+    return ~crc & 0xFFFFFFFFUL;
+}
+
+/* ================================================================ gzip inflate + IDX */
+
+/* The inflater reads bits LSB first from a 64-bit buffer that is refilled a byte at a time
+   and never past the end of the input: when the input runs out, the buffer holds fewer bits
+   and every read checks for that, so a truncated stream is an error, never an overread.
+   Offsets in messages are offsets in the caller's file: base is where the deflate data
+   starts inside it (after the gzip header). */
+typedef struct cae__inf {
+    const unsigned char *in;
+    size_t n, pos;
+    unsigned long long bits;
+    int nbits;
+    unsigned char *out;
+    size_t len, cap, max;
+    size_t base;
+    const char *name;
+    cae_err *e;
+} cae__inf;
+
+/* Huffman codes of up to CAE__INF_FAST bits are resolved by one table look-up; the rare
+   longer ones (up to 15 bits) by comparing against the canonical code ranges. 10 bits covers
+   nearly all symbols of real streams while the table (2 KiB) stays cheap to rebuild for
+   every dynamic block. */
+#define CAE__INF_FAST 10
+#define CAE__INF_FAST_MASK ((1u << CAE__INF_FAST) - 1u)
+
+typedef struct cae__huff {
+    unsigned short fast[1 << CAE__INF_FAST]; /* (length << 9) | symbol; 0: longer or unused */
+    unsigned short first[16];                /* first canonical code of each length */
+    unsigned short count[16];                /* how many codes have each length */
+    unsigned short offs[16];                 /* where each length starts in sym[] */
+    unsigned short sym[288];                 /* symbols sorted by (length, value) */
+} cae__huff;
+
+/* What a code is for: it decides which incomplete codes are tolerated. */
+enum { CAE__HUFF_CODES, CAE__HUFF_LENS, CAE__HUFF_DISTS };
+
+/* RFC 1951 3.2.5: base values and extra bits of length codes 257..285, distance codes 0..29. */
+static const unsigned short cae__inf_lbase[29] = {3,  4,  5,  6,  7,  8,  9,  10,  11,  13,
+                                                  15, 17, 19, 23, 27, 31, 35, 43,  51,  59,
+                                                  67, 83, 99, 115, 131, 163, 195, 227, 258};
+static const unsigned char cae__inf_lextra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                                  2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const unsigned short cae__inf_dbase[30] = {
+    1,   2,   3,   4,   5,   7,    9,    13,   17,   25,   33,   49,   65,    97,    129,
+    193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+static const unsigned char cae__inf_dextra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                                  6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+
+/* Offset (in the caller's file) of the byte that holds the next unread bit. */
+static size_t cae__inf_offset(const cae__inf *s)
+{
+    return s->base + s->pos - (size_t)((s->nbits + 7) >> 3);
+}
+
+static void cae__inf_refill(cae__inf *s)
+{
+    while (s->nbits <= 56 && s->pos < s->n) {
+        s->bits |= (unsigned long long)s->in[s->pos++] << s->nbits;
+        s->nbits += 8;
+    }
+}
+
+static int cae__inf_truncated(cae__inf *s, const char *where)
+{
+    return cae__fail(s->e, CAE_ERR_FORMAT,
+                     "%s: deflate: data truncated: input ends at offset %zu inside %s",
+                     s->name, s->base + s->n, where);
+}
+
+/* The next k (0..16) bits as a number, first bit lowest. */
+static int cae__inf_bits(cae__inf *s, int k, unsigned *v, const char *where)
+{
+    *v = 0;
+    if (s->nbits < k) {
+        cae__inf_refill(s);
+        if (s->nbits < k) return cae__inf_truncated(s, where);
+    }
+    *v = (unsigned)(s->bits & ((1ull << k) - 1u));
+    s->bits >>= k;
+    s->nbits -= k;
+    return CAE_OK;
+}
+
+/* Huffman codes are stored MSB first while the bit buffer is LSB first. */
+static unsigned cae__inf_rev(unsigned v, int n)
+{
+    unsigned r = 0;
+    while (n-- > 0) {
+        r = (r << 1) | (v & 1u);
+        v >>= 1;
+    }
+    return r;
+}
+
+/* Builds the decoding tables from code lengths (each 0..15). Returns 0, 1 when the lengths
+   over-subscribe the code space, 2 when they leave part of it unused. Like zlib, incomplete
+   codes are refused except a lone code of length 1 (RFC 1951 3.2.7 allows one distance code,
+   sent as one bit) for literal/length and distance codes, and no code at all for distances
+   (a block of literals only). */
+static int cae__huff_build(cae__huff *h, const unsigned char *lens, int n, int kind)
+{
+    int next[16], i, len, left = 1, ncodes = 0, offs = 0;
+    unsigned code = 0;
+    memset(h, 0, sizeof *h);
+    for (i = 0; i < n; i++) h->count[lens[i]]++;
+    h->count[0] = 0;
+    for (len = 1; len <= 15; len++) {
+        left = (left << 1) - h->count[len];
+        if (left < 0) return 1;
+        ncodes += h->count[len];
+    }
+    if (left > 0) {
+        int lone = ncodes == 1 && h->count[1] == 1;
+        int ok = kind == CAE__HUFF_DISTS ? (ncodes == 0 || lone) : kind == CAE__HUFF_LENS && lone;
+        if (!ok) return 2;
+    }
+    for (len = 1; len <= 15; len++) {
+        h->first[len] = (unsigned short)code;
+        h->offs[len] = (unsigned short)offs;
+        next[len] = offs;
+        offs += h->count[len];
+        code = (code + h->count[len]) << 1;
+    }
+    for (i = 0; i < n; i++) {
+        int slot;
+        unsigned j;
+        len = lens[i];
+        if (!len) continue;
+        slot = next[len]++;
+        h->sym[slot] = (unsigned short)i;
+        if (len > CAE__INF_FAST) continue;
+        /* every table index whose low len bits spell this code decodes to it */
+        code = h->first[len] + (unsigned)(slot - h->offs[len]);
+        for (j = cae__inf_rev(code, len); j <= CAE__INF_FAST_MASK; j += 1u << len)
+            h->fast[j] = (unsigned short)((len << 9) | i);
+    }
+    return 0;
+}
+
+/* Decodes one symbol, or returns a negative error code. At the end of the input the missing
+   bits read as zeros; the code found is still right if it fits in the bits that do exist,
+   and otherwise the stream is truncated. */
+static int cae__inf_decode(cae__inf *s, const cae__huff *h, const char *what)
+{
+    unsigned e, code = 0;
+    int len, sym;
+    if (s->nbits < 15) cae__inf_refill(s);
+    e = h->fast[s->bits & CAE__INF_FAST_MASK];
+    if (e) {
+        len = (int)(e >> 9);
+        sym = (int)(e & 511u);
+    } else {
+        unsigned rev = cae__inf_rev((unsigned)(s->bits & 0x7FFFu), 15);
+        for (len = CAE__INF_FAST + 1; len <= 15; len++) {
+            code = rev >> (15 - len);
+            if (code - h->first[len] < h->count[len]) break;
+        }
+        if (len > 15) {
+            /* A complete code matches any 15 bits, zero-padded or not, so only the codes
+               allowed to be incomplete (one code of 1 bit, or none) get here: the bits are
+               invalid whenever there is at least one. */
+            if (s->nbits == 0) return cae__inf_truncated(s, "a Huffman code");
+            return cae__fail(s->e, CAE_ERR_FORMAT,
+                             "%s: deflate: invalid %s code at offset %zu: the next 15 bits "
+                             "match no code of the block's Huffman table",
+                             s->name, what, cae__inf_offset(s));
+        }
+        sym = h->sym[h->offs[len] + (code - h->first[len])];
+    }
+    if (len > s->nbits) return cae__inf_truncated(s, "a Huffman code");
+    s->bits >>= len;
+    s->nbits -= len;
+    return sym;
+}
+
+/* Makes room for need more output bytes: doubling (so appends cost O(1) amortised), never
+   beyond s->max. */
+static int cae__inf_grow(cae__inf *s, size_t need)
+{
+    size_t cap = s->cap ? s->cap : 4096;
+    unsigned char *p;
+    if (need > s->max - s->len)
+        return cae__fail(s->e, CAE_ERR_NOMEM,
+                         "%s: deflate: output exceeds the limit of %zu bytes at input offset %zu "
+                         "(%zu bytes written, %zu more needed)",
+                         s->name, s->max, cae__inf_offset(s), s->len, need);
+    if (cap > s->max) cap = s->max;
+    while (cap - s->len < need) cap = cap > s->max / 2 ? s->max : cap * 2;
+    p = (unsigned char *)(s->out ? CONVAE_REALLOC(s->out, cap) : CONVAE_MALLOC(cap));
+    if (!p)
+        return cae__fail(s->e, CAE_ERR_NOMEM, "%s: deflate: cannot allocate %zu bytes of output",
+                         s->name, cap);
+    s->out = p;
+    s->cap = cap;
+    return CAE_OK;
+}
+
+static int cae__inf_stored(cae__inf *s)
+{
+    size_t at;
+    unsigned len, nlen;
+    int r;
+    /* Skip to the byte boundary, then hand the whole bytes still buffered back to the input,
+       so that the block is copied straight from it. */
+    s->bits >>= s->nbits & 7;
+    s->nbits -= s->nbits & 7;
+    s->pos -= (size_t)(s->nbits >> 3);
+    s->bits = 0;
+    s->nbits = 0;
+    at = s->base + s->pos;
+    if (s->n - s->pos < 4) return cae__inf_truncated(s, "a stored block header");
+    len = s->in[s->pos] | (unsigned)s->in[s->pos + 1] << 8;
+    nlen = s->in[s->pos + 2] | (unsigned)s->in[s->pos + 3] << 8;
+    if (len != (~nlen & 0xFFFFu))
+        return cae__fail(s->e, CAE_ERR_FORMAT,
+                         "%s: deflate: stored block at offset %zu: LEN 0x%x is not the one's "
+                         "complement of NLEN 0x%x",
+                         s->name, at, len, nlen);
+    s->pos += 4;
+    if (s->n - s->pos < len)
+        return cae__fail(s->e, CAE_ERR_FORMAT,
+                         "%s: deflate: data truncated: stored block at offset %zu holds %u bytes "
+                         "but only %zu follow its header",
+                         s->name, at, len, s->n - s->pos);
+    if (!len) return CAE_OK; /* (an empty block may come before any output buffer exists) */
+    if (len > s->cap - s->len && (r = cae__inf_grow(s, len)) != CAE_OK) return r;
+    memcpy(s->out + s->len, s->in + s->pos, len);
+    s->len += len;
+    s->pos += len;
+    return CAE_OK;
+}
+
+/* Copies a match; source and destination overlap when dist < len (a run), which is why the
+   short-distance case goes byte by byte. */
+static void cae__inf_copy(cae__inf *s, size_t dist, size_t len)
+{
+    unsigned char *d = s->out + s->len;
+    const unsigned char *src = d - dist;
+    s->len += len;
+    if (dist >= len) {
+        memcpy(d, src, len);
+        return;
+    }
+    if (dist == 1) { /* runs of one byte (MNIST's blank borders) */
+        memset(d, *src, len);
+        return;
+    }
+    while (len--) *d++ = *src++;
+}
+
+/* Decodes the literals and matches of one Huffman block up to its end-of-block code. */
+static int cae__inf_codes(cae__inf *s, const cae__huff *lit, const cae__huff *dist)
+{
+    for (;;) {
+        unsigned v, len, d;
+        int r, sym = cae__inf_decode(s, lit, "literal/length");
+        if (sym < 256) {
+            if (sym < 0) return sym;
+            if (s->len == s->cap && (r = cae__inf_grow(s, 1)) != CAE_OK) return r;
+            s->out[s->len++] = (unsigned char)sym;
+            continue;
+        }
+        if (sym == 256) return CAE_OK;
+        sym -= 257;
+        if (sym >= 29)
+            return cae__fail(s->e, CAE_ERR_FORMAT,
+                             "%s: deflate: invalid length symbol %d at offset %zu (286 and 287 "
+                             "are reserved)",
+                             s->name, sym + 257, cae__inf_offset(s));
+        if ((r = cae__inf_bits(s, cae__inf_lextra[sym], &v, "a match length")) != CAE_OK)
+            return r;
+        len = cae__inf_lbase[sym] + v;
+        if ((sym = cae__inf_decode(s, dist, "distance")) < 0) return sym;
+        if (sym >= 30)
+            return cae__fail(s->e, CAE_ERR_FORMAT,
+                             "%s: deflate: invalid distance symbol %d at offset %zu (30 and 31 "
+                             "are reserved)",
+                             s->name, sym, cae__inf_offset(s));
+        if ((r = cae__inf_bits(s, cae__inf_dextra[sym], &v, "a match distance")) != CAE_OK)
+            return r;
+        d = cae__inf_dbase[sym] + v;
+        if (d > s->len)
+            return cae__fail(s->e, CAE_ERR_FORMAT,
+                             "%s: deflate: distance too far back at offset %zu: match at "
+                             "distance %u but only %zu bytes decoded so far",
+                             s->name, cae__inf_offset(s), d, s->len);
+        if (len > s->cap - s->len && (r = cae__inf_grow(s, len)) != CAE_OK) return r;
+        cae__inf_copy(s, d, len);
+    }
+}
+
+static void cae__inf_fixed(cae__huff *lit, cae__huff *dist)
+{
+    unsigned char lens[288];
+    int i;
+    for (i = 0; i < 144; i++) lens[i] = 8;
+    for (; i < 256; i++) lens[i] = 9;
+    for (; i < 280; i++) lens[i] = 7;
+    for (; i < 288; i++) lens[i] = 8;
+    cae__huff_build(lit, lens, 288, CAE__HUFF_LENS);
+    for (i = 0; i < 32; i++) lens[i] = 5;
+    cae__huff_build(dist, lens, 32, CAE__HUFF_DISTS);
+}
+
+static int cae__inf_bad_code(cae__inf *s, const char *what, int why, size_t at)
+{
+    return cae__fail(s->e, CAE_ERR_FORMAT,
+                     "%s: deflate: dynamic block at offset %zu: %s code lengths are %s", s->name,
+                     at, what,
+                     why == 1 ? "over-subscribed (more codes than the bit lengths allow)"
+                              : "incomplete (part of the code space is unused)");
+}
+
+/* Reads the code lengths of the code lengths (in RFC 1951's permuted order) and builds their
+   code. */
+static int cae__inf_clcode(cae__inf *s, cae__huff *cl, int ncl, size_t at)
+{
+    static const unsigned char order[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+                                            11, 4,  12, 3, 13, 2, 14, 1, 15};
+    unsigned char lens[19];
+    unsigned v;
+    int i, r;
+    memset(lens, 0, sizeof lens);
+    for (i = 0; i < ncl; i++) {
+        if ((r = cae__inf_bits(s, 3, &v, "a dynamic block header")) != CAE_OK) return r;
+        lens[order[i]] = (unsigned char)v;
+    }
+    r = cae__huff_build(cl, lens, 19, CAE__HUFF_CODES);
+    return r ? cae__inf_bad_code(s, "code-length", r, at) : CAE_OK;
+}
+
+/* Reads a dynamic block header (RFC 1951 3.2.7) and builds its two codes. */
+static int cae__inf_dynamic(cae__inf *s, cae__huff *lit, cae__huff *dist)
+{
+    unsigned char lens[286 + 30];
+    cae__huff cl;
+    unsigned hlit, hdist, hclen, v;
+    int i = 0, r, nlen, ndist;
+    size_t at = cae__inf_offset(s);
+    if ((r = cae__inf_bits(s, 5, &hlit, "a dynamic block header")) != CAE_OK ||
+        (r = cae__inf_bits(s, 5, &hdist, "a dynamic block header")) != CAE_OK ||
+        (r = cae__inf_bits(s, 4, &hclen, "a dynamic block header")) != CAE_OK)
+        return r;
+    nlen = (int)hlit + 257;
+    ndist = (int)hdist + 1;
+    if (nlen > 286 || ndist > 30)
+        return cae__fail(s->e, CAE_ERR_FORMAT,
+                         "%s: deflate: dynamic block at offset %zu declares %d literal/length "
+                         "and %d distance codes (at most 286 and 30)",
+                         s->name, at, nlen, ndist);
+    if ((r = cae__inf_clcode(s, &cl, (int)hclen + 4, at)) != CAE_OK) return r;
+    /* The literal/length and distance lengths form one sequence: runs may cross from one to
+       the other, but not past the end. */
+    while (i < nlen + ndist) {
+        int sym = cae__inf_decode(s, &cl, "code-length"), rep;
+        unsigned char val = 0;
+        if (sym < 0) return sym;
+        if (sym < 16) {
+            lens[i++] = (unsigned char)sym;
+            continue;
+        }
+        if (sym == 16) {
+            if (i == 0)
+                return cae__fail(s->e, CAE_ERR_FORMAT,
+                                 "%s: deflate: dynamic block at offset %zu: code 16 (repeat the "
+                                 "previous length) comes first, with no previous length",
+                                 s->name, at);
+            val = lens[i - 1];
+            r = cae__inf_bits(s, 2, &v, "a dynamic block header");
+            rep = 3 + (int)v;
+        } else if (sym == 17) {
+            r = cae__inf_bits(s, 3, &v, "a dynamic block header");
+            rep = 3 + (int)v;
+        } else {
+            r = cae__inf_bits(s, 7, &v, "a dynamic block header");
+            rep = 11 + (int)v;
+        }
+        if (r != CAE_OK) return r;
+        if (rep > nlen + ndist - i)
+            return cae__fail(s->e, CAE_ERR_FORMAT,
+                             "%s: deflate: dynamic block at offset %zu: code-length repeat of %d "
+                             "at length %d runs past the %d lengths declared",
+                             s->name, at, rep, i, nlen + ndist);
+        while (rep--) lens[i++] = val;
+    }
+    if (lens[256] == 0)
+        return cae__fail(s->e, CAE_ERR_FORMAT,
+                         "%s: deflate: dynamic block at offset %zu has no end-of-block code",
+                         s->name, at);
+    if ((r = cae__huff_build(lit, lens, nlen, CAE__HUFF_LENS)) != 0)
+        return cae__inf_bad_code(s, "literal/length", r, at);
+    if ((r = cae__huff_build(dist, lens + nlen, ndist, CAE__HUFF_DISTS)) != 0)
+        return cae__inf_bad_code(s, "distance", r, at);
+    return CAE_OK;
+}
+
+/* Decodes blocks up to the final one. lit/dist hold the fixed code between fixed blocks, so
+   that a run of tiny fixed blocks does not rebuild it each time. */
+static int cae__inf_blocks(cae__inf *s)
+{
+    cae__huff lit, dist;
+    int fixed_loaded = 0, r;
+    unsigned hdr = 0;
+    do {
+        size_t at = cae__inf_offset(s);
+        if ((r = cae__inf_bits(s, 3, &hdr, "a block header")) != CAE_OK) return r;
+        switch (hdr >> 1) {
+        case 0: r = cae__inf_stored(s); break;
+        case 1:
+            if (!fixed_loaded) cae__inf_fixed(&lit, &dist);
+            fixed_loaded = 1;
+            r = cae__inf_codes(s, &lit, &dist);
+            break;
+        case 2:
+            fixed_loaded = 0;
+            r = cae__inf_dynamic(s, &lit, &dist);
+            if (r == CAE_OK) r = cae__inf_codes(s, &lit, &dist);
+            break;
+        default:
+            r = cae__fail(s->e, CAE_ERR_FORMAT,
+                          "%s: deflate: block header at offset %zu has the reserved block type 3 "
+                          "(expected 0 stored, 1 fixed or 2 dynamic)",
+                          s->name, at);
+        }
+    } while (r == CAE_OK && !(hdr & 1u));
+    return r;
+}
+
+/* The inflater behind cae_inflate and cae_gunzip; hint is a first guess of the output size. */
+static int cae__inflate(const unsigned char *in, size_t n, size_t base, const char *name,
+                        size_t hint, size_t max_out, size_t *consumed, unsigned char **out,
+                        size_t *out_len, cae_err *e)
+{
+    cae__inf s;
+    int r;
+    memset(&s, 0, sizeof s);
+    s.in = in;
+    s.n = in ? n : 0;
+    s.max = max_out;
+    s.base = base;
+    s.name = name;
+    s.e = e;
+    *out = NULL;
+    *out_len = 0;
+    *consumed = 0;
+    if (hint > max_out) hint = max_out;
+    if (hint) { /* exactly the hint: when it is ISIZE, no reallocation at all */
+        s.out = (unsigned char *)CONVAE_MALLOC(hint);
+        if (!s.out)
+            return cae__fail(e, CAE_ERR_NOMEM, "%s: deflate: cannot allocate %zu bytes of output",
+                             name, hint);
+        s.cap = hint;
+    }
+    r = cae__inf_blocks(&s);
+    if (r != CAE_OK) {
+        CONVAE_FREE(s.out);
+        return r;
+    }
+    if (!s.out) {
+        s.out = (unsigned char *)cae__alloc(0); /* empty output is still a buffer to free */
+        if (!s.out) return cae__fail(e, CAE_ERR_NOMEM, "%s: deflate: out of memory", name);
+    } else if (s.len && s.len < s.cap) {
+        unsigned char *p = (unsigned char *)CONVAE_REALLOC(s.out, s.len);
+        if (p) s.out = p; /* a failed shrink leaves the larger buffer, which is fine */
+    }
+    *out = s.out;
+    *out_len = s.len;
+    *consumed = s.pos - (size_t)(s.nbits >> 3); /* whole bytes still buffered are unused */
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_inflate(const unsigned char *in, size_t n, size_t *consumed,
+                           unsigned char **out, size_t *out_len, size_t max_out, cae_err *e)
+{
+    size_t used, hint;
+    if (!out || !out_len || (!in && n))
+        return cae__fail(e, CAE_ERR_ARG, "cae_inflate: NULL argument");
+    /* deflate rarely shrinks data below a quarter, so this saves a few reallocations */
+    hint = n < max_out / 4 ? n * 4 : max_out;
+    if (hint > ((size_t)1 << 24)) hint = (size_t)1 << 24;
+    return cae__inflate(in, n, 0, "<memory>", hint, max_out, consumed ? consumed : &used, out,
+                        out_len, e);
+}
+
+static unsigned long cae__le32(const unsigned char *p)
+{
+    return (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 |
+           (unsigned long)p[3] << 24;
+}
+
+static int cae__gz_truncated(cae_err *e, const char *name, size_t n, const char *where)
+{
+    return cae__fail(e, CAE_ERR_FORMAT, "%s: gzip: data truncated: input ends at offset %zu inside %s",
+                     name, n, where);
+}
+
+/* Skips a zero-terminated header field (FNAME, FCOMMENT) starting at *p. */
+static int cae__gz_skipz(const unsigned char *in, size_t n, size_t *p, const char *name,
+                         const char *field, cae_err *e)
+{
+    const unsigned char *z = *p < n ? (const unsigned char *)memchr(in + *p, 0, n - *p) : NULL;
+    if (!z) return cae__gz_truncated(e, name, n, field);
+    *p = (size_t)(z - in) + 1;
+    return CAE_OK;
+}
+
+/* Parses the member header (RFC 1952 2.3) and sets *p to where the deflate data starts. */
+static int cae__gz_header(const unsigned char *in, size_t n, size_t *p, const char *name,
+                          cae_err *e)
+{
+    unsigned flg;
+    int r;
+    if (n < 2 || in[0] != 0x1F || in[1] != 0x8B)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s: gzip: bad magic at offset 0: expected 1f 8b, found %s%x %x", name,
+                         n < 2 ? "(too short) " : "", n > 0 ? in[0] : 0u, n > 1 ? in[1] : 0u);
+    if (n < 10) return cae__gz_truncated(e, name, n, "the 10-byte header");
+    if (in[2] != 8)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s: gzip: compression method %u at offset 2, expected 8 (deflate)",
+                         name, in[2]);
+    flg = in[3];
+    if (flg & 0xE0u)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s: gzip: reserved flag bits set at offset 3: flags 0x%x", name, flg);
+    *p = 10;
+    if (flg & 4u) { /* FEXTRA: XLEN, then XLEN bytes */
+        size_t xlen;
+        if (n - *p < 2) return cae__gz_truncated(e, name, n, "the FEXTRA length");
+        xlen = in[*p] | (size_t)in[*p + 1] << 8;
+        *p += 2;
+        if (n - *p < xlen) return cae__gz_truncated(e, name, n, "the FEXTRA field");
+        *p += xlen;
+    }
+    if ((flg & 8u) && (r = cae__gz_skipz(in, n, p, name, "the file name", e)) != CAE_OK) return r;
+    if ((flg & 16u) && (r = cae__gz_skipz(in, n, p, name, "the comment", e)) != CAE_OK) return r;
+    if (flg & 2u) { /* FHCRC: low 16 bits of the CRC32 of the header up to here */
+        unsigned stored, computed;
+        if (n - *p < 2) return cae__gz_truncated(e, name, n, "the header CRC");
+        stored = in[*p] | (unsigned)in[*p + 1] << 8;
+        computed = (unsigned)(cae_crc32(0, in, *p) & 0xFFFFu);
+        if (stored != computed)
+            return cae__fail(e, CAE_ERR_FORMAT,
+                             "%s: gzip: header CRC16 mismatch at offset %zu: stored 0x%x "
+                             "computed 0x%x",
+                             name, *p, stored, computed);
+        *p += 2;
+    }
+    return CAE_OK;
+}
+
+/* Checks the CRC32 and ISIZE trailer at offset p and that nothing follows it. */
+static int cae__gz_trailer(const unsigned char *in, size_t n, size_t p, const unsigned char *out,
+                           size_t len, const char *name, cae_err *e)
+{
+    unsigned long stored, computed;
+    if (n - p < 8)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s: gzip: data truncated: the deflate data ends at offset %zu, where an "
+                         "8-byte trailer should follow, but only %zu bytes remain",
+                         name, p, n - p);
+    stored = cae__le32(in + p);
+    computed = cae_crc32(0, out, len);
+    if (stored != computed)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s: gzip: CRC32 mismatch at offset %zu: stored 0x%x computed 0x%x", name,
+                         p, (unsigned)stored, (unsigned)computed);
+    stored = cae__le32(in + p + 4);
+    if (stored != (unsigned long)(len & 0xFFFFFFFFUL))
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s: gzip: ISIZE mismatch at offset %zu: stored %lu but %zu bytes were "
+                         "decoded",
+                         name, p + 4, stored, len);
+    p += 8;
+    if (p != n)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s: gzip: %zu unexpected bytes after the gzip member, at offset %zu%s",
+                         name, n - p, p,
+                         n - p >= 2 && in[p] == 0x1F && in[p + 1] == 0x8B
+                             ? " (a second member: multi-member files are not supported)"
+                             : "");
+    return CAE_OK;
+}
+
+static int cae__gunzip(const unsigned char *in, size_t n, const char *name, size_t max_out,
+                       unsigned char **out, size_t *out_len, cae_err *e)
+{
+    size_t p = 0, used, hint = 0;
+    int r;
+    *out = NULL;
+    *out_len = 0;
+    if ((r = cae__gz_header(in, n, &p, name, e)) != CAE_OK) return r;
+    /* ISIZE is only a hint (it is mod 2^32 and may lie); no deflate stream expands more than
+       1032:1 (258 bytes per 2-bit match), so a lying one cannot make us allocate much more
+       than the input justifies. */
+    if (n - p >= 8) {
+        hint = (size_t)cae__le32(in + n - 4);
+        if (hint > max_out) hint = max_out;
+        if (n - p < hint / 1032) hint = (n - p) * 1032;
+    }
+    r = cae__inflate(in + p, n - p, p, name, hint, max_out, &used, out, out_len, e);
+    if (r != CAE_OK) return r;
+    r = cae__gz_trailer(in, n, p + used, *out, *out_len, name, e);
+    if (r != CAE_OK) {
+        CONVAE_FREE(*out);
+        *out = NULL;
+        *out_len = 0;
+    }
+    return r;
+}
+
+CONVAE_DEF int cae_gunzip(const unsigned char *in, size_t n, unsigned char **out,
+                          size_t *out_len, cae_err *e)
+{
+    if (!out || !out_len || (!in && n))
+        return cae__fail(e, CAE_ERR_ARG, "cae_gunzip: NULL argument");
+    return cae__gunzip(in, n, "<memory>", CONVAE_MAX_BYTES, out, out_len, e);
+}
+
+/* ---------------------------------------------------------------- IDX */
+
+/* cae_idx_get reads the data as short, int, float and double: they must have IDX's sizes. */
+typedef char cae__idx_sizes_ok[(sizeof(short) == 2 && sizeof(int) == 4 && sizeof(float) == 4 &&
+                                sizeof(double) == 8)
+                                   ? 1
+                                   : -1];
+
+static int cae__idx_elem_size(int type)
+{
+    switch (type) {
+    case CAE_IDX_U8:
+    case CAE_IDX_I8: return 1;
+    case CAE_IDX_I16: return 2;
+    case CAE_IDX_I32:
+    case CAE_IDX_F32: return 4;
+    case CAE_IDX_F64: return 8;
+    default: return 0;
+    }
+}
+
+static const char *cae__idx_type_name(int type)
+{
+    switch (type) {
+    case CAE_IDX_U8: return "u8";
+    case CAE_IDX_I8: return "i8";
+    case CAE_IDX_I16: return "i16";
+    case CAE_IDX_I32: return "i32";
+    case CAE_IDX_F32: return "f32";
+    default: return "f64";
+    }
+}
+
+/* "60000x28x28", for messages. */
+static void cae__idx_shape_str(char *buf, size_t cap, const unsigned long *dims, int ndim)
+{
+    size_t n = 0;
+    int i;
+    for (i = 0; i < ndim; i++) {
+        if (i) cae__putc(buf, cap, &n, 'x');
+        cae__putu(buf, cap, &n, dims[i], 10);
+    }
+    buf[n < cap ? n : cap - 1] = 0;
+}
+
+/* Validates the header of the IDX bytes b[0..len) and fills x's shape; *hdr is the header
+   size. via says where the bytes came from, for messages. */
+static int cae__idx_header(const unsigned char *b, size_t len, cae_idx *x, size_t *hdr,
+                           const char *name, const char *via, cae_err *e)
+{
+    unsigned long dims[CONVAE_IDX_MAX_DIMS];
+    char shape[CONVAE_IDX_MAX_DIMS * 11 + 1];
+    size_t count = 1, bytes;
+    int i, zero = 0, overflow = 0;
+    if (len < 4)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s%s: IDX header truncated: %zu bytes, the magic alone needs 4", name,
+                         via, len);
+    if (b[0] || b[1])
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s%s: bad IDX magic at offset 0: expected 00 00, found %x %x", name, via,
+                         b[0], b[1]);
+    x->type = b[2];
+    x->elem_size = cae__idx_elem_size(b[2]);
+    if (!x->elem_size)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s%s: unknown IDX element type 0x%x at offset 2 (expected 0x8, 0x9, "
+                         "0xb, 0xc, 0xd or 0xe)",
+                         name, via, b[2]);
+    x->ndim = b[3];
+    if (x->ndim < 1 || x->ndim > CONVAE_IDX_MAX_DIMS)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s%s: IDX dimension count %d at offset 3, expected 1..%d", name, via,
+                         x->ndim, CONVAE_IDX_MAX_DIMS);
+    *hdr = 4 + 4 * (size_t)x->ndim;
+    if (len < *hdr)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s%s: IDX header truncated: %d dimensions need a %zu-byte header but "
+                         "there are %zu bytes",
+                         name, via, x->ndim, *hdr, len);
+    for (i = 0; i < x->ndim; i++) {
+        const unsigned char *p = b + 4 + 4 * i;
+        dims[i] = (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 |
+                  (unsigned long)p[2] << 8 | p[3];
+        if (dims[i] > 0x7FFFFFFFUL)
+            return cae__fail(e, CAE_ERR_FORMAT,
+                             "%s%s: IDX dimension %d at offset %d is %lu, more than INT_MAX",
+                             name, via, i, 4 + 4 * i, dims[i]);
+        x->dims[i] = (int)dims[i];
+        if (!dims[i]) zero = 1;
+        count = cae__mul(count, (size_t)dims[i]);
+        if (dims[i] && !count) overflow = 1; /* cae__mul's 0 means overflow only here */
+        if (!count) count = 1;               /* keep multiplying to catch later overflows */
+    }
+    bytes = cae__mul(count, (size_t)x->elem_size);
+    cae__idx_shape_str(shape, sizeof shape, dims, x->ndim);
+    if (zero) /* an empty set is fine, however large the other dimensions */
+        count = bytes = 0;
+    else if (overflow || !bytes)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s%s: IDX dimensions %s %s: the data size overflows size_t", name, via,
+                         shape, cae__idx_type_name(x->type));
+    if (len - *hdr != bytes)
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s%s: IDX header says %s %s = %zu data bytes but %zu follow the "
+                         "%zu-byte header",
+                         name, via, shape, cae__idx_type_name(x->type), bytes, len - *hdr, *hdr);
+    if (bytes > CONVAE_MAX_BYTES)
+        return cae__fail(e, CAE_ERR_NOMEM,
+                         "%s%s: IDX data of %zu bytes exceeds CONVAE_MAX_BYTES (%zu)", name, via,
+                         bytes, (size_t)CONVAE_MAX_BYTES);
+    x->count = count;
+    return CAE_OK;
+}
+
+/* IDX data is big-endian; convert in place when the host is not. */
+static void cae__idx_to_native(unsigned char *p, size_t count, int size)
+{
+    unsigned one = 1;
+    unsigned char first;
+    size_t i;
+    int j;
+    memcpy(&first, &one, 1);
+    if (size == 1 || first != 1) return;
+    for (i = 0; i < count; i++, p += size)
+        for (j = 0; j < size / 2; j++) {
+            unsigned char t = p[j];
+            p[j] = p[size - 1 - j];
+            p[size - 1 - j] = t;
+        }
+}
+
+/* Builds *out from the IDX bytes b[0..len). When own is given, b == own is a CONVAE_MALLOC'd
+   buffer that is reused for the data (saving a copy of the whole set) or freed on error. */
+static int cae__idx_from(const unsigned char *b, size_t len, unsigned char *own, cae_idx *out,
+                         const char *name, const char *via, cae_err *e)
+{
+    cae_idx x;
+    size_t hdr = 0, bytes;
+    int r;
+    memset(&x, 0, sizeof x);
+    r = cae__idx_header(b, len, &x, &hdr, name, via, e);
+    if (r != CAE_OK) {
+        CONVAE_FREE(own);
+        return r;
+    }
+    bytes = x.count * (size_t)x.elem_size;
+    if (own) {
+        memmove(own, own + hdr, bytes);
+        x.data = own;
+        if (bytes) {
+            void *p = CONVAE_REALLOC(own, bytes);
+            if (p) x.data = p;
+        }
+    } else {
+        x.data = CONVAE_MALLOC(bytes ? bytes : 1);
+        if (!x.data)
+            return cae__fail(e, CAE_ERR_NOMEM, "%s: cannot allocate %zu bytes for the IDX data",
+                             name, bytes);
+        if (bytes) memcpy(x.data, b + hdr, bytes);
+    }
+    cae__idx_to_native((unsigned char *)x.data, x.count, x.elem_size);
+    *out = x;
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_idx_parse(const void *buf, size_t len, cae_idx *out,
+                             const char *name_for_errors, cae_err *e)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    const char *name = name_for_errors ? name_for_errors : "<memory>";
+    if (!out) return cae__fail(e, CAE_ERR_ARG, "%s: cae_idx_parse: out is NULL", name);
+    memset(out, 0, sizeof *out);
+    if (!b && len) return cae__fail(e, CAE_ERR_ARG, "%s: cae_idx_parse: buf is NULL", name);
+    if (len >= 2 && b[0] == 0x1F && b[1] == 0x8B) {
+        unsigned char *raw;
+        size_t rawlen;
+        int r = cae__gunzip(b, len, name, CONVAE_MAX_BYTES, &raw, &rawlen, e);
+        if (r != CAE_OK) return r;
+        return cae__idx_from(raw, rawlen, raw, out, name, " (inflated)", e);
+    }
+    return cae__idx_from(b, len, NULL, out, name, "", e);
+}
+
+#ifndef CONVAE_NO_STDIO
+/* Reads a whole stream; the size limit leaves room for an IDX header on top of
+   CONVAE_MAX_BYTES of data. */
+static int cae__read_all(FILE *f, const char *path, unsigned char **buf, size_t *len,
+                         cae_err *e)
+{
+    size_t cap = 1 << 16, limit = CONVAE_MAX_BYTES + 4 + 4 * CONVAE_IDX_MAX_DIMS;
+    unsigned char *p;
+    if (cap > limit) cap = limit;
+    p = (unsigned char *)CONVAE_MALLOC(cap);
+    *buf = NULL;
+    *len = 0;
+    if (!p) return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    for (;;) {
+        size_t got = fread(p + *len, 1, cap - *len, f);
+        *len += got;
+        if (*len < cap) break; /* end of file or error, told apart below */
+        if (cap == limit) {
+            CONVAE_FREE(p);
+            return cae__fail(e, CAE_ERR_NOMEM,
+                             "%s: file larger than %zu bytes (CONVAE_MAX_BYTES plus a header)",
+                             path, limit);
+        } else {
+            size_t ncap = cap > limit / 2 ? limit : cap * 2;
+            unsigned char *q = (unsigned char *)CONVAE_REALLOC(p, ncap);
+            if (!q) {
+                CONVAE_FREE(p);
+                return cae__fail(e, CAE_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, ncap);
+            }
+            p = q;
+            cap = ncap;
+        }
+    }
+    if (ferror(f)) {
+        CONVAE_FREE(p);
+        return cae__fail(e, CAE_ERR_IO, "%s: read error after %zu bytes", path, *len);
+    }
+    *buf = p;
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_idx_load(const char *path, cae_idx *out, cae_err *e)
+{
+    FILE *f;
+    unsigned char *buf;
+    size_t len;
+    int r;
+    if (!out) return cae__fail(e, CAE_ERR_ARG, "cae_idx_load: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!path) return cae__fail(e, CAE_ERR_ARG, "cae_idx_load: path is NULL");
+    f = fopen(path, "rb");
+    if (!f) return cae__fail(e, CAE_ERR_IO, "%s: cannot open for reading", path);
+    r = cae__read_all(f, path, &buf, &len, e);
+    fclose(f);
+    if (r != CAE_OK) return r;
+    r = cae_idx_parse(buf, len, out, path, e);
+    CONVAE_FREE(buf);
+    return r;
+}
+#endif
+
+CONVAE_DEF void cae_idx_free(cae_idx *x)
+{
+    if (!x) return;
+    CONVAE_FREE(x->data);
+    memset(x, 0, sizeof *x);
+}
+
+CONVAE_DEF double cae_idx_get(const cae_idx *x, size_t i)
+{
+    if (!x || !x->data || i >= x->count) return 0.0;
+    switch (x->type) {
+    case CAE_IDX_U8: return ((const unsigned char *)x->data)[i];
+    case CAE_IDX_I8: return ((const signed char *)x->data)[i];
+    case CAE_IDX_I16: return ((const short *)x->data)[i];
+    case CAE_IDX_I32: return ((const int *)x->data)[i];
+    case CAE_IDX_F32: return ((const float *)x->data)[i];
+    case CAE_IDX_F64: return ((const double *)x->data)[i];
+    default: return 0.0;
+    }
+}
+/* ================================================================ reference kernels
+   Plain loops that follow the definitions. They always compile, and the tests hold the fast
+   kernels to them. */
+
+static float cae__sigmoid1(float z)
+{
+    /* clamped so exp never overflows; |z| > 88 is 0 or 1 in float anyway */
+    if (z > 88.0f) z = 88.0f;
+    if (z < -88.0f) z = -88.0f;
+    if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
+    {
+        float ez = expf(z);
+        return ez / (1.0f + ez);
+    }
+}
+
+static float cae__act1(float z, int act)
+{
+    if (act == CAE_ACT_RELU) return z > 0.0f ? z : 0.0f;
+    if (act == CAE_ACT_SIGMOID) return cae__sigmoid1(z);
+    return z;
+}
+
+CONVAE_DEF void cae_conv2d_forward_ref(float *out, const float *in, const float *wt, const float *bias,
+                                       int n, int h, int w, int ci, int co, int k, int act)
+{
+    int b, y, x, o, kh, kw, i, p = (k - 1) / 2;
+    for (b = 0; b < n; b++) {
+        const float *im = in + (size_t)b * h * w * ci;
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++)
+                for (o = 0; o < co; o++) {
+                    float s = bias ? bias[o] : 0.0f;
+                    for (kh = 0; kh < k; kh++)
+                        for (kw = 0; kw < k; kw++) {
+                            int iy = y + kh - p, ix = x + kw - p;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            for (i = 0; i < ci; i++)
+                                s += im[((size_t)iy * w + ix) * ci + i] * wt[((size_t)(kh * k + kw) * ci + i) * co + o];
+                        }
+                    out[(((size_t)b * h + y) * w + x) * co + o] = cae__act1(s, act);
+                }
+    }
+}
+
+CONVAE_DEF void cae_conv2d_backward_ref(float *din, float *dwt, float *dbias, const float *dpre,
+                                        const float *in, const float *wt,
+                                        int n, int h, int w, int ci, int co, int k)
+{
+    int b, y, x, o, kh, kw, i, p = (k - 1) / 2;
+    if (din) memset(din, 0, sizeof(float) * (size_t)n * h * w * ci);
+    for (b = 0; b < n; b++) {
+        const float *im = in + (size_t)b * h * w * ci;
+        float *dim = din ? din + (size_t)b * h * w * ci : NULL;
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++)
+                for (o = 0; o < co; o++) {
+                    float g = dpre[(((size_t)b * h + y) * w + x) * co + o];
+                    if (dbias) dbias[o] += g;
+                    for (kh = 0; kh < k; kh++)
+                        for (kw = 0; kw < k; kw++) {
+                            int iy = y + kh - p, ix = x + kw - p;
+                            size_t wi = (size_t)(kh * k + kw) * ci * co + o, ii = ((size_t)iy * w + ix) * ci;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            for (i = 0; i < ci; i++) {
+                                if (dwt) dwt[wi + (size_t)i * co] += im[ii + i] * g;
+                                if (dim) dim[ii + i] += wt[wi + (size_t)i * co] * g;
+                            }
+                        }
+                }
+    }
+}
+
+CONVAE_DEF void cae_maxpool2d_forward(float *out, int *argmax, const float *in, int n, int h, int w, int c)
+{
+    int b, oy, ox, ch, oh = (h + 1) / 2, ow = (w + 1) / 2;
+    for (b = 0; b < n; b++) {
+        const float *im = in + (size_t)b * h * w * c;
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                /* the window's four inputs; at an odd edge the missing ones repeat the first,
+                   which cannot win a strict comparison */
+                int y1 = 2 * oy + 1 < h ? 2 * oy + 1 : 2 * oy, x1 = 2 * ox + 1 < w ? 2 * ox + 1 : 2 * ox;
+                int a0 = ((2 * oy) * w + 2 * ox) * c, a1 = ((2 * oy) * w + x1) * c;
+                int a2 = (y1 * w + 2 * ox) * c, a3 = (y1 * w + x1) * c;
+                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
+                for (ch = 0; ch < c; ch++) {
+                    float v = im[a0 + ch], t;
+                    int best = a0 + ch;
+                    t = im[a1 + ch], best = t > v ? a1 + ch : best, v = t > v ? t : v;
+                    t = im[a2 + ch], best = t > v ? a2 + ch : best, v = t > v ? t : v;
+                    t = im[a3 + ch], best = t > v ? a3 + ch : best, v = t > v ? t : v;
+                    out[o + ch] = v;
+                    argmax[o + ch] = best;
+                }
+            }
+    }
+}
+
+CONVAE_DEF void cae_maxpool2d_backward(float *din, const float *dout, const int *argmax,
+                                       int n, int h, int w, int c)
+{
+    size_t b, j, per_out = (size_t)((h + 1) / 2) * ((w + 1) / 2) * c, per_in = (size_t)h * w * c;
+    memset(din, 0, sizeof(float) * per_in * n);
+    for (b = 0; b < (size_t)n; b++)
+        for (j = 0; j < per_out; j++) din[b * per_in + argmax[b * per_out + j]] += dout[b * per_out + j];
+}
+
+CONVAE_DEF void cae_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c)
+{
+    int b, y, x, ch, ow = 2 * w;
+    for (b = 0; b < n; b++)
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++) {
+                const float *s = in + (((size_t)b * h + y) * w + x) * c;
+                float *d0 = out + (((size_t)b * 2 * h + 2 * y) * ow + 2 * x) * c, *d1 = d0 + (size_t)ow * c;
+                for (ch = 0; ch < c; ch++) d0[ch] = d0[c + ch] = d1[ch] = d1[c + ch] = s[ch];
+            }
+}
+
+CONVAE_DEF void cae_upsample2d_backward(float *din, const float *dout, int n, int h, int w, int c)
+{
+    int b, y, x, ch, ow = 2 * w;
+    for (b = 0; b < n; b++)
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++) {
+                const float *d0 = dout + (((size_t)b * 2 * h + 2 * y) * ow + 2 * x) * c;
+                const float *d1 = d0 + (size_t)ow * c;
+                float *di = din + (((size_t)b * h + y) * w + x) * c;
+                for (ch = 0; ch < c; ch++) di[ch] = (d0[ch] + d0[c + ch]) + (d1[ch] + d1[c + ch]);
+            }
+}
+
+CONVAE_DEF void cae_relu_forward(float *y, const float *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+CONVAE_DEF void cae_relu_backward(float *dx, const float *dy, const float *y, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+CONVAE_DEF void cae_sigmoid_forward(float *y, const float *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = cae__sigmoid1(x[i]);
+}
+
+CONVAE_DEF void cae_sigmoid_backward(float *dx, const float *dy, const float *y, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+}
+
+/* ================================================================ fast kernels
+   The convolution runs on a zero-padded copy of its input, so the inner loops have no
+   bounds checks: out[y][x][:] += P[y+kh][x+kw][i] * W[kh][kw][i][:]. The input gradient is
+   the same loop over the padded output gradient with the kernel flipped and transposed. */
+
+/* ---- Winograd F(2x2,3x3): 3x3 convolutions with ci % 8 == 0 and co % 16 == 0 ----
+   Each 2x2 output tile comes from a 4x4 input tile: V = Bt d B, M = V U summed over input
+   channels (16 small matrix products, one per tile position), Y = At M A. 16 multiplies per
+   tile and channel pair instead of 36. U = G g Gt is computed once per weight update. */
+static int cae__wino_ok(int ci, int co, int k)
+{
+#ifdef CAE__AVX2
+    return k == 3 && ci % 8 == 0 && co % 16 == 0;
+#else
+    (void)ci, (void)co, (void)k;
+    return 0; /* the scalar build convolves directly */
+#endif
+}
+
+static size_t cae__wino_floats(int h, int w, int ci, int co)
+{
+    size_t th = (size_t)(h + 1) / 2, tw = (size_t)(w + 1) / 2;
+    return (2 * th + 2) * (2 * tw + 2) * (size_t)ci + 16 * th * tw * (size_t)(ci + co);
+}
+
+/* U [16][ci][co] from the HWIO kernel wt [3][3][ci][co] */
+static void cae__wino_kernel(float *U, const float *wt, int ci, int co)
+{
+    static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+    size_t i, o, n = (size_t)ci * co;
+    int a, b, r, c;
+    for (i = 0; i < (size_t)ci; i++)
+        for (o = 0; o < (size_t)co; o++) {
+            float g[3][3], t[4][3];
+            for (r = 0; r < 3; r++)
+                for (c = 0; c < 3; c++) g[r][c] = wt[(size_t)(r * 3 + c) * n + i * co + o];
+            for (a = 0; a < 4; a++)
+                for (c = 0; c < 3; c++) t[a][c] = G[a][0] * g[0][c] + G[a][1] * g[1][c] + G[a][2] * g[2][c];
+            for (a = 0; a < 4; a++)
+                for (b = 0; b < 4; b++)
+                    U[(size_t)(a * 4 + b) * n + i * co + o] = t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2];
+        }
+}
+
+
+/* scratch of one convolution of one image: the padded input (or the Winograd tiles) */
+static size_t cae__conv_scratch(int h, int w, int ci, int co, int k)
+{
+    size_t c = (size_t)(ci > co ? ci : co), pad = (size_t)(h + k - 1) * (size_t)(w + k - 1) * c, wi = 0;
+    if (cae__wino_ok(ci, co, k)) wi = cae__wino_floats(h, w, ci, co);
+    if (cae__wino_ok(co, ci, k) && cae__wino_floats(h, w, co, ci) > wi) wi = cae__wino_floats(h, w, co, ci);
+    return pad > wi ? pad : wi;
+}
+
+/* the scratch, then room for the flipped kernel and both Winograd kernels */
+CONVAE_DEF size_t cae_conv2d_work_floats(int h, int w, int ci, int co, int k)
+{
+    return cae__conv_scratch(h, w, ci, co, k) + (size_t)k * k * ci * co + 32 * (size_t)ci * co;
+}
+
+/* dst [(h+k-1),(w+k-1),c] = src [h,w,c] with `top` zero rows/columns before and k-1-top after */
+static void cae__pad(float *dst, const float *src, int h, int w, int c, int k, int top)
+{
+    int y, pw = w + k - 1, ph = h + k - 1;
+    size_t row = (size_t)pw * c, left = (size_t)top * c, right = (size_t)(k - 1 - top) * c;
+    memset(dst, 0, sizeof(float) * row * top); /* only the border is zeroed */
+    for (y = 0; y < h; y++) {
+        float *d = dst + (size_t)(y + top) * row;
+        memset(d, 0, sizeof(float) * left);
+        memcpy(d + left, src + (size_t)y * w * c, sizeof(float) * (size_t)w * c);
+        memset(d + left + (size_t)w * c, 0, sizeof(float) * right);
+    }
+    memset(dst + (size_t)(h + top) * row, 0, sizeof(float) * row * (size_t)(ph - h - top));
+}
+
+/* one image, output channels [o0,o1): out [h,w,co] = act(bias + P (*) wt), P padded
+   [h+k-1,w+k-1,ci]. Plain C; the SIMD kernels below use it for channel tails. */
+static void cae__conv_padded_c(float *out, const float *P, const float *wt, const float *bias,
+                               int h, int w, int ci, int co, int k, int act, int o0, int o1)
+{
+    int y, x, kh, kw, i, o, pw = w + k - 1;
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) {
+            float *op = out + ((size_t)y * w + x) * co;
+            for (o = o0; o < o1; o++) op[o] = bias ? bias[o] : 0.0f;
+            for (kh = 0; kh < k; kh++)
+                for (kw = 0; kw < k; kw++) {
+                    const float *pp = P + ((size_t)(y + kh) * pw + x + kw) * ci;
+                    const float *wk = wt + (size_t)(kh * k + kw) * ci * co;
+                    for (i = 0; i < ci; i++) {
+                        float a = pp[i];
+                        const float *wr = wk + (size_t)i * co;
+                        for (o = o0; o < o1; o++) op[o] += a * wr[o];
+                    }
+                }
+            if (act == CAE_ACT_RELU)
+                for (o = o0; o < o1; o++) op[o] = op[o] > 0.0f ? op[o] : 0.0f;
+            else if (act == CAE_ACT_SIGMOID)
+                for (o = o0; o < o1; o++) op[o] = cae__sigmoid1(op[o]);
+        }
+}
+
+/* one image, output channels [o0,o1): dwt [k,k,ci,co] += sum over pixels of
+   P[y+kh][x+kw][i] * dpre[y][x][o] */
+static void cae__conv_dw_padded_c(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co,
+                                  int k, int o0, int o1)
+{
+    int y, x, kh, kw, i, o, pw = w + k - 1;
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) {
+            const float *g = dpre + ((size_t)y * w + x) * co;
+            for (kh = 0; kh < k; kh++)
+                for (kw = 0; kw < k; kw++) {
+                    const float *pp = P + ((size_t)(y + kh) * pw + x + kw) * ci;
+                    float *dk = dwt + (size_t)(kh * k + kw) * ci * co;
+                    for (i = 0; i < ci; i++) {
+                        float a = pp[i];
+                        float *dr = dk + (size_t)i * co;
+                        for (o = o0; o < o1; o++) dr[o] += a * g[o];
+                    }
+                }
+        }
+}
+
+/* wf [k,k,co,ci] = wt [k,k,ci,co] turned 180 degrees with in/out swapped */
+static void cae__flip(float *wf, const float *wt, int ci, int co, int k)
+{
+    int kh, kw, i, o;
+    for (kh = 0; kh < k; kh++)
+        for (kw = 0; kw < k; kw++)
+            for (o = 0; o < co; o++)
+                for (i = 0; i < ci; i++)
+                    wf[((size_t)(kh * k + kw) * co + o) * ci + i] =
+                        wt[((size_t)((k - 1 - kh) * k + (k - 1 - kw)) * ci + i) * co + o];
+}
+
+#ifdef CAE__AVX2
+/* 6 output pixels x 16 output channels: 12 accumulators, two weight vectors and one broadcast
+   live in registers. px[r] points at pixel r's top-left tap in the padded input, op[r] at its
+   output; pixels past the end of the image repeat the last one and are not stored (nr). */
+static void cae__avx_fwd_6x16(float *const *op, const float *const *px, int nr, const float *wt, const float *bias,
+                              int ci, int co, int k, int pwc, int relu)
+{
+    __m256 a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
+    int kh, kw, i;
+    a00 = a10 = a20 = a30 = a40 = a50 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    a01 = a11 = a21 = a31 = a41 = a51 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+    for (kh = 0; kh < k; kh++)
+        for (kw = 0; kw < k; kw++) {
+            size_t off = (size_t)kh * pwc + (size_t)kw * ci;
+            const float *q0 = px[0] + off, *q1 = px[1] + off, *q2 = px[2] + off, *q3 = px[3] + off,
+                        *q4 = px[4] + off, *q5 = px[5] + off, *wk = wt + (size_t)(kh * k + kw) * ci * co;
+            for (i = 0; i < ci; i++, wk += co) {
+                __m256 w0 = _mm256_loadu_ps(wk), w1 = _mm256_loadu_ps(wk + 8), b;
+                b = _mm256_broadcast_ss(q0 + i), a00 = _mm256_fmadd_ps(b, w0, a00), a01 = _mm256_fmadd_ps(b, w1, a01);
+                b = _mm256_broadcast_ss(q1 + i), a10 = _mm256_fmadd_ps(b, w0, a10), a11 = _mm256_fmadd_ps(b, w1, a11);
+                b = _mm256_broadcast_ss(q2 + i), a20 = _mm256_fmadd_ps(b, w0, a20), a21 = _mm256_fmadd_ps(b, w1, a21);
+                b = _mm256_broadcast_ss(q3 + i), a30 = _mm256_fmadd_ps(b, w0, a30), a31 = _mm256_fmadd_ps(b, w1, a31);
+                b = _mm256_broadcast_ss(q4 + i), a40 = _mm256_fmadd_ps(b, w0, a40), a41 = _mm256_fmadd_ps(b, w1, a41);
+                b = _mm256_broadcast_ss(q5 + i), a50 = _mm256_fmadd_ps(b, w0, a50), a51 = _mm256_fmadd_ps(b, w1, a51);
+            }
+        }
+    if (relu) {
+        __m256 z = _mm256_setzero_ps();
+        a00 = _mm256_max_ps(a00, z), a01 = _mm256_max_ps(a01, z), a10 = _mm256_max_ps(a10, z);
+        a11 = _mm256_max_ps(a11, z), a20 = _mm256_max_ps(a20, z), a21 = _mm256_max_ps(a21, z);
+        a30 = _mm256_max_ps(a30, z), a31 = _mm256_max_ps(a31, z), a40 = _mm256_max_ps(a40, z);
+        a41 = _mm256_max_ps(a41, z), a50 = _mm256_max_ps(a50, z), a51 = _mm256_max_ps(a51, z);
+    }
+    _mm256_storeu_ps(op[0], a00), _mm256_storeu_ps(op[0] + 8, a01);
+    if (nr > 1) _mm256_storeu_ps(op[1], a10), _mm256_storeu_ps(op[1] + 8, a11);
+    if (nr > 2) _mm256_storeu_ps(op[2], a20), _mm256_storeu_ps(op[2] + 8, a21);
+    if (nr > 3) _mm256_storeu_ps(op[3], a30), _mm256_storeu_ps(op[3] + 8, a31);
+    if (nr > 4) _mm256_storeu_ps(op[4], a40), _mm256_storeu_ps(op[4] + 8, a41);
+    if (nr > 5) _mm256_storeu_ps(op[5], a50), _mm256_storeu_ps(op[5] + 8, a51);
+}
+
+static float cae__hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* One output channel, ci a multiple of 8. With co = 1 a kernel row kh is k*ci contiguous
+   weights that meet k*ci contiguous inputs, so each pixel is a dot product of k such rows;
+   eight pixels at a time keep eight independent FMA chains going. */
+static void cae__avx_fwd_co1(float *out, const float *P, const float *wt, const float *bias, int h, int w, int ci,
+                             int k, int act)
+{
+    int pw = w + k - 1, npix = h * w, len = k * ci, j, r, kh, l;
+    for (j = 0; j < npix; j += 8) {
+        const float *q[8];
+        __m256 a0, a1, a2, a3, a4, a5, a6, a7;
+        int nr = npix - j < 8 ? npix - j : 8;
+        for (r = 0; r < 8; r++) {
+            int jj = j + (r < nr ? r : nr - 1);
+            q[r] = P + ((size_t)(jj / w) * pw + jj % w) * ci;
+        }
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm256_setzero_ps();
+        for (kh = 0; kh < k; kh++) {
+            size_t off = (size_t)kh * pw * ci;
+            const float *wk = wt + (size_t)kh * len;
+            for (l = 0; l < len; l += 8) {
+                __m256 wv = _mm256_loadu_ps(wk + l);
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + off + l), wv, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q[1] + off + l), wv, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q[2] + off + l), wv, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q[3] + off + l), wv, a3);
+                a4 = _mm256_fmadd_ps(_mm256_loadu_ps(q[4] + off + l), wv, a4);
+                a5 = _mm256_fmadd_ps(_mm256_loadu_ps(q[5] + off + l), wv, a5);
+                a6 = _mm256_fmadd_ps(_mm256_loadu_ps(q[6] + off + l), wv, a6);
+                a7 = _mm256_fmadd_ps(_mm256_loadu_ps(q[7] + off + l), wv, a7);
+            }
+        }
+        {
+            float z[8];
+            z[0] = cae__hsum(a0), z[1] = cae__hsum(a1), z[2] = cae__hsum(a2), z[3] = cae__hsum(a3);
+            z[4] = cae__hsum(a4), z[5] = cae__hsum(a5), z[6] = cae__hsum(a6), z[7] = cae__hsum(a7);
+            for (r = 0; r < nr; r++) out[j + r] = cae__act1(z[r] + (bias ? bias[0] : 0.0f), act);
+        }
+    }
+}
+
+/* dW rows (tap, input channel) x 16 output channels, summed over all pixels of one image:
+   roff[r] is row r's offset from a pixel's top-left tap in the padded input. */
+static void cae__avx_dw_6x16(float *dw, int nr, const int *roff, const float *P, const float *g, int h, int w,
+                             int ci, int co, int k)
+{
+    __m256 a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
+    int y, x, pw = w + k - 1, r0 = roff[0], r1 = roff[1], r2 = roff[2], r3 = roff[3], r4 = roff[4], r5 = roff[5];
+    a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = _mm256_setzero_ps();
+    for (y = 0; y < h; y++) {
+        const float *p = P + (size_t)y * pw * ci, *gr = g + (size_t)y * w * co;
+        for (x = 0; x < w; x++, p += ci, gr += co) {
+            __m256 g0 = _mm256_loadu_ps(gr), g1 = _mm256_loadu_ps(gr + 8), b;
+            b = _mm256_broadcast_ss(p + r0), a00 = _mm256_fmadd_ps(b, g0, a00), a01 = _mm256_fmadd_ps(b, g1, a01);
+            b = _mm256_broadcast_ss(p + r1), a10 = _mm256_fmadd_ps(b, g0, a10), a11 = _mm256_fmadd_ps(b, g1, a11);
+            b = _mm256_broadcast_ss(p + r2), a20 = _mm256_fmadd_ps(b, g0, a20), a21 = _mm256_fmadd_ps(b, g1, a21);
+            b = _mm256_broadcast_ss(p + r3), a30 = _mm256_fmadd_ps(b, g0, a30), a31 = _mm256_fmadd_ps(b, g1, a31);
+            b = _mm256_broadcast_ss(p + r4), a40 = _mm256_fmadd_ps(b, g0, a40), a41 = _mm256_fmadd_ps(b, g1, a41);
+            b = _mm256_broadcast_ss(p + r5), a50 = _mm256_fmadd_ps(b, g0, a50), a51 = _mm256_fmadd_ps(b, g1, a51);
+        }
+    }
+#define CAE__ADDTO(row, lo, hi)                                                                                   \
+    if (nr > row) {                                                                                               \
+        float *d = dw + (size_t)(row) * co;                                                                       \
+        _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), lo));                                               \
+        _mm256_storeu_ps(d + 8, _mm256_add_ps(_mm256_loadu_ps(d + 8), hi));                                       \
+    }
+    CAE__ADDTO(0, a00, a01)
+    CAE__ADDTO(1, a10, a11)
+    CAE__ADDTO(2, a20, a21)
+    CAE__ADDTO(3, a30, a31)
+    CAE__ADDTO(4, a40, a41)
+    CAE__ADDTO(5, a50, a51)
+#undef CAE__ADDTO
+}
+
+/* dW for one output channel, ci a multiple of 8: kernel row kh is k*ci contiguous weights,
+   fed by k*ci contiguous inputs per pixel; 96 of them (12 accumulators) at a time. */
+static void cae__avx_dw_co1(float *dw, const float *P, const float *g, int h, int w, int ci, int k)
+{
+    int pw = w + k - 1, len = k * ci, kh, l, y, x, v;
+    for (kh = 0; kh < k; kh++)
+        for (l = 0; l < len; l += 96) {
+            float *d = dw + (size_t)kh * len + l;
+            const float *p0 = P + (size_t)kh * pw * ci + l;
+            if (len - l >= 96) {
+                __m256 a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11;
+                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = a10 = a11 = _mm256_setzero_ps();
+                for (y = 0; y < h; y++) {
+                    const float *p = p0 + (size_t)y * pw * ci, *gr = g + (size_t)y * w;
+                    for (x = 0; x < w; x++, p += ci) {
+                        __m256 b = _mm256_broadcast_ss(gr + x);
+                        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p), b, a0);
+                        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 8), b, a1);
+                        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 16), b, a2);
+                        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 24), b, a3);
+                        a4 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 32), b, a4);
+                        a5 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 40), b, a5);
+                        a6 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 48), b, a6);
+                        a7 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 56), b, a7);
+                        a8 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 64), b, a8);
+                        a9 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 72), b, a9);
+                        a10 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 80), b, a10);
+                        a11 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 88), b, a11);
+                    }
+                }
+#define CAE__ADD8(off, a) _mm256_storeu_ps(d + (off), _mm256_add_ps(_mm256_loadu_ps(d + (off)), a))
+                CAE__ADD8(0, a0), CAE__ADD8(8, a1), CAE__ADD8(16, a2), CAE__ADD8(24, a3);
+                CAE__ADD8(32, a4), CAE__ADD8(40, a5), CAE__ADD8(48, a6), CAE__ADD8(56, a7);
+                CAE__ADD8(64, a8), CAE__ADD8(72, a9), CAE__ADD8(80, a10), CAE__ADD8(88, a11);
+            } else {
+                for (v = l; v < len; v += 8) { /* fewer than 96 left: one vector at a time */
+                    __m256 a = _mm256_setzero_ps();
+                    for (y = 0; y < h; y++) {
+                        const float *p = P + (size_t)kh * pw * ci + v + (size_t)y * pw * ci, *gr = g + (size_t)y * w;
+                        for (x = 0; x < w; x++, p += ci) a = _mm256_fmadd_ps(_mm256_loadu_ps(p), _mm256_broadcast_ss(gr + x), a);
+                    }
+                    CAE__ADD8(v - l, a);
+                }
+#undef CAE__ADD8
+            }
+        }
+}
+#endif /* AVX2 */
+
+CONVAE_DEF const char *cae_simd_name(void)
+{
+#ifdef CAE__AVX2
+    return "avx2+fma";
+#else
+    return "scalar";
+#endif
+}
+
+/* one image: out [h,w,co] = act(bias + P (*) wt) through the fastest kernel there is */
+static void cae__conv_padded(float *out, const float *P, const float *wt, const float *bias,
+                             int h, int w, int ci, int co, int k, int act)
+{
+    int o0 = 0;
+#ifdef CAE__AVX2
+    int pw = w + k - 1, npix = h * w, j, r, y, x, relu = act == CAE_ACT_RELU;
+    if (co == 1 && ci % 8 == 0) {
+        cae__avx_fwd_co1(out, P, wt, bias, h, w, ci, k, act);
+        return;
+    }
+    for (; o0 + 16 <= co; o0 += 16)
+        for (j = 0, y = 0, x = 0; j < npix; j += 6) {
+            const float *px[6];
+            float *op[6];
+            int nr = npix - j < 6 ? npix - j : 6;
+            for (r = 0; r < 6; r++) { /* pixel j+r is (y, x); past the end, repeat the last */
+                px[r] = P + ((size_t)y * pw + x) * ci;
+                op[r] = out + ((size_t)y * w + x) * co + o0;
+                if (r < nr - 1 && ++x == w) x = 0, y++;
+            }
+            if (++x == w) x = 0, y++;
+            cae__avx_fwd_6x16(op, px, nr, wt + o0, bias ? bias + o0 : NULL, ci, co, k, pw * ci, relu);
+            if (act == CAE_ACT_SIGMOID)
+                for (r = 0; r < nr; r++) cae_sigmoid_forward(op[r], op[r], 16);
+        }
+#endif
+    if (o0 < co) cae__conv_padded_c(out, P, wt, bias, h, w, ci, co, k, act, o0, co);
+}
+
+/* one image: dwt [k,k,ci,co] += P (x) dpre through the fastest kernel there is */
+static void cae__conv_dw_padded(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co, int k)
+{
+    int o0 = 0;
+#ifdef CAE__AVX2
+    int pw = w + k - 1, rows = k * k * ci, r0, r;
+    if (co == 1 && ci % 8 == 0) {
+        cae__avx_dw_co1(dwt, P, dpre, h, w, ci, k);
+        return;
+    }
+    for (; o0 + 16 <= co; o0 += 16)
+        for (r0 = 0; r0 < rows; r0 += 6) {
+            int roff[6], nr = rows - r0 < 6 ? rows - r0 : 6;
+            for (r = 0; r < 6; r++) {
+                int row = r0 + (r < nr ? r : nr - 1), t = row / ci, i = row % ci;
+                roff[r] = ((t / k) * pw + t % k) * ci + i;
+            }
+            cae__avx_dw_6x16(dwt + (size_t)r0 * co + o0, nr, roff, P, dpre + o0, h, w, ci, co, k);
+        }
+#endif
+    if (o0 < co) cae__conv_dw_padded_c(dwt, P, dpre, h, w, ci, co, k, o0, co);
+}
+
+/* dwt [3][3][ci][co] += Gt dU G: the gradient of U = G g Gt carried back to the kernel */
+static void cae__wino_grad(float *dwt, const float *dU, int ci, int co)
+{
+    static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+    size_t j, n = (size_t)ci * co;
+    int a, b, r, c;
+    for (j = 0; j < n; j++) {
+        float t[3][4];
+        for (r = 0; r < 3; r++)
+            for (b = 0; b < 4; b++) {
+                float acc = 0.0f;
+                for (a = 0; a < 4; a++) acc += G[a][r] * dU[(size_t)(a * 4 + b) * n + j];
+                t[r][b] = acc;
+            }
+        for (r = 0; r < 3; r++)
+            for (c = 0; c < 3; c++)
+                dwt[(size_t)(r * 3 + c) * n + j] += t[r][0] * G[0][c] + t[r][1] * G[1][c] + t[r][2] * G[2][c] + t[r][3] * G[3][c];
+    }
+}
+
+#ifdef CAE__AVX2
+/* V [16][T][ci] = Bt d B for every 4x4 input tile d of one zero-padded image; returns V,
+   which sits in work after the padded copy. */
+static float *cae__wino_input(const float *in, int h, int w, int ci, float *work)
+{
+    int th = (h + 1) / 2, tw = (w + 1) / 2, T = th * tw, ph = 2 * th + 2, pw = 2 * tw + 2, t, i, y, xi, r;
+    float *P = work, *V = P + (size_t)ph * pw * ci;
+    size_t vs = (size_t)T * ci; /* stride between tile positions */
+    /* zero-padded input: one row/column before, the rest after */
+    memset(P, 0, sizeof(float) * (size_t)ph * pw * ci);
+    for (y = 0; y < h; y++) memcpy(P + ((size_t)(y + 1) * pw + 1) * ci, in + (size_t)y * w * ci, sizeof(float) * (size_t)w * ci);
+    for (t = 0; t < T; t++) {
+        const float *d = P + ((size_t)(t / tw) * 2 * pw + (size_t)(t % tw) * 2) * ci;
+        for (i = 0; i < ci; i += 8) {
+            __m256 q[4][4], s[4][4];
+            for (r = 0; r < 4; r++)
+                for (xi = 0; xi < 4; xi++) q[r][xi] = _mm256_loadu_ps(d + ((size_t)r * pw + xi) * ci + i);
+            for (xi = 0; xi < 4; xi++) { /* Bt d: rows */
+                s[0][xi] = _mm256_sub_ps(q[0][xi], q[2][xi]);
+                s[1][xi] = _mm256_add_ps(q[1][xi], q[2][xi]);
+                s[2][xi] = _mm256_sub_ps(q[2][xi], q[1][xi]);
+                s[3][xi] = _mm256_sub_ps(q[1][xi], q[3][xi]);
+            }
+            for (r = 0; r < 4; r++) { /* (Bt d) B: columns */
+                float *v = V + (size_t)(r * 4) * vs + (size_t)t * ci + i;
+                _mm256_storeu_ps(v, _mm256_sub_ps(s[r][0], s[r][2]));
+                _mm256_storeu_ps(v + vs, _mm256_add_ps(s[r][1], s[r][2]));
+                _mm256_storeu_ps(v + 2 * vs, _mm256_sub_ps(s[r][2], s[r][1]));
+                _mm256_storeu_ps(v + 3 * vs, _mm256_sub_ps(s[r][1], s[r][3]));
+            }
+        }
+    }
+    return V;
+}
+
+/* one image: out [h,w,co] = act(bias + in (*) wt) with U = cae__wino_kernel(wt) */
+static void cae__wino_conv(float *out, const float *in, const float *U, const float *bias, int h, int w, int ci,
+                           int co, int act, float *work)
+{
+    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r;
+    float *V = cae__wino_input(in, h, w, ci, work), *M = V + (size_t)16 * T * ci;
+    size_t vs = (size_t)T * ci, ms = (size_t)T * co;
+    /* 16 products M[xi] = V[xi] U[xi]: a 1x1 convolution over the tiles */
+    for (xi = 0; xi < 16; xi++)
+        for (o = 0; o < co; o += 16)
+            for (t = 0; t < T; t += 6) {
+                const float *px[6];
+                float *op[6];
+                int nr = T - t < 6 ? T - t : 6;
+                for (r = 0; r < 6; r++) {
+                    int tt = t + (r < nr ? r : nr - 1);
+                    px[r] = V + (size_t)xi * vs + (size_t)tt * ci;
+                    op[r] = M + (size_t)xi * ms + (size_t)tt * co + o;
+                }
+                cae__avx_fwd_6x16(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
+            }
+    /* output transform, bias and activation */
+    for (t = 0; t < T; t++) {
+        int ty = t / tw * 2, tx = t % tw * 2;
+        for (o = 0; o < co; o += 8) {
+            __m256 m[16], s[2][4], b = bias ? _mm256_loadu_ps(bias + o) : _mm256_setzero_ps(), z = _mm256_setzero_ps();
+            for (xi = 0; xi < 16; xi++) m[xi] = _mm256_loadu_ps(M + (size_t)xi * ms + (size_t)t * co + o);
+            for (xi = 0; xi < 4; xi++) { /* At m: rows */
+                s[0][xi] = _mm256_add_ps(_mm256_add_ps(m[xi], m[4 + xi]), m[8 + xi]);
+                s[1][xi] = _mm256_sub_ps(_mm256_sub_ps(m[4 + xi], m[8 + xi]), m[12 + xi]);
+            }
+            for (r = 0; r < 2; r++) {
+                __m256 y0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[r][0], s[r][1]), s[r][2]), b);
+                __m256 y1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[r][1], s[r][2]), s[r][3]), b);
+                if (act == CAE_ACT_RELU) y0 = _mm256_max_ps(y0, z), y1 = _mm256_max_ps(y1, z);
+                if (ty + r >= h) break;
+                _mm256_storeu_ps(out + ((size_t)(ty + r) * w + tx) * co + o, y0);
+                if (tx + 1 < w) _mm256_storeu_ps(out + ((size_t)(ty + r) * w + tx + 1) * co + o, y1);
+            }
+        }
+    }
+    if (act == CAE_ACT_SIGMOID) cae_sigmoid_forward(out, out, (size_t)h * w * co);
+}
+
+/* one image: dU [16][ci][co] += sum over tiles of V (x) dM, dM = A dY At the transformed
+   2x2 tiles of the output gradient (zero past the image). cae__wino_grad turns the sum
+   into the kernel gradient, once per step. */
+static void cae__wino_dw(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work)
+{
+    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r, r0, rows;
+    float *V = cae__wino_input(in, h, w, ci, work), *dM = V + (size_t)16 * T * ci;
+    size_t vs = (size_t)T * ci, ms = (size_t)T * co;
+    __m256 z = _mm256_setzero_ps();
+    for (t = 0; t < T; t++) {
+        int ty = t / tw * 2, tx = t % tw * 2;
+        const float *g = dpre + ((size_t)ty * w + tx) * co;
+        int right = tx + 1 < w, down = ty + 1 < h;
+        for (o = 0; o < co; o += 8) {
+            __m256 a = _mm256_loadu_ps(g + o), b = right ? _mm256_loadu_ps(g + co + o) : z;
+            __m256 c = down ? _mm256_loadu_ps(g + (size_t)w * co + o) : z;
+            __m256 d = right && down ? _mm256_loadu_ps(g + (size_t)(w + 1) * co + o) : z;
+            /* A dY: rows [a b], [a+c b+d], [a-c b-d], [-c -d]; then each row [p q] -> [p, p+q, p-q, -q] */
+            __m256 p[4], q[4];
+            p[0] = a, q[0] = b;
+            p[1] = _mm256_add_ps(a, c), q[1] = _mm256_add_ps(b, d);
+            p[2] = _mm256_sub_ps(a, c), q[2] = _mm256_sub_ps(b, d);
+            p[3] = _mm256_sub_ps(z, c), q[3] = _mm256_sub_ps(z, d);
+            for (r = 0; r < 4; r++) {
+                float *m = dM + (size_t)(r * 4) * ms + (size_t)t * co + o;
+                _mm256_storeu_ps(m, p[r]);
+                _mm256_storeu_ps(m + ms, _mm256_add_ps(p[r], q[r]));
+                _mm256_storeu_ps(m + 2 * ms, _mm256_sub_ps(p[r], q[r]));
+                _mm256_storeu_ps(m + 3 * ms, _mm256_sub_ps(z, q[r]));
+            }
+        }
+    }
+    /* 16 products dU[xi] += V[xi]^T dM[xi], summed over the tiles */
+    rows = ci;
+    for (xi = 0; xi < 16; xi++)
+        for (o = 0; o < co; o += 16)
+            for (r0 = 0; r0 < rows; r0 += 6) {
+                int roff[6], nr = rows - r0 < 6 ? rows - r0 : 6;
+                for (r = 0; r < 6; r++) roff[r] = r0 + (r < nr ? r : nr - 1);
+                cae__avx_dw_6x16(dU + ((size_t)xi * ci + r0) * co + o, nr, roff, V + (size_t)xi * vs,
+                                 dM + (size_t)xi * ms + o, 1, T, ci, co, 1);
+            }
+}
+#endif
+
+/* One image through a convolution. U, when given, is the Winograd kernel (cae__wino_kernel)
+   and is used where the shape allows it. */
+static void cae__conv_fwd1(float *out, const float *in, const float *wt, const float *U, const float *bias,
+                           int h, int w, int ci, int co, int k, int act, float *work)
+{
+#ifdef CAE__AVX2
+    if (U && cae__wino_ok(ci, co, k)) {
+        cae__wino_conv(out, in, U, bias, h, w, ci, co, act, work);
+        return;
+    }
+#endif
+    (void)U;
+    cae__pad(work, in, h, w, ci, k, (k - 1) / 2);
+    cae__conv_padded(out, work, wt, bias, h, w, ci, co, k, act);
+}
+
+/* One image back through a convolution: wflip is the flipped kernel, Uflip (optional) its
+   Winograd transform. Where the shape takes Winograd, dU (16 x ci x co) receives the weight
+   gradient in the transformed domain (cae__wino_grad brings it back) and dwt is untouched. */
+static void cae__conv_bwd1(float *din, float *dwt, float *dU, float *dbias, const float *dpre, const float *in,
+                           const float *wflip, const float *Uflip, int h, int w, int ci, int co, int k, float *work)
+{
+    size_t j, npix = (size_t)h * w;
+    int o;
+    if (dbias)
+        for (j = 0; j < npix; j++)
+            for (o = 0; o < co; o++) dbias[o] += dpre[j * co + o];
+#ifdef CAE__AVX2
+    if (dU && cae__wino_ok(ci, co, k)) {
+        cae__wino_dw(dU, in, dpre, h, w, ci, co, work);
+        dwt = NULL;
+    }
+#endif
+    (void)dU;
+    if (dwt) {
+        cae__pad(work, in, h, w, ci, k, (k - 1) / 2);
+        cae__conv_dw_padded(dwt, work, dpre, h, w, ci, co, k);
+    }
+    if (din && k % 2 == 1) { /* odd k pads the same on both sides: din is a 'same' convolution */
+        cae__conv_fwd1(din, dpre, wflip, Uflip, NULL, h, w, co, ci, k, CAE_ACT_NONE, work);
+    } else if (din) {
+        cae__pad(work, dpre, h, w, co, k, k - 1 - (k - 1) / 2);
+        cae__conv_padded(din, work, wflip, NULL, h, w, co, ci, k, CAE_ACT_NONE);
+    }
+}
+
+CONVAE_DEF void cae_conv2d_forward(float *out, const float *in, const float *wt, const float *bias,
+                                   int n, int h, int w, int ci, int co, int k, int act, float *work)
+{
+    float *U = work + cae__conv_scratch(h, w, ci, co, k) + (size_t)k * k * ci * co;
+    int b;
+    if (cae__wino_ok(ci, co, k)) cae__wino_kernel(U, wt, ci, co);
+    for (b = 0; b < n; b++)
+        cae__conv_fwd1(out + (size_t)b * h * w * co, in + (size_t)b * h * w * ci, wt,
+                       cae__wino_ok(ci, co, k) ? U : NULL, bias, h, w, ci, co, k, act, work);
+}
+
+CONVAE_DEF void cae_conv2d_backward(float *din, float *dwt, float *dbias, const float *dpre,
+                                    const float *in, const float *wt,
+                                    int n, int h, int w, int ci, int co, int k, float *work)
+{
+    float *wf = work + cae__conv_scratch(h, w, ci, co, k), *U = wf + (size_t)k * k * ci * co;
+    float *dU = dwt && cae__wino_ok(ci, co, k) ? U + (size_t)16 * ci * co : NULL;
+    int b;
+    cae__flip(wf, wt, ci, co, k);
+    if (cae__wino_ok(co, ci, k)) cae__wino_kernel(U, wf, co, ci);
+    if (dU) memset(dU, 0, sizeof(float) * 16 * (size_t)ci * co);
+    for (b = 0; b < n; b++)
+        cae__conv_bwd1(din ? din + (size_t)b * h * w * ci : NULL, dwt, dU, dbias, dpre + (size_t)b * h * w * co,
+                       in + (size_t)b * h * w * ci, wf, cae__wino_ok(co, ci, k) ? U : NULL, h, w, ci, co, k, work);
+    if (dU) cae__wino_grad(dwt, dU, ci, co);
+}
+
+/* ================================================================ losses */
+
+CONVAE_DEF double cae_bce_logits(const float *z, const float *t, size_t n, float *grad, float scale)
+{
+    double sum = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        float zi = z[i], a = zi < 0.0f ? -zi : zi;
+        /* max(z,0) - z*t + log(1+exp(-|z|)): no overflow for any z */
+        sum += (double)((zi > 0.0f ? zi : 0.0f) - zi * t[i]) + log1p(exp(-(double)a));
+        if (grad) grad[i] = (cae__sigmoid1(zi) - t[i]) * scale;
+    }
+    return sum;
+}
+
+CONVAE_DEF double cae_bce(const float *p, const float *t, size_t n, float *grad, float scale)
+{
+    const float lo = 1e-7f, hi = 1.0f - 1e-7f;
+    double sum = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        float q = p[i] < lo ? lo : (p[i] > hi ? hi : p[i]);
+        sum -= (double)t[i] * log((double)q) + (1.0 - (double)t[i]) * log(1.0 - (double)q);
+        /* the clip has zero slope outside [lo, hi], as in Keras */
+        if (grad) grad[i] = (p[i] < lo || p[i] > hi) ? 0.0f : (q - t[i]) / (q * (1.0f - q)) * scale;
+    }
+    return sum;
+}
+
+CONVAE_DEF double cae_mse(const float *y, const float *t, size_t n, float *grad, float scale)
+{
+    double sum = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        float d = y[i] - t[i];
+        sum += (double)d * d;
+        if (grad) grad[i] = 2.0f * d * scale;
+    }
+    return sum;
+}
+
+/* ================================================================ Adam and initialisation */
+
+CONVAE_DEF cae_adam cae_adam_default(void)
+{
+    cae_adam a;
+    a.lr = 1e-3f;
+    a.beta1 = 0.9f;
+    a.beta2 = 0.999f;
+    a.eps = 1e-7f;
+    a.t = 0;
+    return a;
+}
+
+CONVAE_DEF void cae_adam_step(cae_adam *a, float *param, const float *grad, float *m, float *v, size_t n)
+{
+    long long i, nn = (long long)n;
+    float b1 = a->beta1, b2 = a->beta2, eps = a->eps, lr_t;
+    a->t++;
+    lr_t = (float)((double)a->lr * sqrt(1.0 - pow((double)b2, (double)a->t)) / (1.0 - pow((double)b1, (double)a->t)));
+    for (i = 0; i < nn; i++) {
+        float g = grad[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        param[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+
+CONVAE_DEF void cae_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, cae_rng *r)
+{
+    float lim = (float)sqrt(6.0 / (double)(fan_in + fan_out));
+    size_t i;
+    for (i = 0; i < n; i++) w[i] = (2.0f * cae_rng_uniform(r) - 1.0f) * lim;
+}
+
+/* ================================================================ the model */
+
+static const cae_layer_spec cae__lab[] = {
+    {CAE_CONV2D, 32, 3, CAE_ACT_RELU, "enc_conv1"},        {CAE_MAXPOOL2D, 0, 0, 0, "enc_pool1"},
+    {CAE_CONV2D, 64, 3, CAE_ACT_RELU, "enc_conv2"},        {CAE_MAXPOOL2D, 0, 0, 0, "enc_pool2"},
+    {CAE_CONV2D, 64, 3, CAE_ACT_RELU, "dec_conv1"},        {CAE_UPSAMPLE2D, 0, 0, 0, "dec_upsample1"},
+    {CAE_CONV2D, 32, 3, CAE_ACT_RELU, "dec_conv2"},        {CAE_UPSAMPLE2D, 0, 0, 0, "dec_upsample2"},
+    {CAE_CONV2D, 1, 3, CAE_ACT_SIGMOID, "dec_conv_output"}};
+
+CONVAE_DEF const cae_layer_spec *cae_lab_specs(int *count)
+{
+    if (count) *count = (int)(sizeof cae__lab / sizeof cae__lab[0]);
+    return cae__lab;
+}
+
+static const char *cae__kind_name(int kind)
+{
+    switch (kind) {
+    case CAE_CONV2D: return "Conv2D";
+    case CAE_MAXPOOL2D: return "MaxPooling2D";
+    case CAE_UPSAMPLE2D: return "UpSampling2D";
+    case CAE_RELU: return "ReLU";
+    case CAE_SIGMOID: return "Sigmoid";
+    default: return "?";
+    }
+}
+
+static size_t cae__up64(size_t n)
+{
+    return (n + 15) & ~(size_t)15; /* floats: 64-byte steps */
+}
+
+/* Fills the layer table (shapes, parameter and workspace offsets) from the specs. */
+static int cae__plan(cae_model *m, int h, int w, int c, const cae_layer_spec *specs, int ns, cae_err *e)
+{
+    int l, counts[6] = {0, 0, 0, 0, 0, 0};
+    size_t ws = 0, maxact = (size_t)h * w * c, work = 0, flips = 0;
+    if (ns < 1 || ns > CONVAE_MAX_LAYERS)
+        return cae__fail(e, CAE_ERR_ARG, "model: %d layers given, 1 to %d allowed", ns, CONVAE_MAX_LAYERS);
+    if (h < 1 || w < 1 || c < 1 || h > CONVAE_MAX_DIM || w > CONVAE_MAX_DIM || c > CONVAE_MAX_DIM)
+        return cae__fail(e, CAE_ERR_SHAPE, "model: input %dx%dx%d, each size must be 1..%d", h, w, c,
+                         CONVAE_MAX_DIM);
+    m->nlayers = ns;
+    m->h = h, m->w = w, m->c = c;
+    m->nparams = 0;
+    m->ndu = 0;
+    for (l = 0; l < ns; l++) {
+        const cae_layer_spec *s = specs + l;
+        cae_layer *L = m->layer + l;
+        size_t outn;
+        memset(L, 0, sizeof *L);
+        L->kind = s->kind;
+        L->h = h, L->w = w, L->c = c;
+        L->oh = h, L->ow = w, L->oc = c;
+        if (s->kind < CAE_CONV2D || s->kind > CAE_SIGMOID)
+            return cae__fail(e, CAE_ERR_ARG, "model: layer %d has unknown kind %d", l, s->kind);
+        counts[s->kind]++;
+        if (s->name && s->name[0]) {
+            size_t len = strlen(s->name);
+            if (len >= sizeof L->name) len = sizeof L->name - 1;
+            memcpy(L->name, s->name, len);
+        } else {
+            static const char *base[6] = {"", "conv2d", "max_pooling2d", "up_sampling2d", "re_lu", "sigmoid"};
+            char *d = L->name;
+            const char *b = base[s->kind];
+            int num = counts[s->kind], dig = 1, t;
+            while (*b) *d++ = *b++;
+            *d++ = '_';
+            for (t = num; t >= 10; t /= 10) dig *= 10;
+            for (; dig; dig /= 10) *d++ = (char)('0' + num / dig % 10);
+        }
+        if (s->kind == CAE_CONV2D) {
+            if (s->filters < 1 || s->filters > CONVAE_MAX_DIM || s->ksize < 1 || s->ksize > 15 || s->act < 0 ||
+                s->act > CAE_ACT_SIGMOID)
+                return cae__fail(e, CAE_ERR_ARG, "model: %s: filters %d (1..%d), kernel %d (1..15), act %d (0..2)",
+                                 L->name, s->filters, CONVAE_MAX_DIM, s->ksize, s->act);
+            L->k = s->ksize;
+            L->act = s->act;
+            L->oc = s->filters;
+            L->poff = m->nparams;
+            L->nparams = (size_t)L->k * L->k * c * L->oc + (size_t)L->oc;
+            L->flip_off = flips;
+            flips += cae__up64((size_t)L->k * L->k * c * L->oc);
+            L->wino_off = flips;
+            if (cae__wino_ok(c, L->oc, L->k)) flips += cae__up64((size_t)16 * c * L->oc);
+            L->wino_flip_off = flips;
+            if (cae__wino_ok(L->oc, c, L->k)) flips += cae__up64((size_t)16 * c * L->oc);
+            L->du_off = m->ndu;
+            if (cae__wino_ok(c, L->oc, L->k)) m->ndu += cae__up64((size_t)16 * c * L->oc);
+            m->nparams += L->nparams;
+            {
+                size_t wk = cae__conv_scratch(h, w, c, L->oc, L->k);
+                if (wk > work) work = wk;
+            }
+        } else if (s->kind == CAE_MAXPOOL2D) {
+            L->oh = (h + 1) / 2, L->ow = (w + 1) / 2;
+        } else if (s->kind == CAE_UPSAMPLE2D) {
+            if (h > CONVAE_MAX_DIM / 2 || w > CONVAE_MAX_DIM / 2)
+                return cae__fail(e, CAE_ERR_SHAPE, "model: %s: %dx%d upsampled exceeds %d", L->name, h, w,
+                                 CONVAE_MAX_DIM);
+            L->oh = 2 * h, L->ow = 2 * w;
+        }
+        outn = (size_t)L->oh * L->ow * L->oc;
+        if (outn > (size_t)1 << 28)
+            return cae__fail(e, CAE_ERR_SHAPE, "model: %s: output %dx%dx%d is too large for one image", L->name,
+                             L->oh, L->ow, L->oc);
+        L->out_off = ws;
+        ws += cae__up64(outn);
+        if (s->kind == CAE_MAXPOOL2D) {
+            L->arg_off = ws; /* ints, stored in the float workspace */
+            ws += cae__up64(outn);
+        }
+        if (s->kind == CAE_CONV2D && s->act == CAE_ACT_SIGMOID) {
+            L->logit_off = ws; /* kept for the BCE computed from logits */
+            ws += cae__up64(outn);
+        }
+        if (outn > maxact) maxact = outn;
+        h = L->oh, w = L->ow, c = L->oc;
+    }
+    m->nflip = flips;
+    m->ws_grad = ws;
+    m->ws_work = ws + 2 * cae__up64(maxact);
+    m->ws_floats = m->ws_work + cae__up64(work);
+    return CAE_OK;
+}
+
+/* Remakes the kernels derived from the weights: flipped for din, Winograd for both ways. */
+static void cae__refresh_flips(cae_model *m)
+{
+    int l;
+    for (l = 0; l < m->nlayers; l++) {
+        const cae_layer *L = m->layer + l;
+        float *wf = m->wflip + L->flip_off;
+        if (L->kind != CAE_CONV2D) continue;
+        cae__flip(wf, m->param + L->poff, L->c, L->oc, L->k);
+        if (cae__wino_ok(L->c, L->oc, L->k)) cae__wino_kernel(m->wflip + L->wino_off, m->param + L->poff, L->c, L->oc);
+        if (cae__wino_ok(L->oc, L->c, L->k)) cae__wino_kernel(m->wflip + L->wino_flip_off, wf, L->oc, L->c);
+    }
+}
+
+/* the layer's Winograd kernels, or NULL where its shape does not use them */
+static const float *cae__wino_fwd(const cae_model *m, const cae_layer *L)
+{
+    return cae__wino_ok(L->c, L->oc, L->k) ? m->wflip + L->wino_off : NULL;
+}
+
+static const float *cae__wino_bwd(const cae_model *m, const cae_layer *L)
+{
+    return cae__wino_ok(L->oc, L->c, L->k) ? m->wflip + L->wino_flip_off : NULL;
+}
+
+CONVAE_DEF int cae_model_create(cae_model **out, int h, int w, int c, const cae_layer_spec *specs,
+                                int nspecs, int max_batch, unsigned long long seed, cae_err *e)
+{
+    cae_model plan, *m;
+    size_t head = cae__up64((sizeof(cae_model) + sizeof(float) - 1) / sizeof(float)), total, bytes;
+    float *f;
+    cae_rng rng = cae_rng_seed(seed);
+    int l, rc;
+    if (!out) return cae__fail(e, CAE_ERR_ARG, "model: no place to put the model");
+    *out = NULL;
+    if (!specs) return cae__fail(e, CAE_ERR_ARG, "model: no layers given");
+    if (max_batch < 1 || max_batch > (1 << 20))
+        return cae__fail(e, CAE_ERR_ARG, "model: batch size %d, must be 1..%d", max_batch, 1 << 20);
+    memset(&plan, 0, sizeof plan);
+    rc = cae__plan(&plan, h, w, c, specs, nspecs, e);
+    if (rc) return rc;
+    /* params, grads, m, v; flipped kernels; per-slot gradients; per-slot workspaces */
+    total = head + 4 * cae__up64(plan.nparams) + plan.ndu + plan.nflip +
+            CONVAE_SLOTS * (cae__up64(plan.nparams) + plan.ndu) + CONVAE_SLOTS * plan.ws_floats + 16;
+    bytes = cae__mul(total, sizeof(float));
+    if (!bytes || total < plan.ws_floats) return cae__fail(e, CAE_ERR_NOMEM, "model: size overflows");
+    f = (float *)cae__alloc(bytes);
+    if (!f) return cae__fail(e, CAE_ERR_NOMEM, "model: cannot allocate %zu bytes", bytes);
+    m = (cae_model *)(void *)f;
+    *m = plan;
+    {
+        /* 64-byte alignment for the arrays that follow the struct */
+        size_t mis = (size_t)((unsigned long long)(size_t)(f + head) & 63u) / sizeof(float);
+        f += head + (mis ? 16 - mis : 0);
+    }
+    m->param = f, f += cae__up64(m->nparams);
+    m->grad = f, f += cae__up64(m->nparams) + m->ndu;
+    m->m = f, f += cae__up64(m->nparams);
+    m->v = f, f += cae__up64(m->nparams);
+    m->wflip = f, f += m->nflip;
+    m->slot_grad = f, f += CONVAE_SLOTS * (cae__up64(m->nparams) + m->ndu);
+    m->ws = f;
+    m->max_batch = max_batch;
+    m->adam = cae_adam_default();
+    for (l = 0; l < m->nlayers; l++) {
+        const cae_layer *L = m->layer + l;
+        if (L->kind == CAE_CONV2D)
+            cae_glorot_uniform(m->param + L->poff, L->nparams - (size_t)L->oc, L->k * L->k * L->c,
+                               L->k * L->k * L->oc, &rng);
+    }
+    cae__refresh_flips(m);
+    *out = m;
+    return CAE_OK;
+}
+
+CONVAE_DEF void cae_model_free(cae_model *m)
+{
+    if (m) CONVAE_FREE(m);
+}
+
+CONVAE_DEF int cae_model_find(const cae_model *m, const char *name)
+{
+    int l;
+    for (l = 0; l < m->nlayers; l++)
+        if (name && strcmp(m->layer[l].name, name) == 0) return l;
+    return -1;
+}
+
+/* a slot's gradients: the parameters', then the Winograd-domain kernel gradients */
+static size_t cae__slot_stride(const cae_model *m)
+{
+    return cae__up64(m->nparams) + m->ndu;
+}
+
+/* Runs one image through layers 0..last; returns that layer's output. */
+static const float *cae__forward1(cae_model *m, float *ws, const float *x, int last)
+{
+    const float *in = x;
+    int l;
+    for (l = 0; l <= last; l++) {
+        const cae_layer *L = m->layer + l;
+        float *out = ws + L->out_off;
+        size_t on = (size_t)L->oh * L->ow * L->oc;
+        switch (L->kind) {
+        case CAE_CONV2D: {
+            const float *wt = m->param + L->poff, *b = wt + (L->nparams - (size_t)L->oc);
+            if (L->act == CAE_ACT_SIGMOID) {
+                float *z = ws + L->logit_off;
+                cae__conv_fwd1(z, in, wt, cae__wino_fwd(m, L), b, L->h, L->w, L->c, L->oc, L->k, CAE_ACT_NONE, ws + m->ws_work);
+                cae_sigmoid_forward(out, z, on);
+            } else {
+                cae__conv_fwd1(out, in, wt, cae__wino_fwd(m, L), b, L->h, L->w, L->c, L->oc, L->k, L->act, ws + m->ws_work);
+            }
+            break;
+        }
+        case CAE_MAXPOOL2D:
+            cae_maxpool2d_forward(out, (int *)(void *)(ws + L->arg_off), in, 1, L->h, L->w, L->c);
+            break;
+        case CAE_UPSAMPLE2D: cae_upsample2d_forward(out, in, 1, L->h, L->w, L->c); break;
+        case CAE_RELU: cae_relu_forward(out, in, on); break;
+        default: cae_sigmoid_forward(out, in, on); break;
+        }
+        in = out;
+    }
+    return in;
+}
+
+/* Loss of one image, and (when g is not NULL) its gradient into g: w.r.t. the logits when
+   *fused comes back 1 (BCE after a sigmoid), else w.r.t. the model output. */
+static double cae__loss1(cae_model *m, float *ws, const float *x, const float *t, int loss, float *g,
+                         float scale, int *fused)
+{
+    const cae_layer *L = m->layer + m->nlayers - 1;
+    const float *y = ws + L->out_off;
+    size_t on = (size_t)L->oh * L->ow * L->oc;
+    *fused = 0;
+    if (loss == CAE_LOSS_MSE) return cae_mse(y, t, on, g, scale);
+    if (L->kind == CAE_CONV2D && L->act == CAE_ACT_SIGMOID) {
+        *fused = 1;
+        return cae_bce_logits(ws + L->logit_off, t, on, g, scale);
+    }
+    if (L->kind == CAE_SIGMOID) {
+        *fused = 1;
+        return cae_bce_logits(m->nlayers > 1 ? ws + m->layer[m->nlayers - 2].out_off : x, t, on, g, scale);
+    }
+    return cae_bce(y, t, on, g, scale);
+}
+
+/* Backward pass of one image whose gradient is in the first gradient buffer; adds the
+   parameter gradients into dp. */
+static void cae__backward1(cae_model *m, float *ws, const float *x, int fused, float *dp)
+{
+    float *g = ws + m->ws_grad, *h = g + (m->ws_work - m->ws_grad) / 2, *tmp;
+    int l;
+    for (l = m->nlayers - 1; l >= 0; l--) {
+        const cae_layer *L = m->layer + l;
+        const float *in = l ? ws + m->layer[l - 1].out_off : x, *y = ws + L->out_off;
+        size_t on = (size_t)L->oh * L->ow * L->oc;
+        float *din = l ? h : NULL;
+        int skip_act = fused && l == m->nlayers - 1;
+        switch (L->kind) {
+        case CAE_CONV2D: {
+            size_t nk = L->nparams - (size_t)L->oc;
+            if (L->act == CAE_ACT_RELU) cae_relu_backward(g, g, y, on);
+            if (L->act == CAE_ACT_SIGMOID && !skip_act) cae_sigmoid_backward(g, g, y, on);
+            cae__conv_bwd1(din, dp + L->poff, dp + cae__up64(m->nparams) + L->du_off, dp + L->poff + nk, g, in,
+                           m->wflip + L->flip_off, cae__wino_bwd(m, L), L->h, L->w, L->c, L->oc, L->k,
+                           ws + m->ws_work);
+            break;
+        }
+        case CAE_MAXPOOL2D:
+            if (din) cae_maxpool2d_backward(din, g, (const int *)(const void *)(ws + L->arg_off), 1, L->h, L->w, L->c);
+            break;
+        case CAE_UPSAMPLE2D:
+            if (din) cae_upsample2d_backward(din, g, 1, L->h, L->w, L->c);
+            break;
+        case CAE_RELU:
+            if (din) cae_relu_backward(din, g, y, on);
+            break;
+        default:
+            if (skip_act) continue; /* g already holds the gradient w.r.t. the logits */
+            if (din) cae_sigmoid_backward(din, g, y, on);
+            break;
+        }
+        tmp = g, g = h, h = tmp;
+    }
+}
+
+static int cae__check_call(const cae_model *m, const float *x, int n, cae_err *e)
+{
+    if (!m || !x) return cae__fail(e, CAE_ERR_ARG, "model: NULL model or input");
+    if (n < 1 || n > m->max_batch)
+        return cae__fail(e, CAE_ERR_ARG, "model: %d images given, the model was built for 1..%d", n, m->max_batch);
+    return CAE_OK;
+}
+
+static int cae__threads(const cae_model *m)
+{
+#ifdef _OPENMP
+    return m->threads > 0 ? m->threads : omp_get_max_threads();
+#else
+    (void)m;
+    return 1;
+#endif
+}
+
+/* Slot s of CONVAE_SLOTS gets images [lo, hi): fixed by n alone, whatever the thread count. */
+static void cae__slot_range(int n, int s, int *lo, int *hi)
+{
+    *lo = (int)((long long)n * s / CONVAE_SLOTS);
+    *hi = (int)((long long)n * (s + 1) / CONVAE_SLOTS);
+}
+
+CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t, int n, int loss,
+                                    double *loss_out, cae_err *e)
+{
+    const cae_layer *last;
+    size_t in_n, out_n, stride, np;
+    float scale;
+    double sum = 0.0;
+    int s, rc = cae__check_call(m, x, n, e), nt;
+    long long p;
+    if (rc) return rc;
+    if (!t) return cae__fail(e, CAE_ERR_ARG, "train_step: NULL target");
+    if (loss != CAE_LOSS_BCE && loss != CAE_LOSS_MSE)
+        return cae__fail(e, CAE_ERR_ARG, "train_step: unknown loss %d", loss);
+    last = m->layer + m->nlayers - 1;
+    in_n = (size_t)m->h * m->w * m->c;
+    out_n = (size_t)last->oh * last->ow * last->oc;
+    stride = cae__slot_stride(m);
+    np = stride;
+    scale = (float)(1.0 / ((double)n * (double)out_n));
+    nt = cae__threads(m);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+#endif
+    for (s = 0; s < CONVAE_SLOTS; s++) {
+        float *ws = m->ws + (size_t)s * m->ws_floats, *dp = m->slot_grad + (size_t)s * stride;
+        int i, lo, hi, fused;
+        double ls = 0.0;
+        cae__slot_range(n, s, &lo, &hi);
+        if (lo < hi) memset(dp, 0, sizeof(float) * np);
+        for (i = lo; i < hi; i++) {
+            const float *xi = x + (size_t)i * in_n;
+            cae__forward1(m, ws, xi, m->nlayers - 1);
+            ls += cae__loss1(m, ws, xi, t + (size_t)i * out_n, loss, ws + m->ws_grad, scale, &fused);
+            cae__backward1(m, ws, xi, fused, dp);
+        }
+        m->slot_loss[s] = ls;
+    }
+    (void)nt;
+    /* sum the slot gradients in slot order: the same bits for any thread count */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt)
+#endif
+    for (p = 0; p < (long long)np; p++) {
+        float g = 0.0f;
+        int k, lo, hi;
+        for (k = 0; k < CONVAE_SLOTS; k++) {
+            cae__slot_range(n, k, &lo, &hi);
+            if (lo < hi) g += m->slot_grad[(size_t)k * stride + (size_t)p];
+        }
+        m->grad[p] = g;
+    }
+    for (s = 0; s < CONVAE_SLOTS; s++) sum += m->slot_loss[s];
+    for (s = 0; s < m->nlayers; s++) {
+        const cae_layer *L = m->layer + s;
+        if (L->kind == CAE_CONV2D && cae__wino_ok(L->c, L->oc, L->k))
+            cae__wino_grad(m->grad + L->poff, m->grad + cae__up64(m->nparams) + L->du_off, L->c, L->oc);
+    }
+    cae_adam_step(&m->adam, m->param, m->grad, m->m, m->v, m->nparams);
+    cae__refresh_flips(m);
+    if (loss_out) *loss_out = sum / ((double)n * (double)out_n);
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_model_evaluate(cae_model *m, const float *x, const float *t, int n, int loss,
+                                  double *loss_out, float *mse, cae_err *e)
+{
+    const cae_layer *last;
+    size_t in_n, out_n;
+    double sum = 0.0;
+    int s, rc = cae__check_call(m, x, n, e), nt;
+    if (rc) return rc;
+    if (!t) return cae__fail(e, CAE_ERR_ARG, "evaluate: NULL target");
+    if (loss != CAE_LOSS_BCE && loss != CAE_LOSS_MSE)
+        return cae__fail(e, CAE_ERR_ARG, "evaluate: unknown loss %d", loss);
+    last = m->layer + m->nlayers - 1;
+    in_n = (size_t)m->h * m->w * m->c;
+    out_n = (size_t)last->oh * last->ow * last->oc;
+    nt = cae__threads(m);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+#endif
+    for (s = 0; s < CONVAE_SLOTS; s++) {
+        float *ws = m->ws + (size_t)s * m->ws_floats;
+        int i, lo, hi, fused;
+        double ls = 0.0;
+        cae__slot_range(n, s, &lo, &hi);
+        for (i = lo; i < hi; i++) {
+            const float *xi = x + (size_t)i * in_n, *ti = t + (size_t)i * out_n;
+            const float *y = cae__forward1(m, ws, xi, m->nlayers - 1);
+            ls += cae__loss1(m, ws, xi, ti, loss, NULL, 0.0f, &fused);
+            if (mse) mse[i] = (float)(cae_mse(y, ti, out_n, NULL, 0.0f) / (double)out_n);
+        }
+        m->slot_loss[s] = ls;
+    }
+    (void)nt;
+    for (s = 0; s < CONVAE_SLOTS; s++) sum += m->slot_loss[s];
+    if (loss_out) *loss_out = sum / ((double)n * (double)out_n);
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_model_encode(cae_model *m, int layer, const float *x, int n, float *out, cae_err *e)
+{
+    size_t in_n, out_n;
+    int s, rc = cae__check_call(m, x, n, e), nt;
+    if (rc) return rc;
+    if (!out) return cae__fail(e, CAE_ERR_ARG, "encode: NULL output");
+    if (layer < 0 || layer >= m->nlayers)
+        return cae__fail(e, CAE_ERR_ARG, "encode: layer %d, the model has 0..%d", layer, m->nlayers - 1);
+    in_n = (size_t)m->h * m->w * m->c;
+    out_n = (size_t)m->layer[layer].oh * m->layer[layer].ow * m->layer[layer].oc;
+    nt = cae__threads(m);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+#endif
+    for (s = 0; s < CONVAE_SLOTS; s++) {
+        float *ws = m->ws + (size_t)s * m->ws_floats;
+        int i, lo, hi;
+        cae__slot_range(n, s, &lo, &hi);
+        for (i = lo; i < hi; i++)
+            memcpy(out + (size_t)i * out_n, cae__forward1(m, ws, x + (size_t)i * in_n, layer), sizeof(float) * out_n);
+    }
+    (void)nt;
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_model_predict(cae_model *m, const float *x, int n, float *out, cae_err *e)
+{
+    if (!m) return cae__fail(e, CAE_ERR_ARG, "predict: NULL model");
+    return cae_model_encode(m, m->nlayers - 1, x, n, out, e);
+}
+
+/* ---------------------------------------------------------------- summary */
+
+typedef struct cae__sb {
+    char *buf;
+    size_t cap, len;
+} cae__sb;
+
+static void cae__sbf(cae__sb *b, const char *fmt, ...)
+{
+    char tmp[256];
+    size_t i;
+    va_list ap;
+    va_start(ap, fmt);
+    cae__vfmt(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    for (i = 0; tmp[i]; i++, b->len++)
+        if (b->len + 1 < b->cap) b->buf[b->len] = tmp[i];
+    if (b->cap) b->buf[b->len < b->cap ? b->len : b->cap - 1] = 0;
+}
+
+/* pads the current line with spaces up to column col */
+static void cae__sbpad(cae__sb *b, size_t line_start, size_t col)
+{
+    do cae__sbf(b, " ");
+    while (b->len - line_start < col);
+}
+
+/* 74497 -> "74,497" */
+static void cae__commas(char *out, unsigned long long v)
+{
+    char tmp[32];
+    int n = 0, i, o = 0;
+    do {
+        if (n % 4 == 3) tmp[n++] = ',';
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = n - 1; i >= 0; i--) out[o++] = tmp[i];
+    out[o] = 0;
+}
+
+CONVAE_DEF size_t cae_model_summary(const cae_model *m, const char *title, char *buf, size_t cap)
+{
+    static const char *rule = "_________________________________________________________________";
+    static const char *dbl = "=================================================================";
+    cae__sb b;
+    size_t ls;
+    char num[32];
+    int l;
+    b.buf = buf, b.cap = cap, b.len = 0;
+    if (cap) buf[0] = 0;
+    cae__sbf(&b, "Model: \"%s\"\n%s\n", title ? title : "model", rule);
+    ls = b.len;
+    cae__sbf(&b, " Layer (type)");
+    cae__sbpad(&b, ls, 29);
+    cae__sbf(&b, "Output Shape");
+    cae__sbpad(&b, ls, 55);
+    cae__sbf(&b, "Param #\n%s\n", dbl);
+    ls = b.len;
+    cae__sbf(&b, " input (InputLayer)");
+    cae__sbpad(&b, ls, 29);
+    cae__sbf(&b, "[(None, %d, %d, %d)]", m->h, m->w, m->c);
+    cae__sbpad(&b, ls, 55);
+    cae__sbf(&b, "0\n");
+    for (l = 0; l < m->nlayers; l++) {
+        const cae_layer *L = m->layer + l;
+        cae__sbf(&b, "\n");
+        ls = b.len;
+        cae__sbf(&b, " %s (%s)", L->name, cae__kind_name(L->kind));
+        cae__sbpad(&b, ls, 29);
+        cae__sbf(&b, "(None, %d, %d, %d)", L->oh, L->ow, L->oc);
+        cae__sbpad(&b, ls, 55);
+        cae__commas(num, L->nparams);
+        cae__sbf(&b, "%s\n", num);
+    }
+    cae__commas(num, m->nparams);
+    cae__sbf(&b, "\n%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: 0\n%s\n", dbl, num, num, rule);
+    return b.len + 1;
+}
+
+/* ---------------------------------------------------------------- images */
+
+CONVAE_DEF void cae_grid_size(int n, int h, int w, int cols, int pad, int *gw, int *gh)
+{
+    int rows;
+    if (cols < 1) cols = 1;
+    if (cols > n) cols = n > 0 ? n : 1;
+    rows = (n + cols - 1) / cols;
+    *gw = cols * w + (cols + 1) * pad;
+    *gh = rows * h + (rows + 1) * pad;
+}
+
+CONVAE_DEF void cae_grid(unsigned char *px, const float *imgs, int n, int h, int w, int c, int cols, int pad)
+{
+    int gw, gh, i, y, x, ch;
+    if (cols < 1) cols = 1;
+    if (cols > n) cols = n > 0 ? n : 1;
+    cae_grid_size(n, h, w, cols, pad, &gw, &gh);
+    memset(px, 128, (size_t)gw * gh * c);
+    for (i = 0; i < n; i++) {
+        int ox = pad + (i % cols) * (w + pad), oy = pad + (i / cols) * (h + pad);
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++)
+                for (ch = 0; ch < c; ch++) {
+                    float v = imgs[(((size_t)i * h + y) * w + x) * c + ch];
+                    v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); /* NaN stays NaN: next line maps it to 0 */
+                    px[((size_t)(oy + y) * gw + ox + x) * c + ch] = (unsigned char)(v >= 0.0f ? v * 255.0f + 0.5f : 0.0f);
+                }
+    }
+}
+
+/* ---------------------------------------------------------------- files */
+#ifndef CONVAE_NO_STDIO
+
+CONVAE_DEF int cae_write_file(const char *path, const void *data, size_t len, cae_err *e)
+{
+    char tmp[1024];
+    size_t pl = path ? strlen(path) : 0;
+    FILE *f;
+    int ok;
+    if (!pl || pl + 5 > sizeof tmp) return cae__fail(e, CAE_ERR_ARG, "write: bad path");
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp", 5);
+    f = fopen(tmp, "wb");
+    if (!f) return cae__fail(e, CAE_ERR_IO, "%s: cannot create (is the folder there and writable?)", tmp);
+    ok = fwrite(data, 1, len, f) == len;
+    ok = (fflush(f) == 0) && ok;
+    ok = (fclose(f) == 0) && ok;
+#ifdef _WIN32
+    if (ok) remove(path); /* rename does not replace on Windows */
+#endif
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return cae__fail(e, CAE_ERR_IO, "%s: write failed (disk full?); the previous file is unchanged", path);
+    }
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_write_pnm(const char *path, const unsigned char *px, int w, int h, int c, cae_err *e)
+{
+    char head[64];
+    size_t hl, n;
+    unsigned char *buf;
+    int rc;
+    if (w < 1 || h < 1 || (c != 1 && c != 3) || w > 65535 || h > 65535)
+        return cae__fail(e, CAE_ERR_ARG, "%s: cannot write a %dx%d image with %d channels as PGM/PPM", path, w, h, c);
+    hl = (size_t)snprintf(head, sizeof head, "P%d\n%d %d\n255\n", c == 1 ? 5 : 6, w, h);
+    n = (size_t)w * h * c;
+    buf = (unsigned char *)CONVAE_MALLOC(hl + n);
+    if (!buf) return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(buf, head, hl);
+    memcpy(buf + hl, px, n);
+    rc = cae_write_file(path, buf, hl + n, e);
+    CONVAE_FREE(buf);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- model files
+   "CONVAEM1", then little-endian u32: version, h, w, c, nlayers; per layer u32 kind, filters,
+   ksize, act and a 32-byte name; u64 nparams; nparams float32; u32 CRC-32 of all before. */
+
+static void cae__put32(unsigned char *p, unsigned long v)
+{
+    p[0] = (unsigned char)(v & 255), p[1] = (unsigned char)(v >> 8 & 255);
+    p[2] = (unsigned char)(v >> 16 & 255), p[3] = (unsigned char)(v >> 24 & 255);
+}
+
+static unsigned long cae__get32(const unsigned char *p)
+{
+    return (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 | (unsigned long)p[3] << 24;
+}
+
+#define CAE__MAGIC "CONVAEM1"
+#define CAE__LAYER_BYTES 48
+
+CONVAE_DEF int cae_model_save(const cae_model *m, const char *path, cae_err *e)
+{
+    size_t head = 8 + 5 * 4 + (size_t)m->nlayers * CAE__LAYER_BYTES + 8, len = head + 4 * m->nparams + 4, i;
+    unsigned char *b = (unsigned char *)cae__alloc(len), *p;
+    int l, rc;
+    if (!b) return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(b, CAE__MAGIC, 8);
+    cae__put32(b + 8, 1);
+    cae__put32(b + 12, (unsigned long)m->h);
+    cae__put32(b + 16, (unsigned long)m->w);
+    cae__put32(b + 20, (unsigned long)m->c);
+    cae__put32(b + 24, (unsigned long)m->nlayers);
+    p = b + 28;
+    for (l = 0; l < m->nlayers; l++, p += CAE__LAYER_BYTES) {
+        const cae_layer *L = m->layer + l;
+        cae__put32(p, (unsigned long)L->kind);
+        cae__put32(p + 4, L->kind == CAE_CONV2D ? (unsigned long)L->oc : 0);
+        cae__put32(p + 8, (unsigned long)L->k);
+        cae__put32(p + 12, (unsigned long)L->act);
+        memcpy(p + 16, L->name, 32);
+    }
+    cae__put32(p, (unsigned long)(m->nparams & 0xFFFFFFFFu));
+    cae__put32(p + 4, (unsigned long)((unsigned long long)m->nparams >> 32));
+    p += 8;
+    for (i = 0; i < m->nparams; i++, p += 4) {
+        unsigned int u;
+        memcpy(&u, m->param + i, 4);
+        cae__put32(p, u);
+    }
+    cae__put32(p, cae_crc32(0, b, len - 4));
+    rc = cae_write_file(path, b, len, e);
+    CONVAE_FREE(b);
+    return rc;
+}
+
+/* Reads a whole file (at most CONVAE_MAX_BYTES). */
+static int cae__read_file(const char *path, unsigned char **out, size_t *len, cae_err *e)
+{
+    FILE *f = fopen(path, "rb");
+    long sz;
+    unsigned char *b;
+    *out = NULL, *len = 0;
+    if (!f) return cae__fail(e, CAE_ERR_IO, "%s: cannot open", path);
+    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return cae__fail(e, CAE_ERR_IO, "%s: cannot tell the file size (not a regular file?)", path);
+    }
+    if ((unsigned long)sz > (unsigned long)CONVAE_MAX_BYTES) {
+        fclose(f);
+        return cae__fail(e, CAE_ERR_NOMEM, "%s: %ld bytes, more than the %zu allowed", path, sz,
+                         (size_t)CONVAE_MAX_BYTES);
+    }
+    b = (unsigned char *)CONVAE_MALLOC(sz ? (size_t)sz : 1);
+    if (!b) {
+        fclose(f);
+        return cae__fail(e, CAE_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, sz);
+    }
+    if (fread(b, 1, (size_t)sz, f) != (size_t)sz) {
+        fclose(f);
+        CONVAE_FREE(b);
+        return cae__fail(e, CAE_ERR_IO, "%s: read error", path);
+    }
+    fclose(f);
+    *out = b, *len = (size_t)sz;
+    return CAE_OK;
+}
+
+static int cae__load_buf(cae_model **out, const unsigned char *b, size_t len, const char *path, int max_batch, cae_err *e)
+{
+    cae_layer_spec specs[CONVAE_MAX_LAYERS];
+    char names[CONVAE_MAX_LAYERS][32];
+    unsigned long nl, crc, h, w, c, np_lo, np_hi;
+    const unsigned char *p;
+    size_t need, i;
+    int l, rc;
+    if (len < 28 + 8 + 4 || memcmp(b, CAE__MAGIC, 8) != 0)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: not a convae model file (magic \"%s\" missing at offset 0)", path,
+                         CAE__MAGIC);
+    if (cae__get32(b + 8) != 1)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: model format version %lu, this build reads 1", path, cae__get32(b + 8));
+    crc = cae_crc32(0, b, len - 4);
+    if (crc != cae__get32(b + len - 4))
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: CRC-32 mismatch at offset %zu: stored %lx, computed %lx (damaged file)",
+                         path, len - 4, cae__get32(b + len - 4), crc);
+    h = cae__get32(b + 12), w = cae__get32(b + 16), c = cae__get32(b + 20), nl = cae__get32(b + 24);
+    if (nl < 1 || nl > CONVAE_MAX_LAYERS)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: %lu layers at offset 24, 1..%d allowed", path, nl, CONVAE_MAX_LAYERS);
+    if (h > CONVAE_MAX_DIM || w > CONVAE_MAX_DIM || c > CONVAE_MAX_DIM)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: input %lux%lux%lu at offset 12 is too large", path, h, w, c);
+    need = 28 + nl * CAE__LAYER_BYTES + 8;
+    if (len < need + 4)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: %zu bytes, the layer table alone needs %zu", path, len, need + 4);
+    for (l = 0, p = b + 28; l < (int)nl; l++, p += CAE__LAYER_BYTES) {
+        unsigned long v[4];
+        int j;
+        for (j = 0; j < 4; j++) {
+            v[j] = cae__get32(p + 4 * j);
+            if (v[j] > CONVAE_MAX_DIM)
+                return cae__fail(e, CAE_ERR_FORMAT, "%s: layer %d field %d is %lu at offset %zu", path, l, j, v[j],
+                                 (size_t)(p - b) + 4 * (size_t)j);
+        }
+        specs[l].kind = (int)v[0], specs[l].filters = (int)v[1], specs[l].ksize = (int)v[2], specs[l].act = (int)v[3];
+        memcpy(names[l], p + 16, 32);
+        names[l][31] = 0;
+        specs[l].name = names[l];
+    }
+    np_lo = cae__get32(p), np_hi = cae__get32(p + 4);
+    p += 8;
+    rc = cae_model_create(out, (int)h, (int)w, (int)c, specs, (int)nl, max_batch, 0, e);
+    if (rc) return rc;
+    if (np_hi || np_lo != (*out)->nparams || len != need + 4 * (size_t)np_lo + 4) {
+        size_t want = (*out)->nparams;
+        cae_model_free(*out);
+        *out = NULL;
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: file says %lu parameters and has %zu bytes; its layers need %zu "
+                         "parameters (%zu bytes)", path, np_lo, len, want, need + 4 * want + 4);
+    }
+    for (i = 0; i < (*out)->nparams; i++, p += 4) {
+        unsigned int u = (unsigned int)cae__get32(p);
+        memcpy((*out)->param + i, &u, 4);
+    }
+    cae__refresh_flips(*out);
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_model_load(cae_model **out, const char *path, int max_batch, cae_err *e)
+{
+    unsigned char *b;
+    size_t len;
+    int rc;
+    if (!out) return cae__fail(e, CAE_ERR_ARG, "load: no place to put the model");
+    *out = NULL;
+    rc = cae__read_file(path, &b, &len, e);
+    if (rc) return rc;
+    rc = cae__load_buf(out, b, len, path, max_batch, e);
+    CONVAE_FREE(b);
+    return rc;
+}
+
+#endif /* CONVAE_NO_STDIO */
+
+#endif /* CONVAE_IMPLEMENTATION_DONE */
+#endif /* CONVAE_IMPLEMENTATION */
