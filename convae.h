@@ -203,8 +203,8 @@ enum { CAE_LOSS_BCE = 1, CAE_LOSS_MSE = 2 };
 #ifndef CONVAE_MAX_LAYERS
 #define CONVAE_MAX_LAYERS 32
 #endif
-/* A batch is split into this many fixed slices whose gradients are summed in a fixed order,
-   so the result is the same for any number of threads. */
+/* A batch is split into min(CONVAE_SLOTS, max_batch) fixed slices whose gradients are summed
+   in a fixed order, so the result is the same for any number of threads. */
 #ifndef CONVAE_SLOTS
 #define CONVAE_SLOTS 16
 #endif
@@ -240,9 +240,10 @@ typedef struct cae_model {
     float *param, *grad, *m, *v; /* nparams each: Adam and save/load are one loop */
     float *wflip;                /* per conv: kernel flipped and transposed (for din) and the */
     size_t nflip;                /* Winograd transforms of both; remade after each update */
-    float *slot_grad;            /* CONVAE_SLOTS x (nparams + ndu) partial gradients */
+    int nslots;                  /* min(CONVAE_SLOTS, max_batch) */
+    float *slot_grad;            /* nslots x (nparams + ndu) partial gradients */
     size_t ndu;                  /* Winograd-domain kernel gradients, after the parameters */
-    float *ws;                   /* CONVAE_SLOTS x ws_floats: one image's activations */
+    float *ws;                   /* nslots x ws_floats: one image's activations */
     size_t ws_floats, ws_grad, ws_work; /* per slot: size, two gradient buffers, conv scratch */
     double slot_loss[CONVAE_SLOTS];
     cae_adam adam;
@@ -2410,7 +2411,7 @@ CONVAE_DEF int cae_model_create(cae_model **out, int h, int w, int c, const cae_
     size_t head = cae__up64((sizeof(cae_model) + sizeof(float) - 1) / sizeof(float)), total, bytes;
     float *f;
     cae_rng rng = cae_rng_seed(seed);
-    int l, rc;
+    int l, rc, nslots = max_batch < CONVAE_SLOTS ? max_batch : CONVAE_SLOTS;
     if (!out) return cae__fail(e, CAE_ERR_ARG, "model: no place to put the model");
     *out = NULL;
     if (!specs) return cae__fail(e, CAE_ERR_ARG, "model: no layers given");
@@ -2421,9 +2422,12 @@ CONVAE_DEF int cae_model_create(cae_model **out, int h, int w, int c, const cae_
     if (rc) return rc;
     /* params, grads, m, v; flipped kernels; per-slot gradients; per-slot workspaces */
     total = head + 4 * cae__up64(plan.nparams) + plan.ndu + plan.nflip +
-            CONVAE_SLOTS * (cae__up64(plan.nparams) + plan.ndu) + CONVAE_SLOTS * plan.ws_floats + 16;
+            (size_t)nslots * (cae__up64(plan.nparams) + plan.ndu + plan.ws_floats) + 16;
     bytes = cae__mul(total, sizeof(float));
-    if (!bytes || total < plan.ws_floats) return cae__fail(e, CAE_ERR_NOMEM, "model: size overflows");
+    if (!bytes || total < plan.ws_floats || bytes > CONVAE_MAX_BYTES)
+        return cae__fail(e, CAE_ERR_NOMEM, "model: needs %zu MiB for %d parallel slices, more than the %zu MiB "
+                         "allowed (CONVAE_MAX_BYTES)", (bytes ? bytes : (size_t)-1) >> 20, nslots,
+                         (size_t)CONVAE_MAX_BYTES >> 20);
     f = (float *)cae__alloc(bytes);
     if (!f) return cae__fail(e, CAE_ERR_NOMEM, "model: cannot allocate %zu bytes", bytes);
     m = (cae_model *)(void *)f;
@@ -2438,7 +2442,8 @@ CONVAE_DEF int cae_model_create(cae_model **out, int h, int w, int c, const cae_
     m->m = f, f += cae__up64(m->nparams);
     m->v = f, f += cae__up64(m->nparams);
     m->wflip = f, f += m->nflip;
-    m->slot_grad = f, f += CONVAE_SLOTS * (cae__up64(m->nparams) + m->ndu);
+    m->nslots = nslots;
+    m->slot_grad = f, f += (size_t)nslots * (cae__up64(m->nparams) + m->ndu);
     m->ws = f;
     m->max_batch = max_batch;
     m->adam = cae_adam_default();
@@ -2584,11 +2589,11 @@ static int cae__threads(const cae_model *m)
 #endif
 }
 
-/* Slot s of CONVAE_SLOTS gets images [lo, hi): fixed by n alone, whatever the thread count. */
-static void cae__slot_range(int n, int s, int *lo, int *hi)
+/* Slot s of nslots gets images [lo, hi): fixed by n, whatever the thread count. */
+static void cae__slot_range(int n, int nslots, int s, int *lo, int *hi)
 {
-    *lo = (int)((long long)n * s / CONVAE_SLOTS);
-    *hi = (int)((long long)n * (s + 1) / CONVAE_SLOTS);
+    *lo = (int)((long long)n * s / nslots);
+    *hi = (int)((long long)n * (s + 1) / nslots);
 }
 
 CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t, int n, int loss,
@@ -2614,11 +2619,11 @@ CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) num_threads(nt)
 #endif
-    for (s = 0; s < CONVAE_SLOTS; s++) {
+    for (s = 0; s < m->nslots; s++) {
         float *ws = m->ws + (size_t)s * m->ws_floats, *dp = m->slot_grad + (size_t)s * stride;
         int i, lo, hi, fused;
         double ls = 0.0;
-        cae__slot_range(n, s, &lo, &hi);
+        cae__slot_range(n, m->nslots, s, &lo, &hi);
         if (lo < hi) memset(dp, 0, sizeof(float) * np);
         for (i = lo; i < hi; i++) {
             const float *xi = x + (size_t)i * in_n;
@@ -2636,13 +2641,13 @@ CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t
     for (p = 0; p < (long long)np; p++) {
         float g = 0.0f;
         int k, lo, hi;
-        for (k = 0; k < CONVAE_SLOTS; k++) {
-            cae__slot_range(n, k, &lo, &hi);
+        for (k = 0; k < m->nslots; k++) {
+            cae__slot_range(n, m->nslots, k, &lo, &hi);
             if (lo < hi) g += m->slot_grad[(size_t)k * stride + (size_t)p];
         }
         m->grad[p] = g;
     }
-    for (s = 0; s < CONVAE_SLOTS; s++) sum += m->slot_loss[s];
+    for (s = 0; s < m->nslots; s++) sum += m->slot_loss[s];
     for (s = 0; s < m->nlayers; s++) {
         const cae_layer *L = m->layer + s;
         if (L->kind == CAE_CONV2D && cae__wino_ok(L->c, L->oc, L->k))
@@ -2672,11 +2677,11 @@ CONVAE_DEF int cae_model_evaluate(cae_model *m, const float *x, const float *t, 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) num_threads(nt)
 #endif
-    for (s = 0; s < CONVAE_SLOTS; s++) {
+    for (s = 0; s < m->nslots; s++) {
         float *ws = m->ws + (size_t)s * m->ws_floats;
         int i, lo, hi, fused;
         double ls = 0.0;
-        cae__slot_range(n, s, &lo, &hi);
+        cae__slot_range(n, m->nslots, s, &lo, &hi);
         for (i = lo; i < hi; i++) {
             const float *xi = x + (size_t)i * in_n, *ti = t + (size_t)i * out_n;
             const float *y = cae__forward1(m, ws, xi, m->nlayers - 1);
@@ -2686,7 +2691,7 @@ CONVAE_DEF int cae_model_evaluate(cae_model *m, const float *x, const float *t, 
         m->slot_loss[s] = ls;
     }
     (void)nt;
-    for (s = 0; s < CONVAE_SLOTS; s++) sum += m->slot_loss[s];
+    for (s = 0; s < m->nslots; s++) sum += m->slot_loss[s];
     if (loss_out) *loss_out = sum / ((double)n * (double)out_n);
     return CAE_OK;
 }
@@ -2705,10 +2710,10 @@ CONVAE_DEF int cae_model_encode(cae_model *m, int layer, const float *x, int n, 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) num_threads(nt)
 #endif
-    for (s = 0; s < CONVAE_SLOTS; s++) {
+    for (s = 0; s < m->nslots; s++) {
         float *ws = m->ws + (size_t)s * m->ws_floats;
         int i, lo, hi;
-        cae__slot_range(n, s, &lo, &hi);
+        cae__slot_range(n, m->nslots, s, &lo, &hi);
         for (i = lo; i < hi; i++)
             memcpy(out + (size_t)i * out_n, cae__forward1(m, ws, x + (size_t)i * in_n, layer), sizeof(float) * out_n);
     }
@@ -2968,6 +2973,7 @@ static int cae__load_buf(cae_model **out, const unsigned char *b, size_t len, co
 {
     cae_layer_spec specs[CONVAE_MAX_LAYERS];
     char names[CONVAE_MAX_LAYERS][32];
+    cae_err ce;
     unsigned long nl, crc, h, w, c, np_lo, np_hi;
     const unsigned char *p;
     size_t need, i;
@@ -3005,8 +3011,11 @@ static int cae__load_buf(cae_model **out, const unsigned char *b, size_t len, co
     }
     np_lo = cae__get32(p), np_hi = cae__get32(p + 4);
     p += 8;
-    rc = cae_model_create(out, (int)h, (int)w, (int)c, specs, (int)nl, max_batch, 0, e);
-    if (rc) return rc;
+    rc = cae_model_create(out, (int)h, (int)w, (int)c, specs, (int)nl, max_batch, 0, &ce);
+    if (rc == CAE_ERR_ARG || rc == CAE_ERR_SHAPE) /* the file's layer table is what is wrong */
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: the layer table at offset 28 is not a valid model (%s)", path,
+                         ce.msg);
+    if (rc) return cae__fail(e, rc, "%s: %s", path, ce.msg);
     if (np_hi || np_lo != (*out)->nparams || len != need + 4 * (size_t)np_lo + 4) {
         size_t want = (*out)->nparams;
         cae_model_free(*out);
@@ -3029,6 +3038,8 @@ CONVAE_DEF int cae_model_load(cae_model **out, const char *path, int max_batch, 
     int rc;
     if (!out) return cae__fail(e, CAE_ERR_ARG, "load: no place to put the model");
     *out = NULL;
+    if (max_batch < 1 || max_batch > (1 << 20))
+        return cae__fail(e, CAE_ERR_ARG, "load: batch size %d, must be 1..%d", max_batch, 1 << 20);
     rc = cae__read_file(path, &b, &len, e);
     if (rc) return rc;
     rc = cae__load_buf(out, b, len, path, max_batch, e);
