@@ -19,13 +19,23 @@ ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -DCONVAE_NO_STDIO -DCONVAE_ST
 
 mnist=${CONVAE_MNIST_DIR:-../shared/data/mnist}
 if [ -f "$mnist/train-images-idx3-ubyte.gz" ] || [ -f "$mnist/train-images-idx3-ubyte" ]; then
-    echo "== the lab on the real MNIST files in $mnist (1 epoch on 2,000 images)"
-    if bin/mnist_autoencoder --data "$mnist" --epochs 1 --limit 2000 --out "$tmp/lab" > "$tmp/lab.log" 2>&1 &&
+    echo "== the lab on the real MNIST files in $mnist (1 epoch on 2,000 images, t-SNE of 300)"
+    if bin/mnist_autoencoder --data "$mnist" --epochs 1 --limit 2000 --tsne 300 --out "$tmp/lab" > "$tmp/lab.log" 2>&1 &&
         grep -q 'val_loss' "$tmp/lab.log" && [ -s "$tmp/lab/history.csv" ] && [ -s "$tmp/lab/mse.csv" ] &&
-        [ "$(wc -l < "$tmp/lab/mse.csv")" -eq 10001 ]; then
-        grep -E '^Epoch|^MSE|^Total params' "$tmp/lab.log"
+        [ "$(wc -l < "$tmp/lab/mse.csv")" -eq 10001 ] && [ -s "$tmp/lab/report.html" ]; then
+        grep -E '^Epoch|^MSE|^Total params|accuracy' "$tmp/lab.log"
     else
         cat "$tmp/lab.log"; echo "FAILED: lab on MNIST"; fail=1
+    fi
+    for f in samples samples_normalized class_distribution pixel_histogram loss_curves reconstructions \
+             mse_histogram anomalies latent_pca latent_tsne; do
+        [ -s "$tmp/lab/$f.svg" ] || { echo "FAILED: the lab did not write $f.svg"; fail=1; }
+    done
+    if command -v xmllint >/dev/null 2>&1; then
+        for f in "$tmp"/lab/*.svg; do xmllint --noout "$f" || { echo "FAILED: $f is not well-formed XML"; fail=1; }; done
+    fi
+    if command -v pngcheck >/dev/null 2>&1; then
+        pngcheck -q "$tmp"/lab/*.png || { echo "FAILED: pngcheck"; fail=1; }
     fi
 else
     echo "== skipped the lab on real MNIST: $mnist not found (set CONVAE_MNIST_DIR)"
