@@ -14,15 +14,27 @@
      CONVAE_ASSERT        internal invariant check (default: assert)
      CONVAE_MAX_BYTES     largest decoded IDX/gzip payload (default 1 GiB)
 
-   API at a glance (see the declarations below)
+   API at a glance (see the declarations below; shapes are NHWC, kernels HWIO as in Keras)
      errors      every call returns CAE_OK (0) or a negative CAE_ERR_*, and fills a cae_err
-     cae_rng     splitmix64 generator: same numbers on every platform
-     IDX         cae_idx_load / cae_idx_parse (raw or gzip), cae_idx_free
-     layers      cae_conv2d_*, cae_maxpool2d_*, cae_upsample2d_*, cae_relu_*, cae_sigmoid_*
-     losses      cae_bce_logits, cae_bce, cae_mse  (value and gradient)
-     model       cae_model_create, _summary, _train_step, _evaluate, _predict, _encode,
-                 _save, _load, _free
-     images      cae_grid, cae_write_pgm, cae_write_ppm
+                 whose message names the file, the offset, what was expected and what was found
+     cae_rng     splitmix64 generator: the same numbers on every platform
+     IDX, gzip   cae_idx_load / cae_idx_parse (raw or .gz, all six IDX types), cae_gunzip,
+                 cae_inflate, cae_crc32
+     layers      cae_conv2d_forward/_backward (fastest kernels) and their _ref scalar twins,
+                 cae_maxpool2d_*, cae_upsample2d_*, cae_relu_*, cae_sigmoid_*
+     losses      cae_bce_logits, cae_bce, cae_mse (value and gradient)
+     training    cae_adam_step (Keras's Adam), cae_glorot_uniform
+     model       cae_lab_specs, cae_model_create, _summary, _train_step, _evaluate, _predict,
+                 _encode, _find, _save, _load, _free
+     images      cae_grid, cae_write_pnm (PGM/PPM), cae_png_encode/_decode, cae_write_png,
+                 cae_zlib_compress
+     figures     cae_svg_lines, _histogram, _bins, _bars, _scatter, _image_grid
+     analysis    cae_pca, cae_tsne, cae_knn_accuracy
+
+   Speed: with -mavx2 -mfma (or -march=native on such a machine) the convolutions use AVX2/FMA
+   kernels and Winograd F(2x2,3x3) where the channel counts allow it (c_in % 8, c_out % 16);
+   with -fopenmp a batch is split over the cores in fixed slices, so results do not depend on
+   the number of threads. The model allocates once, when it is built.
 
    License: MIT (see the end of the file). */
 #ifndef CONVAE_H
@@ -4740,6 +4752,14 @@ CONVAE_DEF int cae_svg_bins(const char *path, const cae_plot *p, const float *co
     return rc;
 }
 
+/* names[i], or "i" written into buf when there are no names */
+static const char *cae__fig_name(const char *const *names, int i, char *buf)
+{
+    if (names && names[i]) return names[i];
+    cae__rep_fmt_fixed(buf, (double)i, 0);
+    return buf;
+}
+
 /* ---- bar chart */
 CONVAE_DEF int cae_svg_bars(const char *path, const cae_plot *p, const char *const *names, const float *values, int n,
                             cae_err *e)
@@ -4752,19 +4772,16 @@ CONVAE_DEF int cae_svg_bars(const char *path, const cae_plot *p, const char *con
     memset(&f, 0, sizeof f);
     cae__fig_size(p, &W, &H);
     for (i = 0; i < n; i++) {
-        const char *s = names && names[i] ? names[i] : NULL;
+        const char *s = cae__fig_name(names, i, nm);
         double w;
-        if (!s) {
-            cae__rep_fmt_fixed(nm, (double)i, 0);
-            s = nm;
-        }
         w = cae__fig_text_w(s, 12);
         if (w > wmax) wmax = w;
         if (!cae__rep_finite(values[i])) continue;
         if (values[i] < vmin) vmin = values[i];
         if (values[i] > vmax) vmax = values[i];
     }
-    /* labels of positive bars may use the top margin; those of negative bars need room below */
+    /* room above the tallest bar for its value, and below the lowest negative one */
+    if (vmax > 0) vmax += 0.08 * (vmax - (vmin < 0 ? vmin : 0));
     if (vmin < 0) vmin -= 0.1 * (vmax - vmin);
     cae__axis_lin(&f.ay, vmin, vmax, 1, cae__axis_target(H - 100, 60));
     slot = (W - 100.0) / (n > 0 ? n : 1);
@@ -4781,17 +4798,15 @@ CONVAE_DEF int cae_svg_bars(const char *path, const cae_plot *p, const char *con
     cae__rb_s(&f.sb, "<g class=\"bars\">\n");
     for (i = 0; i < n; i++) {
         double v = values[i], cx = f.x0 + slot * (i + 0.5), bwid = slot * 0.7, y0 = cae__fig_y(&f, 0.0), yv;
-        const char *s = names && names[i] ? names[i] : NULL;
+        const char *s = cae__fig_name(names, i, nm);
         char col[8];
-        if (!s) {
-            cae__rep_fmt_fixed(nm, (double)i, 0);
-            s = nm;
-        }
         cae__fig_colour(n <= 10 ? i : 0, col);
         yv = cae__rep_finite(v) ? cae__fig_y(&f, v) : y0;
         cae__rb_f(&f.sb, "<rect class=\"bar\" x=\"%f\" y=\"%f\" width=\"%f\" height=\"%f\" fill=\"%s\"/>\n",
                   cx - bwid / 2, yv < y0 ? yv : y0, bwid, fabs(y0 - yv), col);
-        if (cae__rep_finite(v))
+        if (cae__rep_finite(v) && v == floor(v) && fabs(v) < 1e7)
+            cae__rep_fmt_fixed(num, v, 0); /* counts are shown exactly */
+        else if (cae__rep_finite(v))
             cae__rep_fmt_g(num, v, 3);
         else
             strcpy(num, "n/a");
@@ -4835,12 +4850,8 @@ CONVAE_DEF int cae_svg_scatter(const char *path, const cae_plot *p, const float 
         if (y > ymax) ymax = y;
     }
     for (i = 0; legend && i < nclass; i++) {
-        const char *s = names && names[i] ? names[i] : NULL;
+        const char *s = cae__fig_name(names, i, nm);
         double w;
-        if (!s) {
-            cae__rep_fmt_fixed(nm, (double)i, 0);
-            s = nm;
-        }
         w = cae__fig_text_w(s, 12);
         if (w > lw) lw = w;
     }
@@ -4876,11 +4887,7 @@ CONVAE_DEF int cae_svg_scatter(const char *path, const cae_plot *p, const float 
         double lx = f.x1 + 14, ly = f.y0 + 4;
         cae__rb_s(&f.sb, "<g class=\"legend\" fill=\"#222222\">\n");
         for (i = 0; i < nclass; i++) {
-            const char *s = names && names[i] ? names[i] : NULL;
-            if (!s) {
-                cae__rep_fmt_fixed(nm, (double)i, 0);
-                s = nm;
-            }
+            const char *s = cae__fig_name(names, i, nm);
             cae__fig_colour(i, col);
             cae__rb_f(&f.sb, "<circle cx=\"%f\" cy=\"%f\" r=\"5\" fill=\"%s\"/><text x=\"%f\" y=\"%f\">%t</text>\n",
                       lx + 5, ly + 18.0 * i + 6, col, lx + 16, ly + 18.0 * i + 10, s);
@@ -5608,3 +5615,22 @@ CONVAE_DEF float cae_knn_accuracy(const float *x, const int *labels, int n, int 
 
 #endif /* CONVAE_IMPLEMENTATION_DONE */
 #endif /* CONVAE_IMPLEMENTATION */
+
+/* Change log
+   0.1.0  2026-11-28  first release: IDX/gzip reader, Conv2D/MaxPool/UpSample/ReLU/Sigmoid with
+                      scalar, AVX2/FMA and Winograd kernels, BCE/MSE, Adam, the model with save and
+                      load, PGM/PPM/PNG writers, SVG figures, PCA, t-SNE, kNN.
+
+   License (MIT)
+   Copyright (c) 2026 the convae authors
+   Permission is hereby granted, free of charge, to any person obtaining a copy of this software
+   and associated documentation files (the "Software"), to deal in the Software without
+   restriction, including without limitation the rights to use, copy, modify, merge, publish,
+   distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the
+   Software is furnished to do so, subject to the following conditions: the above copyright notice
+   and this permission notice shall be included in all copies or substantial portions of the
+   Software. THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED,
+   INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE
+   AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+   DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT
+   OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE. */

@@ -149,6 +149,14 @@ static const char *const FASHION[10] = {"T-shirt/top", "Trouser", "Pullover", "D
    figures are embedded in it, so report.html stands alone. */
 static FILE *page;
 static const char *out_dir;
+static int in_pre; /* a <pre> block is open on the page */
+
+/* Ends the printed-text block, if one is open, before a heading, paragraph or figure. */
+static void end_pre(void)
+{
+    if (page && in_pre) fputs("</pre>\n", page);
+    in_pre = 0;
+}
 
 static void html_text(const char *s)
 {
@@ -168,16 +176,20 @@ static void say(const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     fputs(buf, stdout);
-    if (page) html_text(buf);
+    if (!page) return;
+    if (!in_pre) fputs("<pre>", page);
+    in_pre = 1;
+    html_text(buf);
 }
 
 static void section(const char *title)
 {
     printf("\n== %s\n", title);
     if (!page) return;
-    fputs("</pre>\n<h2>", page);
+    end_pre();
+    fputs("<h2>", page);
     html_text(title);
-    fputs("</h2>\n<pre>", page);
+    fputs("</h2>\n", page);
 }
 
 /* Copies an SVG file of the output folder into the page, without its XML declaration. */
@@ -191,19 +203,21 @@ static void embed_svg(const char *name)
         if (f) fclose(f);
         return;
     }
-    fputs("</pre>\n<figure>", page);
+    end_pre();
+    fputs("<figure>", page);
     while (fgets(line, sizeof line, f))
         if (strncmp(line, "<?xml", 5) != 0) fputs(line, page);
-    fputs("</figure>\n<pre>", page);
+    fputs("</figure>\n", page);
     fclose(f);
 }
 
 static void note(const char *text)
 {
     if (!page) return;
-    fputs("</pre>\n<p>", page);
+    end_pre();
+    fputs("<p>", page);
     html_text(text);
-    fputs("</p>\n<pre>", page);
+    fputs("</p>\n", page);
 }
 
 /* Reports a failed figure and carries on: a missing picture should not stop the lab. */
@@ -219,6 +233,22 @@ static const char *in_out(char *buf, size_t cap, const char *name)
 }
 
 /* ------------------------------------------------------------------ data */
+/* mkdir -p: creates each missing folder along the path */
+static void make_dirs(const char *path)
+{
+    char buf[1024];
+    size_t i, n = strlen(path);
+    if (n >= sizeof buf) return;
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++)
+        if (buf[i] == '/' || buf[i] == '\\' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            make_dir(buf);
+            buf[i] = c;
+        }
+}
+
 static double now(void)
 {
 #ifdef _OPENMP
@@ -355,7 +385,7 @@ int main(int argc, char **argv)
     if (!parse_args(argc, argv, &o)) return 2;
     T = strcmp(o.lang, "es") ? &EN : &ES;
     out_dir = o.out;
-    make_dir(o.out);
+    make_dirs(o.out);
     page = fopen(in_out(path, sizeof path, "report.html"), "w");
     if (!page) {
         fprintf(stderr, "error: cannot write into the output folder %s\n", o.out);
@@ -369,7 +399,7 @@ int main(int argc, char **argv)
             "<body><h1>convae: MNIST autoencoder</h1>\n<p>",
             o.lang);
     html_text(T->intro);
-    fputs("</p>\n<pre>", page);
+    fputs("</p>\n", page);
     live = is_terminal(stdout);
     fashion = strstr(o.data, "fashion") != NULL;
     names = fashion ? FASHION : NULL;
@@ -694,7 +724,8 @@ int main(int argc, char **argv)
         "training %.1f s, whole run %.1f s, convae %s\n",
         o.seed, o.epochs, o.batch, o.lr, 100.0 * o.val_frac, nfit, cae_simd_name(), threads, t_train, now() - t_start,
         CONVAE_VERSION);
-    fputs("</pre>\n</body></html>\n", page);
+    end_pre();
+    fputs("</body></html>\n", page);
     ok = fclose(page) == 0 && ok;
     page = NULL;
     printf("\ndone: %s/report.html and the figures beside it\n", o.out);
