@@ -354,12 +354,12 @@ static void write_grids(const char *name, const float *imgs, int n, int h, int w
 }
 
 /* One line per epoch when the output is a file; on a terminal, a line redrawn per batch. */
-static void progress(int ep, int epochs, int done, int total, double loss, double t0, int live)
+static void progress(int ep, int epochs, int done, int total, int batch, double loss, double t0, int live)
 {
     double el = now() - t0, ips = el > 0 ? done / el : 0, eta = ips > 0 ? (total - done) / ips : 0;
     if (!live) return;
-    printf("\rEpoch %d/%d  %6d/%d images  loss %.4f  %6.0f img/s  ETA %3.0fs ", ep, epochs, done, total, loss, ips,
-           eta);
+    printf("\rEpoch %d/%d  batch %d/%d  loss %.4f  %5.0f img/s  ETA %3.0fs ", ep, epochs, (done + batch - 1) / batch,
+           (total + batch - 1) / batch, loss, ips, eta);
     fflush(stdout);
 }
 
@@ -553,7 +553,7 @@ int main(int argc, char **argv)
                     return 1;
                 }
                 sum += loss * n; /* Keras reports the image-weighted mean over the epoch */
-                progress(ep, o.epochs, b + n, nfit, sum / (b + n), t0, live);
+                progress(ep, o.epochs, b + n, nfit, o.batch, sum / (b + n), t0, live);
             }
             t1 = now();
             for (b = 0; b < nval; b += o.batch) {
