@@ -2403,6 +2403,8 @@ static int cae__plan(cae_model *m, int h, int w, int c, const cae_layer_spec *sp
     if (h < 1 || w < 1 || c < 1 || h > CONVAE_MAX_DIM || w > CONVAE_MAX_DIM || c > CONVAE_MAX_DIM)
         return cae__fail(e, CAE_ERR_SHAPE, "model: input %dx%dx%d, each size must be 1..%d", h, w, c,
                          CONVAE_MAX_DIM);
+    if (maxact > (size_t)1 << 28)
+        return cae__fail(e, CAE_ERR_SHAPE, "model: input %dx%dx%d is too large for one image", h, w, c);
     m->nlayers = ns;
     m->h = h, m->w = w, m->c = c;
     m->nparams = 0;
