@@ -780,6 +780,65 @@ static void test_fast_vs_ref(void)
               cases, cae_simd_name(), mf.abs, mf.ratio, mb.abs, mb.ratio, mw.abs, mw.ratio, mw.sum_ratio);
 }
 
+/* Pooling, upsampling and ReLU: the SIMD versions must give exactly the reference's values
+   (they add the same numbers in the same order), argmax included, on channel counts with and
+   without a tail past the last multiple of 8 and on odd sizes; ReLU also on NaN, -0 and +-inf. */
+static void test_layers_fast_vs_ref(void)
+{
+    static const int chs[6] = {1, 3, 8, 13, 32, 64}, hs[5] = {1, 2, 3, 7, 14}, ws[5] = {1, 5, 4, 7, 14};
+    cae_rng r = cae_rng_seed(11);
+    int a, b, cases = 0;
+    group_begin("layers-simd");
+    for (a = 0; a < 6; a++)
+        for (b = 0; b < 5; b++, cases++) {
+            int n = 2, c = chs[a], h = hs[b], w = ws[(b + a) % 5], oh = (h + 1) / 2, ow = (w + 1) / 2;
+            size_t ni = (size_t)n * h * w * c, np = (size_t)n * oh * ow * c, nu = 4 * ni, i;
+            float *x = (float *)malloc(sizeof(float) * nu), *p1 = (float *)malloc(sizeof(float) * nu);
+            float *p2 = (float *)malloc(sizeof(float) * nu), *g = (float *)malloc(sizeof(float) * nu);
+            int *a1 = (int *)malloc(sizeof(int) * np), *a2 = (int *)malloc(sizeof(int) * np);
+            size_t bad = 0, bada = 0;
+            for (i = 0; i < nu; i++) {
+                /* a coarse grid of values, so that ties inside a window happen */
+                x[i] = (float)(cae_rng_below(&r, 7) - 3) * 0.5f;
+                g[i] = cae_rng_uniform(&r) - 0.5f;
+            }
+            cae_maxpool2d_forward_ref(p1, a1, x, n, h, w, c);
+            cae_maxpool2d_forward(p2, a2, x, n, h, w, c);
+            for (i = 0; i < np; i++) bad += p1[i] != p2[i], bada += a1[i] != a2[i];
+            check(!bad && !bada, "maxpool forward %dx%dx%d: %zu values and %zu argmax differ", h, w, c, bad, bada);
+            cae_maxpool2d_backward_ref(p1, g, a1, n, h, w, c);
+            memset(p2, 0x7f, sizeof(float) * ni); /* the fast path must write every element */
+            cae_maxpool2d_backward(p2, g, a1, n, h, w, c);
+            for (i = 0, bad = 0; i < ni; i++) bad += p1[i] != p2[i];
+            check(!bad, "maxpool backward %dx%dx%d: %zu of %zu differ", h, w, c, bad, ni);
+            cae_upsample2d_forward_ref(p1, x, n, h, w, c);
+            cae_upsample2d_forward(p2, x, n, h, w, c);
+            for (i = 0, bad = 0; i < nu; i++) bad += p1[i] != p2[i];
+            check(!bad, "upsample forward %dx%dx%d: %zu of %zu differ", h, w, c, bad, nu);
+            cae_upsample2d_backward_ref(p1, g, n, h, w, c);
+            cae_upsample2d_backward(p2, g, n, h, w, c);
+            for (i = 0, bad = 0; i < ni; i++) bad += p1[i] != p2[i];
+            check(!bad, "upsample backward %dx%dx%d: %zu of %zu differ", h, w, c, bad, ni);
+            free(x), free(p1), free(p2), free(g), free(a1), free(a2);
+        }
+    {
+        float x[37], y1[37], y2[37], d[37], d1[37], d2[37];
+        int i, bad = 0;
+        for (i = 0; i < 37; i++) x[i] = (float)(i % 9) - 4.0f, d[i] = (float)i;
+        x[3] = 0.0f / 0.0f, x[5] = -0.0f, x[8] = 1.0f / 0.0f, x[20] = -1.0f / 0.0f, x[30] = 0.0f / 0.0f;
+        cae_relu_forward_ref(y1, x, 37);
+        cae_relu_forward(y2, x, 37);
+        for (i = 0; i < 37; i++) bad += memcmp(y1 + i, y2 + i, sizeof(float)) != 0;
+        check(!bad, "relu forward: %d of 37 differ bitwise (NaN, -0, inf included)", bad);
+        cae_relu_backward_ref(d1, d, x, 37);
+        cae_relu_backward(d2, d, x, 37);
+        for (i = 0, bad = 0; i < 37; i++) bad += d1[i] != d2[i];
+        check(!bad, "relu backward: %d of 37 differ", bad);
+        cases++;
+    }
+    group_end("%d cases (%s kernels), all bit-identical", cases, cae_simd_name());
+}
+
 /* ================================================================ 4. losses */
 
 typedef struct loss_ctx {
@@ -1783,6 +1842,7 @@ int main(void)
     test_forward_by_hand();
     test_layer_gradients();
     test_fast_vs_ref();
+    test_layers_fast_vs_ref();
     test_losses();
     test_adam();
     test_glorot();
