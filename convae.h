@@ -20,8 +20,8 @@
      cae_rng     splitmix64 generator: the same numbers on every platform
      IDX, gzip   cae_idx_load / cae_idx_parse (raw or .gz, all six IDX types), cae_gunzip,
                  cae_inflate, cae_crc32
-     layers      cae_conv2d_forward/_backward (fastest kernels) and their _ref scalar twins,
-                 cae_maxpool2d_*, cae_upsample2d_*, cae_relu_*, cae_sigmoid_*
+     layers      cae_conv2d_*, cae_maxpool2d_*, cae_upsample2d_*, cae_relu_*: forward/backward
+                 through the fastest kernels, each with a _ref scalar twin; cae_sigmoid_*
      losses      cae_bce_logits, cae_bce, cae_mse (value and gradient)
      training    cae_adam_step (Keras's Adam), cae_glorot_uniform
      model       cae_lab_specs, cae_model_create, _summary, _train_step, _evaluate, _predict,
