@@ -1623,6 +1623,15 @@ CONVAE_DEF void cae_conv2d_backward_ref(float *din, float *dwt, float *dbias, co
     }
 }
 
+/* Offsets in the image of the 2x2 window of output (oy, ox); at an odd edge the missing
+   inputs repeat the ones before them, which cannot win a strict comparison. */
+static void cae__pool_window(int *a, int oy, int ox, int h, int w, int c)
+{
+    int y1 = 2 * oy + 1 < h ? 2 * oy + 1 : 2 * oy, x1 = 2 * ox + 1 < w ? 2 * ox + 1 : 2 * ox;
+    a[0] = ((2 * oy) * w + 2 * ox) * c, a[1] = ((2 * oy) * w + x1) * c;
+    a[2] = (y1 * w + 2 * ox) * c, a[3] = (y1 * w + x1) * c;
+}
+
 CONVAE_DEF void cae_maxpool2d_forward_ref(float *out, int *argmax, const float *in, int n, int h, int w, int c)
 {
     int b, oy, ox, ch, oh = (h + 1) / 2, ow = (w + 1) / 2;
@@ -1630,11 +1639,9 @@ CONVAE_DEF void cae_maxpool2d_forward_ref(float *out, int *argmax, const float *
         const float *im = in + (size_t)b * h * w * c;
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
-                /* the window's four inputs; at an odd edge the missing ones repeat the first,
-                   which cannot win a strict comparison */
-                int y1 = 2 * oy + 1 < h ? 2 * oy + 1 : 2 * oy, x1 = 2 * ox + 1 < w ? 2 * ox + 1 : 2 * ox;
-                int a0 = ((2 * oy) * w + 2 * ox) * c, a1 = ((2 * oy) * w + x1) * c;
-                int a2 = (y1 * w + 2 * ox) * c, a3 = (y1 * w + x1) * c;
+                int a[4], a0, a1, a2, a3;
+                cae__pool_window(a, oy, ox, h, w, c);
+                a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
                 size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
                 for (ch = 0; ch < c; ch++) {
                     float v = im[a0 + ch], t;
@@ -2040,11 +2047,9 @@ CONVAE_DEF void cae_maxpool2d_forward(float *out, int *argmax, const float *in, 
         const float *im = in + (size_t)b * h * w * c;
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
-                int y1 = 2 * oy + 1 < h ? 2 * oy + 1 : 2 * oy, x1 = 2 * ox + 1 < w ? 2 * ox + 1 : 2 * ox, k;
-                int a[4];
+                int a[4], k;
                 size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                a[0] = ((2 * oy) * w + 2 * ox) * c, a[1] = ((2 * oy) * w + x1) * c;
-                a[2] = (y1 * w + 2 * ox) * c, a[3] = (y1 * w + x1) * c;
+                cae__pool_window(a, oy, ox, h, w, c);
                 for (ch = 0; ch < c; ch += 8) {
                     __m256 v = _mm256_loadu_ps(im + a[0] + ch);
                     __m256i best = _mm256_add_epi32(_mm256_set1_epi32(a[0] + ch), iota);
@@ -2079,11 +2084,9 @@ CONVAE_DEF void cae_maxpool2d_backward(float *din, const float *dout, const int 
         float *di = din + (size_t)b * h * w * c;
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
-                int y1 = 2 * oy + 1 < h ? 2 * oy + 1 : 2 * oy, x1 = 2 * ox + 1 < w ? 2 * ox + 1 : 2 * ox, k;
-                int a[4];
+                int a[4], k;
                 size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                a[0] = ((2 * oy) * w + 2 * ox) * c, a[1] = ((2 * oy) * w + x1) * c;
-                a[2] = (y1 * w + 2 * ox) * c, a[3] = (y1 * w + x1) * c;
+                cae__pool_window(a, oy, ox, h, w, c);
                 for (ch = 0; ch < c; ch += 8) {
                     __m256 g = _mm256_loadu_ps(dout + o + ch);
                     __m256i am = _mm256_loadu_si256((const __m256i *)(const void *)(argmax + o + ch));

@@ -16,6 +16,11 @@ ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -I. -c "$tmp/t.c" -o "$tmp/c.
 ${CXX:-c++} -Wall -Wextra -Werror -I. -c "$tmp/t.cpp" -o "$tmp/cpp.o" || { echo "FAILED: C++ build"; fail=1; }
 ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -DCONVAE_NO_STDIO -DCONVAE_STATIC -I. -c "$tmp/t.c" -o "$tmp/c2.o" \
     || { echo "FAILED: CONVAE_NO_STDIO build"; fail=1; }
+# a second file that only includes the header must link with the one that implements it
+printf '#include "convae.h"\nint other(void){cae_rng r = cae_rng_seed(1); return (int)(cae_rng_next(&r) & 1);}\n' > "$tmp/u.c"
+printf '#define CONVAE_IMPLEMENTATION\n#include "convae.h"\nint other(void);\nint main(void){return other() > 1;}\n' > "$tmp/m.c"
+${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -I. "$tmp/m.c" "$tmp/u.c" -o "$tmp/two" -lm ||
+    { echo "FAILED: a second file that includes convae.h does not link"; fail=1; }
 
 mnist=${CONVAE_MNIST_DIR:-../shared/data/mnist}
 if [ -f "$mnist/train-images-idx3-ubyte.gz" ] || [ -f "$mnist/train-images-idx3-ubyte" ]; then
