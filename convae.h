@@ -1854,7 +1854,7 @@ static void cae__flip(float *wf, const float *wt, int ci, int co, int k)
 /* 6 output pixels x 16 output channels: 12 accumulators, two weight vectors and one broadcast
    live in registers. px[r] points at pixel r's top-left tap in the padded input, op[r] at its
    output; pixels past the end of the image repeat the last one and are not stored (nr). */
-static void cae__avx_fwd_6x16(float *const *op, const float *const *px, int nr, const float *wt, const float *bias,
+static inline void cae__avx_fwd_6x16(float *const *op, const float *const *px, int nr, const float *wt, const float *bias,
                               int ci, int co, int k, int pwc, int relu)
 {
     __m256 a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
@@ -1905,15 +1905,16 @@ static float cae__hsum(__m256 v)
 static void cae__avx_fwd_co1(float *out, const float *P, const float *wt, const float *bias, int h, int w, int ci,
                              int k, int act)
 {
-    int pw = w + k - 1, npix = h * w, len = k * ci, j, r, kh, l;
+    int pw = w + k - 1, npix = h * w, len = k * ci, j, r, kh, l, y = 0, x = 0;
     for (j = 0; j < npix; j += 8) {
         const float *q[8];
         __m256 a0, a1, a2, a3, a4, a5, a6, a7;
         int nr = npix - j < 8 ? npix - j : 8;
-        for (r = 0; r < 8; r++) {
-            int jj = j + (r < nr ? r : nr - 1);
-            q[r] = P + ((size_t)(jj / w) * pw + jj % w) * ci;
+        for (r = 0; r < 8; r++) { /* pixel j+r is (y, x); past the end, repeat the last */
+            q[r] = P + ((size_t)y * pw + x) * ci;
+            if (r < nr - 1 && ++x == w) x = 0, y++;
         }
+        if (++x == w) x = 0, y++;
         a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm256_setzero_ps();
         for (kh = 0; kh < k; kh++) {
             size_t off = (size_t)kh * pw * ci;
@@ -2196,7 +2197,10 @@ static void cae__conv_padded(float *out, const float *P, const float *wt, const 
                 if (r < nr - 1 && ++x == w) x = 0, y++;
             }
             if (++x == w) x = 0, y++;
-            cae__avx_fwd_6x16(op, px, nr, wt + o0, bias ? bias + o0 : NULL, ci, co, k, pw * ci, relu);
+            if (ci == 1 && k == 3) /* first layer: constants let the compiler unroll the 9 taps */
+                cae__avx_fwd_6x16(op, px, nr, wt + o0, bias ? bias + o0 : NULL, 1, co, 3, pw, relu);
+            else
+                cae__avx_fwd_6x16(op, px, nr, wt + o0, bias ? bias + o0 : NULL, ci, co, k, pw * ci, relu);
             if (act == CAE_ACT_SIGMOID)
                 for (r = 0; r < nr; r++) cae_sigmoid_forward(op[r], op[r], 16);
         }
