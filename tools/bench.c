@@ -10,7 +10,8 @@
      1. the FMA peak of this machine: a loop of independent FMAs on registers only, the
         ceiling every other figure is a percentage of;
      2. each of the model's five convolutions, forward, weight gradient and input gradient,
-        through the public cae_conv2d_forward/_backward, 256 images split across the threads;
+        256 images split across the threads and run one at a time through the per-image
+        kernels the model uses (cae__conv_fwd1/_bwd1, with the derived kernels made first);
      3. training steps and 4. inference through cae_model_*, on MNIST;
      5. peak memory; 6. PyTorch (pytorch_seed_ae.py, the same model) run between convae's
         rounds of 3 and 4, so that both see the same machine.
@@ -325,11 +326,15 @@ static double conv_flops(const conv_shape *s) /* per image, one direction */
 
 typedef struct conv_bufs {
     float *in, *out, *dpre, *din, *wt, *bias;
-    float *dw[64], *work[64]; /* per thread: weight and bias gradients, scratch */
+    float *wflip, *U, *Uf;                 /* the kernels the model derives once per step */
+    float *dw[64], *du[64], *work[64]; /* per thread: weight and bias gradients, scratch */
 } conv_bufs;
 
-/* One direction of one convolution over n images, each thread taking its own share of the
-   images through the per-image code, as the model does. Returns seconds. */
+/* One direction of one convolution over n images, each thread taking its own share and
+   running them one at a time through the per-image kernels, with the derived kernels made
+   beforehand: what the model does in a training step, where an image's activations stay in
+   the core's cache from one layer to the next (here each thread reuses one image's buffers).
+   Returns seconds. */
 static double time_conv(const conv_shape *s, int dir, int n, int threads, conv_bufs *b)
 {
     double t0 = now();
@@ -340,16 +345,19 @@ static double time_conv(const conv_shape *s, int dir, int n, int threads, conv_b
     {
         int t = thread_id(), nt = thread_count(), lo = n * t / nt, hi = n * (t + 1) / nt;
         size_t ip = (size_t)s->h * s->w * s->ci, op = (size_t)s->h * s->w * s->co;
-        float *dw = b->dw[t], *db = dw + (size_t)9 * s->ci * s->co;
-        if (hi > lo && dir == DIR_FWD)
-            cae_conv2d_forward(b->out + lo * op, b->in + lo * ip, b->wt, b->bias, hi - lo, s->h, s->w, s->ci, s->co, k,
+        float *dw = b->dw[t], *db = dw + (size_t)9 * s->ci * s->co, *in = b->in + lo * ip, *out = b->out + lo * op;
+        float *dpre = b->dpre + lo * op, *din = b->din + lo * ip;
+        const float *U = cae__wino_ok(s->ci, s->co, k) ? b->U : NULL, *Uf = cae__wino_ok(s->co, s->ci, k) ? b->Uf : NULL;
+        int i;
+        for (i = lo; i < hi; i++) {
+            if (dir == DIR_FWD)
+                cae__conv_fwd1(out, in, b->wt, U, b->bias, s->h, s->w, s->ci, s->co, k,
                                s->co == 1 ? CAE_ACT_NONE : CAE_ACT_RELU, b->work[t]);
-        else if (hi > lo && dir == DIR_DW) /* din NULL: weight and bias gradients only */
-            cae_conv2d_backward(NULL, dw, db, b->dpre + lo * op, b->in + lo * ip, b->wt, hi - lo, s->h, s->w, s->ci,
-                                s->co, k, b->work[t]);
-        else if (hi > lo) /* dwt and dbias NULL: the input gradient only */
-            cae_conv2d_backward(b->din + lo * ip, NULL, NULL, b->dpre + lo * op, b->in + lo * ip, b->wt, hi - lo, s->h,
-                                s->w, s->ci, s->co, k, b->work[t]);
+            else if (dir == DIR_DW) /* din NULL: weight (or Winograd-domain) and bias gradients */
+                cae__conv_bwd1(NULL, dw, b->du[t], db, dpre, in, b->wflip, Uf, s->h, s->w, s->ci, s->co, k, b->work[t]);
+            else /* the input gradient only */
+                cae__conv_bwd1(din, NULL, NULL, NULL, dpre, in, b->wflip, Uf, s->h, s->w, s->ci, s->co, k, b->work[t]);
+        }
     }
     (void)threads;
     return now() - t0;
@@ -382,14 +390,23 @@ static void bench_convs(int threads, int reps, double sec[5][NDIR], size_t *byte
     for (i = 0; i < max_out; i++) b.dpre[i] = cae_rng_uniform(&rng) - 0.5f;
     for (i = 0; i < max_w; i++) b.wt[i] = 0.2f * cae_rng_uniform(&rng) - 0.1f;
     for (i = 0; i < 64; i++) b.bias[i] = 0.01f;
+    b.wflip = (float *)xmalloc(sizeof(float) * max_w);
+    b.U = (float *)xmalloc(sizeof(float) * 16 * 64 * 64);
+    b.Uf = (float *)xmalloc(sizeof(float) * 16 * 64 * 64);
     for (r = 0; r < threads; r++) {
         b.dw[r] = (float *)xmalloc(sizeof(float) * (max_w + 64));
+        b.du[r] = (float *)xmalloc(sizeof(float) * 16 * 64 * 64);
         b.work[r] = (float *)xmalloc(sizeof(float) * max_work);
         memset(b.dw[r], 0, sizeof(float) * (max_w + 64));
+        memset(b.du[r], 0, sizeof(float) * 16 * 64 * 64);
     }
     *bytes_used = sizeof(float) * (2 * max_in + 2 * max_out + threads * (max_w + 64 + max_work));
     for (l = 0; l < 5; l++) {
         double all[NDIR][16];
+        const conv_shape *s = convs + l;
+        cae__flip(b.wflip, b.wt, s->ci, s->co, 3);
+        if (cae__wino_ok(s->ci, s->co, 3)) cae__wino_kernel(b.U, b.wt, s->ci, s->co);
+        if (cae__wino_ok(s->co, s->ci, 3)) cae__wino_kernel(b.Uf, b.wflip, s->co, s->ci);
         for (r = 0; r <= reps; r++) /* the directions interleaved, so drift hits all alike */
             for (d = 0; d < NDIR; d++)
                 if (d != DIR_DIN || l > 0) all[d][r] = time_conv(convs + l, d, BATCH, threads, &b);
@@ -398,7 +415,8 @@ static void bench_convs(int threads, int reps, double sec[5][NDIR], size_t *byte
             sec[l][d] = d == DIR_DIN && l == 0 ? NAN : median(t, reps);
         }
     }
-    for (r = 0; r < threads; r++) free(b.dw[r]), free(b.work[r]);
+    for (r = 0; r < threads; r++) free(b.dw[r]), free(b.du[r]), free(b.work[r]);
+    free(b.wflip), free(b.U), free(b.Uf);
     free(b.in), free(b.din), free(b.out), free(b.dpre), free(b.wt), free(b.bias);
 }
 
@@ -807,8 +825,8 @@ static void section_convs(results *R)
     R->fc_conv = foreign_cores(c0, cpu_snapshot());
     R->conv_mib = bytes / 1048576.0;
     printf("\n## Convolutions, one direction at a time\n");
-    printf("Batch %d split across %d thread(s), each thread its own images (as the model does); "
-           "cae_conv2d_forward, and cae_conv2d_backward with din=NULL (dW) or dwt=dbias=NULL (din). Median of %d. "
+    printf("Batch %d split across %d thread(s); each thread runs its images one at a time through the per-image "
+           "kernels the model uses (cache-hot, derived kernels made beforehand, as in a training step). Median of %d. "
            "GFLOP/s counts direct-convolution FLOPs; %% is of the %d-thread FMA peak.\n\n",
            BATCH, R->threads, R->reps, R->threads);
     printf("| layer | in -> out | MFLOP/img | fwd GFLOP/s | dW GFLOP/s | din GFLOP/s | ms fwd / dW / din |\n");
