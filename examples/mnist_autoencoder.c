@@ -232,6 +232,35 @@ static const char *in_out(char *buf, size_t cap, const char *name)
     return buf;
 }
 
+/* Text files are written as NAME.tmp and renamed when complete, so a run that stops half-way
+   leaves the previous run's file whole. */
+static FILE *open_out(const char *name)
+{
+    char path[1024];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s.tmp", out_dir, name);
+    f = fopen(path, "w");
+    if (!f) fprintf(stderr, "error: %s: cannot write (is the output folder writable?)\n", path);
+    return f;
+}
+
+static int close_out(FILE *f, const char *name)
+{
+    char tmp[1024], path[1024];
+    int ok = fclose(f) == 0;
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", out_dir, name);
+    snprintf(path, sizeof path, "%s/%s", out_dir, name);
+#ifdef _WIN32
+    if (ok) remove(path); /* rename does not replace on Windows */
+#endif
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "error: %s: write failed\n", path);
+        remove(tmp);
+        return 0;
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------------ data */
 /* mkdir -p: creates each missing folder along the path */
 static void make_dirs(const char *path)
@@ -386,11 +415,8 @@ int main(int argc, char **argv)
     T = strcmp(o.lang, "es") ? &EN : &ES;
     out_dir = o.out;
     make_dirs(o.out);
-    page = fopen(in_out(path, sizeof path, "report.html"), "w");
-    if (!page) {
-        fprintf(stderr, "error: cannot write into the output folder %s\n", o.out);
-        return 1;
-    }
+    page = open_out("report.html");
+    if (!page) return 1;
     fprintf(page,
             "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\"><title>convae: MNIST autoencoder</title>\n"
             "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
@@ -533,11 +559,8 @@ int main(int argc, char **argv)
     say("Adam(lr=%g, beta1=0.9, beta2=0.999, eps=1e-7), binary cross-entropy, batch %d, %d epochs, shuffled\n",
         o.lr, o.batch, o.epochs);
     {
-        FILE *csv = fopen(in_out(path, sizeof path, "history.csv"), "w");
-        if (!csv) {
-            fprintf(stderr, "error: %s: cannot write\n", path);
-            return 1;
-        }
+        FILE *csv = open_out("history.csv");
+        if (!csv) return 1;
         fprintf(csv, "epoch,loss,val_loss,train_seconds,val_seconds\n");
         for (i = 0; i < nfit; i++) perm[i] = nval + i;
         for (ep = 1; ep <= o.epochs; ep++) {
@@ -573,7 +596,7 @@ int main(int argc, char **argv)
             if (nval) fprintf(csv, "%d,%.6f,%.6f,%.3f,%.3f\n", ep, sum / nfit, val / nval, t1 - t0, t2 - t1);
             else fprintf(csv, "%d,%.6f,,%.3f,%.3f\n", ep, sum / nfit, t1 - t0, t2 - t1);
         }
-        ok = fclose(csv) == 0;
+        ok = close_out(csv, "history.csv");
     }
     if (cae_model_save(m, in_out(path, sizeof path, "model.cae"), &e)) fprintf(stderr, "warning: %s\n", e.msg);
     say("training time %.1f s; wrote history.csv and model.cae\n", t_train);
@@ -655,14 +678,11 @@ int main(int argc, char **argv)
         note(T->anomaly_note);
         embed_svg("anomalies.svg");
         free(sorted);
-        csv = fopen(in_out(path, sizeof path, "mse.csv"), "w");
-        if (!csv) {
-            fprintf(stderr, "error: %s: cannot write\n", path);
-            return 1;
-        }
+        csv = open_out("mse.csv");
+        if (!csv) return 1;
         fprintf(csv, "index,label,mse\n");
         for (i = 0; i < te.n; i++) fprintf(csv, "%d,%d,%.8f\n", i, te.y[i], mse[i]);
-        ok = fclose(csv) == 0 && ok;
+        ok = close_out(csv, "mse.csv") && ok;
         say("wrote mse.csv (one row per test image)\n");
     }
 
@@ -726,7 +746,7 @@ int main(int argc, char **argv)
         CONVAE_VERSION);
     end_pre();
     fputs("</body></html>\n", page);
-    ok = fclose(page) == 0 && ok;
+    ok = close_out(page, "report.html") && ok;
     page = NULL;
     printf("\ndone: %s/report.html and the figures beside it\n", o.out);
     cae_model_free(m);
