@@ -1891,6 +1891,43 @@ static inline void cae__avx_fwd_6x16(float *const *op, const float *const *px, i
     if (nr > 5) _mm256_storeu_ps(op[5], a50), _mm256_storeu_ps(op[5] + 8, a51);
 }
 
+/* One input channel, 3x3: the nine weights of 8 output channels stay in registers and each
+   pixel is a chain of nine FMAs, six pixels at a time (the first layer's forward and the last
+   layer's input gradient). */
+static void cae__avx_fwd_c1k3(float *out, const float *P, const float *wt, const float *bias, int h, int w, int co,
+                              int relu)
+{
+    int pw = w + 2, o, y, x, r;
+    for (o = 0; o < co; o += 8) {
+        __m256 w0 = _mm256_loadu_ps(wt + o), w1 = _mm256_loadu_ps(wt + co + o), w2 = _mm256_loadu_ps(wt + 2 * co + o);
+        __m256 w3 = _mm256_loadu_ps(wt + 3 * co + o), w4 = _mm256_loadu_ps(wt + 4 * co + o);
+        __m256 w5 = _mm256_loadu_ps(wt + 5 * co + o), w6 = _mm256_loadu_ps(wt + 6 * co + o);
+        __m256 w7 = _mm256_loadu_ps(wt + 7 * co + o), w8 = _mm256_loadu_ps(wt + 8 * co + o);
+        __m256 b = bias ? _mm256_loadu_ps(bias + o) : _mm256_setzero_ps(), z = _mm256_setzero_ps();
+        for (y = 0; y < h; y++) {
+            const float *r0 = P + (size_t)y * pw, *r1 = r0 + pw, *r2 = r1 + pw;
+            float *op = out + (size_t)y * w * co + o;
+            for (x = 0; x < w; x += 6) {
+                __m256 a[6];
+                int nr = w - x < 6 ? w - x : 6;
+                for (r = 0; r < 6; r++) { /* past the row's end, redo its last pixel */
+                    int xx = x + (r < nr ? r : nr - 1);
+                    __m256 acc = _mm256_fmadd_ps(_mm256_broadcast_ss(r0 + xx), w0, b);
+                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(r0 + xx + 1), w1, acc);
+                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(r0 + xx + 2), w2, acc);
+                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(r1 + xx), w3, acc);
+                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(r1 + xx + 1), w4, acc);
+                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(r1 + xx + 2), w5, acc);
+                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(r2 + xx), w6, acc);
+                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(r2 + xx + 1), w7, acc);
+                    a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(r2 + xx + 2), w8, acc);
+                }
+                for (r = 0; r < nr; r++) _mm256_storeu_ps(op + (size_t)(x + r) * co, relu ? _mm256_max_ps(a[r], z) : a[r]);
+            }
+        }
+    }
+}
+
 static float cae__hsum(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -2184,6 +2221,11 @@ static void cae__conv_padded(float *out, const float *P, const float *wt, const 
     int pw = w + k - 1, npix = h * w, j, r, y, x, relu = act == CAE_ACT_RELU;
     if (co == 1 && ci % 8 == 0) {
         cae__avx_fwd_co1(out, P, wt, bias, h, w, ci, k, act);
+        return;
+    }
+    if (ci == 1 && k == 3 && co % 8 == 0) {
+        cae__avx_fwd_c1k3(out, P, wt, bias, h, w, co, relu);
+        if (act == CAE_ACT_SIGMOID) cae_sigmoid_forward(out, out, (size_t)h * w * co);
         return;
     }
     for (; o0 + 16 <= co; o0 += 16)
