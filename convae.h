@@ -2830,19 +2830,18 @@ static double cae__loss1(cae_model *m, float *ws, const float *x, const float *t
                          float scale, int *fused)
 {
     const cae_layer *L = m->layer + m->nlayers - 1;
-    const float *y = ws + L->out_off;
-    size_t on = (size_t)L->oh * L->ow * L->oc;
+    const float *y = ws + L->out_off, *z = NULL;
+    size_t on = (size_t)L->oh * L->ow * L->oc, i;
     *fused = 0;
     if (loss == CAE_LOSS_MSE) return cae_mse(y, t, on, g, scale);
-    if (L->kind == CAE_CONV2D && L->act == CAE_ACT_SIGMOID) {
-        *fused = 1;
-        return cae_bce_logits(ws + L->logit_off, t, on, g, scale);
-    }
-    if (L->kind == CAE_SIGMOID) {
-        *fused = 1;
-        return cae_bce_logits(m->nlayers > 1 ? ws + m->layer[m->nlayers - 2].out_off : x, t, on, g, scale);
-    }
-    return cae_bce(y, t, on, g, scale);
+    if (L->kind == CAE_CONV2D && L->act == CAE_ACT_SIGMOID) z = ws + L->logit_off;
+    if (L->kind == CAE_SIGMOID) z = m->nlayers > 1 ? ws + m->layer[m->nlayers - 2].out_off : x;
+    if (!z) return cae_bce(y, t, on, g, scale);
+    /* BCE from the logits; its gradient sigmoid(z) - t uses the y the forward pass made */
+    *fused = 1;
+    if (g)
+        for (i = 0; i < on; i++) g[i] = (y[i] - t[i]) * scale;
+    return cae_bce_logits(z, t, on, NULL, 0.0f);
 }
 
 /* Backward pass of one image whose gradient is in the first gradient buffer; adds the
@@ -2914,7 +2913,7 @@ CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t
                                     double *loss_out, cae_err *e)
 {
     const cae_layer *last;
-    size_t in_n, out_n, stride, np;
+    size_t in_n, out_n, stride;
     float scale;
     double sum = 0.0;
     int s, rc = cae__check_call(m, x, n, e), nt;
@@ -2927,7 +2926,6 @@ CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t
     in_n = (size_t)m->h * m->w * m->c;
     out_n = (size_t)last->oh * last->ow * last->oc;
     stride = cae__slot_stride(m);
-    np = stride;
     scale = (float)(1.0 / ((double)n * (double)out_n));
     nt = cae__threads(m);
 #ifdef _OPENMP
@@ -2938,7 +2936,7 @@ CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t
         int i, lo, hi, fused;
         double ls = 0.0;
         cae__slot_range(n, m->nslots, s, &lo, &hi);
-        if (lo < hi) memset(dp, 0, sizeof(float) * np);
+        if (lo < hi) memset(dp, 0, sizeof(float) * stride);
         for (i = lo; i < hi; i++) {
             const float *xi = x + (size_t)i * in_n;
             cae__forward1(m, ws, xi, m->nlayers - 1);
@@ -2952,7 +2950,7 @@ CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt)
 #endif
-    for (p = 0; p < (long long)np; p++) {
+    for (p = 0; p < (long long)stride; p++) {
         float g = 0.0f;
         int k, lo, hi;
         for (k = 0; k < m->nslots; k++) {
@@ -3251,38 +3249,6 @@ CONVAE_DEF int cae_model_save(const cae_model *m, const char *path, cae_err *e)
     return rc;
 }
 
-/* Reads a whole file (at most CONVAE_MAX_BYTES). */
-static int cae__read_file(const char *path, unsigned char **out, size_t *len, cae_err *e)
-{
-    FILE *f = fopen(path, "rb");
-    long sz;
-    unsigned char *b;
-    *out = NULL, *len = 0;
-    if (!f) return cae__fail(e, CAE_ERR_IO, "%s: cannot open", path);
-    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return cae__fail(e, CAE_ERR_IO, "%s: cannot tell the file size (not a regular file?)", path);
-    }
-    if ((unsigned long)sz > (unsigned long)CONVAE_MAX_BYTES) {
-        fclose(f);
-        return cae__fail(e, CAE_ERR_NOMEM, "%s: %ld bytes, more than the %zu allowed", path, sz,
-                         (size_t)CONVAE_MAX_BYTES);
-    }
-    b = (unsigned char *)CONVAE_MALLOC(sz ? (size_t)sz : 1);
-    if (!b) {
-        fclose(f);
-        return cae__fail(e, CAE_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, sz);
-    }
-    if (fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-        fclose(f);
-        CONVAE_FREE(b);
-        return cae__fail(e, CAE_ERR_IO, "%s: read error", path);
-    }
-    fclose(f);
-    *out = b, *len = (size_t)sz;
-    return CAE_OK;
-}
-
 static int cae__load_buf(cae_model **out, const unsigned char *b, size_t len, const char *path, int max_batch, cae_err *e)
 {
     cae_layer_spec specs[CONVAE_MAX_LAYERS];
@@ -3354,7 +3320,12 @@ CONVAE_DEF int cae_model_load(cae_model **out, const char *path, int max_batch, 
     *out = NULL;
     if (max_batch < 1 || max_batch > (1 << 20))
         return cae__fail(e, CAE_ERR_ARG, "load: batch size %d, must be 1..%d", max_batch, 1 << 20);
-    rc = cae__read_file(path, &b, &len, e);
+    {
+        FILE *f = fopen(path, "rb");
+        if (!f) return cae__fail(e, CAE_ERR_IO, "%s: cannot open for reading", path);
+        rc = cae__read_all(f, path, &b, &len, e);
+        fclose(f);
+    }
     if (rc) return rc;
     rc = cae__load_buf(out, b, len, path, max_batch, e);
     CONVAE_FREE(b);
