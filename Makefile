@@ -30,11 +30,11 @@ SHARED_MNIST ?= ../shared/data/mnist
 .PHONY: all test bench demo data clean
 all: $(EXAMPLES) $(TOOLS)
 
-bin/%: examples/%.c convae.h | bin
+bin/%: examples/%.c convae.h examples/convae_report.h | bin
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
 bin/%: tools/%.c convae.h | bin
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
-bin/test_%: tests/test_%.c convae.h | bin
+bin/test_%: tests/test_%.c convae.h examples/convae_report.h tests/png_decode.h | bin
 	$(CC) $(ALL_CFLAGS) -O2 $< -o $@ $(LDLIBS)
 # the same tests with the scalar kernels only, and without OpenMP
 bin/scalar_test_%: tests/test_%.c convae.h | bin

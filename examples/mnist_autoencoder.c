@@ -7,6 +7,8 @@
    trained model and report.html, one page with all of it, into the output folder. */
 #define CONVAE_IMPLEMENTATION
 #include "convae.h"
+#define CONVAE_REPORT_IMPLEMENTATION
+#include "convae_report.h"
 
 #include <stdarg.h>
 #include <stdio.h>

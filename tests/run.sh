@@ -8,7 +8,7 @@ for t in "$@"; do
     if ! "$t"; then echo "FAILED: $t"; fail=1; fi
 done
 
-echo "== header as strict C99 and as C++ (warnings are errors)"
+echo "== convae.h and examples/convae_report.h as strict C99 and as C++ (warnings are errors)"
 tmp=$(mktemp -d)
 printf '#define CONVAE_IMPLEMENTATION\n#include "convae.h"\nint main(void){return 0;}\n' > "$tmp/t.c"
 cp "$tmp/t.c" "$tmp/t.cpp"
@@ -16,6 +16,12 @@ ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -I. -c "$tmp/t.c" -o "$tmp/c.
 ${CXX:-c++} -Wall -Wextra -Werror -I. -c "$tmp/t.cpp" -o "$tmp/cpp.o" || { echo "FAILED: C++ build"; fail=1; }
 ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -DCONVAE_NO_STDIO -DCONVAE_STATIC -I. -c "$tmp/t.c" -o "$tmp/c2.o" \
     || { echo "FAILED: CONVAE_NO_STDIO build"; fail=1; }
+# the report header on its own, over convae.h, likewise
+printf '#define CONVAE_IMPLEMENTATION\n#include "convae.h"\n#define CONVAE_REPORT_IMPLEMENTATION\n#include "examples/convae_report.h"\nint main(void){return 0;}\n' > "$tmp/r.c"
+cp "$tmp/r.c" "$tmp/r.cpp"
+${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -I. -c "$tmp/r.c" -o "$tmp/r.o" || { echo "FAILED: convae_report.h as C99"; fail=1; }
+${CXX:-c++} -Wall -Wextra -Werror -I. -c "$tmp/r.cpp" -o "$tmp/rpp.o" || { echo "FAILED: convae_report.h as C++"; fail=1; }
+if grep -qE 'svg|png_|tsne|zlib_compress' convae.h; then echo "FAILED: convae.h holds report code"; grep -nE 'svg|png_|tsne|zlib_compress' convae.h | head -3; fail=1; fi
 # a second file that only includes the header must link with the one that implements it
 printf '#include "convae.h"\nint other(void){cae_rng r = cae_rng_seed(1); return (int)(cae_rng_next(&r) & 1);}\n' > "$tmp/u.c"
 printf '#define CONVAE_IMPLEMENTATION\n#include "convae.h"\nint other(void);\nint main(void){return other() > 1;}\n' > "$tmp/m.c"

@@ -1,12 +1,16 @@
-/* Tests of the report pieces of convae.h: zlib/PNG encoder and decoder, SVG figures, PCA,
-   t-SNE and the kNN score. Exits non-zero on any failure and says what differed by how much.
+/* Tests of examples/convae_report.h, the lab's pictures and analysis: the zlib/PNG encoder
+   (read back by tests/png_decode.h), SVG figures, PCA, t-SNE and the kNN score. Exits non-zero
+   on any failure and says what differed by how much.
 
      cc -std=c99 -Wall -Wextra -pedantic -O2 -fopenmp -I. tests/test_report.c -o test_report -lm
 
    The SVG files go to the current directory (test_report_*.svg) and are removed afterwards;
    when xmllint is on the PATH each one must pass `xmllint --noout`. */
 #define CONVAE_IMPLEMENTATION
-#include "convae.h"
+#include "../convae.h"
+#define CONVAE_REPORT_IMPLEMENTATION
+#include "../examples/convae_report.h"
+#include "png_decode.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -131,7 +135,7 @@ static void test_png_roundtrip(void)
                 CHECK(rc == CAE_OK, "%s: encode returned %d: %s", what, rc, rc ? e.msg : "");
                 if (rc == CAE_OK) {
                     check_png_chunks(png, plen, w, h, c, what);
-                    rc = cae_png_decode(png, plen, &back, &w2, &h2, &c2, &e);
+                    rc = png_decode(png, plen, &back, &w2, &h2, &c2, &e);
                     CHECK(rc == CAE_OK, "%s: decode returned %d: %s", what, rc, rc ? e.msg : "");
                     if (rc == CAE_OK) {
                         CHECK(w2 == w && h2 == h && c2 == c, "%s: decoded as %d x %d x %d", what, w2, h2, c2);
@@ -216,11 +220,11 @@ static void test_png_misc(void)
         bad = (unsigned char *)malloc(plen);
         memcpy(bad, png, plen);
         bad[40] ^= 1; /* inside IDAT: its CRC no longer matches */
-        rc = cae_png_decode(bad, plen, &back, &w, &h, &c, &e);
+        rc = png_decode(bad, plen, &back, &w, &h, &c, &e);
         CHECK(rc == CAE_ERR_FORMAT && back == NULL, "flipped bit: decode returned %d (want %d)", rc, CAE_ERR_FORMAT);
         CHECK(rc != CAE_OK && strstr(e.msg, "CRC") != NULL, "flipped bit: message '%s' does not name the CRC", e.msg);
         for (i = 0; i < plen; i += plen / 7 + 1) {
-            rc = cae_png_decode(png, i, &back, &w, &h, &c, &e);
+            rc = png_decode(png, i, &back, &w, &h, &c, &e);
             CHECK(rc != CAE_OK && back == NULL, "truncated to %zu bytes: decode returned %d", i, rc);
         }
         free(bad);
@@ -228,7 +232,7 @@ static void test_png_misc(void)
     CONVAE_FREE(png);
     png = NULL;
     /* a PNG from another encoder (zlib, all five filters) */
-    rc = cae_png_decode(zlib_png, sizeof zlib_png, &back, &w, &h, &c, &e);
+    rc = png_decode(zlib_png, sizeof zlib_png, &back, &w, &h, &c, &e);
     CHECK(rc == CAE_OK, "zlib-made PNG: decode returned %d: %s", rc, rc ? e.msg : "");
     if (rc == CAE_OK) {
         CHECK(w == 5 && h == 5 && c == 3, "zlib-made PNG: %d x %d x %d", w, h, c);
@@ -576,7 +580,7 @@ static void test_svg(void)
                         png[n++] = (unsigned char)(acc >> bits);
                     }
                 }
-                rc = cae_png_decode(png, n, &px, &w, &h, &c, &e);
+                rc = png_decode(png, n, &px, &w, &h, &c, &e);
                 CHECK(rc == CAE_OK && c == 3, "grid: embedded PNG decode returned %d (c = %d): %s", rc, c,
                       rc ? e.msg : "");
                 if (rc == CAE_OK) {
