@@ -1,9 +1,11 @@
 # convae - make builds everything into bin/, make test runs the tests, make demo runs the lab.
-# Switches: OMP=0 (no OpenMP), SIMD=0 (scalar kernels only), MARCH= (portable binary; the
-# default -march=native is for this machine only), CC=clang, EPOCHS=, LIMIT=, DATA=.
+# Switches: OMP=0 (no OpenMP), SIMD=0 (scalar kernels only), MARCH=-march=native (tune the
+# plain C parts for this machine; not needed for speed: the SIMD kernels are picked at run
+# time, and a binary built without it runs on any machine of its architecture), CC=clang,
+# EPOCHS=, LIMIT=, DATA=.
 CC      ?= cc
 CXX     ?= c++
-MARCH   ?= -march=native
+MARCH   ?=
 OMP     ?= 1
 SIMD    ?= 1
 CFLAGS  ?= -O3

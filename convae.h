@@ -4,43 +4,62 @@
      In exactly one C or C++ file:
          #define CONVAE_IMPLEMENTATION
          #include "convae.h"
-     and compile:  cc -O2 -fopenmp prog.c -lm   (OpenMP optional).
+     and compile:  cc -O2 -fopenmp prog.c -lm   (OpenMP optional; no -march needed: the
+     SIMD kernels are compiled with target attributes and chosen at run time).
+
+         cae_net net;                    -- architecture + parameters, inference only
+         cae_trainer *tr;                -- gradients, Adam, slices, threads, on top of a net
+         const cae_layer_spec *lab = cae_lab_specs(&n);
+         cae_net_create(&net, 28, 28, 1, lab, n, 42, &e);
+         cae_trainer_create(&tr, &net, 256, &e);
+         cae_trainer_step(tr, &batch, &batch, CAE_LOSS_BCE, &loss, &e);   -- x = target
+         cae_net_forward(cae_trainer_net(tr), &x, &y, scratch, bytes, &e);  -- no allocation
 
    Build options (define before the include that has CONVAE_IMPLEMENTATION)
      CONVAE_STATIC        all functions static (private to that file)
-     CONVAE_NO_SIMD       scalar kernels only, even where AVX2/FMA is enabled
-     CONVAE_NO_STDIO      no file functions (no fopen): for embedded targets
+     CONVAE_NO_SIMD       scalar kernels only
+     CONVAE_NO_STDIO      no file functions (no fopen, no getenv): for embedded targets; nets
+                          load from memory (cae_net_load_mem)
+     CONVAE_NO_GZIP       no inflater: IDX files must be uncompressed (saves ~12 KB of code)
+     CONVAE_NO_TRAIN      inference only: no trainer, no backward passes, no Adam
      CONVAE_MALLOC/CONVAE_REALLOC/CONVAE_FREE  your allocator (all three or none)
      CONVAE_ASSERT        internal invariant check (default: assert)
-     CONVAE_MAX_BYTES     largest decoded IDX/gzip payload (default 1 GiB)
+     CONVAE_MAX_BYTES     largest decoded IDX/gzip payload, file or model (default 1 GiB)
 
    API at a glance (see the declarations below; shapes are NHWC, kernels HWIO as in Keras)
      errors      every call returns CAE_OK (0) or a negative CAE_ERR_*, and fills a cae_err
                  whose message names the file, the offset, what was expected and what was found
      cae_rng     splitmix64 generator: the same numbers on every platform
      IDX, gzip   cae_idx_load / cae_idx_parse (raw or .gz, all six IDX types), cae_gunzip,
-                 cae_inflate, cae_crc32
+                 cae_inflate, cae_crc32, cae_read_file
+     tensors     cae_tensor: an NHWC shape over float data the caller owns
+     kernels     one set per instruction set (scalar, avx2), chosen at run time from the CPU or
+                 by name (cae_kernels_pick, or the environment variable CONVAE_KERNELS)
      layers      cae_conv2d_*, cae_maxpool2d_*, cae_upsample2d_*, cae_relu_*: forward/backward
-                 through the fastest kernels, each with a _ref scalar twin; cae_sigmoid_*
+                 through a kernel set, each with a _ref scalar twin; cae_sigmoid_*
      losses      cae_bce_logits, cae_bce, cae_mse (value and gradient)
      training    cae_adam_step (Keras's Adam), cae_glorot_uniform
-     model       cae_lab_specs, cae_model_create, _summary, _train_step, _evaluate, _predict,
-                 _encode, _find, _save, _load, _free
-     images      cae_grid, cae_write_pnm (PGM/PPM)
+     net         cae_lab_specs, cae_net_create / _init / _load / _load_mem / _free, _forward,
+                 _encode, _evaluate, _scratch_bytes, _find, _summary, _save, _write_mem
+     trainer     cae_trainer_create, _step, _net, _adam, _grad, _set_params, _set_threads, _bytes,
+                 _free
+     images      cae_grid, cae_write_pnm (PGM/PPM), cae_write_file
    The lab's PNG writer, SVG figures, PCA, t-SNE and kNN live in examples/convae_report.h.
 
-   Speed: with -mavx2 -mfma (or -march=native on such a machine) the convolutions use AVX2/FMA
-   kernels and Winograd F(2x2,3x3) where the channel counts allow it (c_in % 8, c_out % 16);
-   with -fopenmp a batch is split over the cores in fixed slices, so results do not depend on
-   the number of threads. The model allocates once, when it is built.
+   Speed: on a CPU with AVX2 and FMA the convolutions use register-blocked AVX2/FMA kernels and
+   Winograd F(2x2,3x3) where the channel counts allow it (c_in % 8, c_out % 16), whatever the
+   compiler flags; with -fopenmp a batch is split over the cores in fixed slices, so results do
+   not depend on the number of threads. A trainer allocates once, when it is built; a net runs
+   on scratch the caller gives it.
 
    License: MIT (see the end of the file). */
+
 #ifndef CONVAE_H
 #define CONVAE_H
 
 #include <stddef.h>
 
-#define CONVAE_VERSION "0.1.0"
+#define CONVAE_VERSION "0.2.0"
 
 #ifdef CONVAE_STATIC
 #if defined(__GNUC__) || defined(__clang__)
@@ -87,6 +106,7 @@ CONVAE_DEF float cae_rng_normal(cae_rng *r);         /* N(0,1), Box-Muller */
 CONVAE_DEF void cae_rng_shuffle(cae_rng *r, int *a, int n); /* Fisher-Yates */
 
 /* ---------------------------------------------------------------- checksums */
+/* CRC-32 as zip, gzip and PNG use it; start with crc = 0, feed the result back to continue. */
 CONVAE_DEF unsigned long cae_crc32(unsigned long crc, const void *p, size_t n);
 
 /* ---------------------------------------------------------------- gzip and IDX */
@@ -114,6 +134,7 @@ typedef struct cae_idx {
                                       signed char, short, int, float or double */
 } cae_idx;
 
+#ifndef CONVAE_NO_GZIP
 /* Inflates one gzip member (RFC 1952). The FEXTRA, FNAME, FCOMMENT and FHCRC fields are
    skipped (the header CRC is checked); the CRC32 and ISIZE trailer are checked; any byte after
    the member (garbage, padding or a second member) is an error. The output is capped at
@@ -127,9 +148,10 @@ CONVAE_DEF int cae_gunzip(const unsigned char *in, size_t n, unsigned char **out
    More than max_out bytes of output is an error (CAE_ERR_NOMEM). Ownership of *out as above. */
 CONVAE_DEF int cae_inflate(const unsigned char *in, size_t n, size_t *consumed,
                            unsigned char **out, size_t *out_len, size_t max_out, cae_err *e);
+#endif
 
 /* Parses an IDX file held in memory; when buf starts with the gzip magic 1f 8b it is inflated
-   first. name_for_errors (NULL: "<memory>") starts every error message. On error *out is left
+   first (an error under CONVAE_NO_GZIP). name_for_errors (NULL: "<memory>") starts every error message. On error *out is left
    zeroed, with nothing to free. */
 CONVAE_DEF int cae_idx_parse(const void *buf, size_t len, cae_idx *out,
                              const char *name_for_errors, cae_err *e);
@@ -144,54 +166,131 @@ CONVAE_DEF void cae_idx_free(cae_idx *x);
 
 /* Element i (row-major) as a double; 0 when i >= count. */
 CONVAE_DEF double cae_idx_get(const cae_idx *x, size_t i);
+
+#ifndef CONVAE_NO_STDIO
+/* The whole file into *buf (CONVAE_MALLOC, the caller frees it; NULL on error), at most max
+   bytes (0: CONVAE_MAX_BYTES); a larger file is an error, not a truncation. */
+CONVAE_DEF int cae_read_file(const char *path, unsigned char **buf, size_t *len, size_t max, cae_err *e);
+#endif
+
+/* ---------------------------------------------------------------- tensors */
+/* n images of h x w pixels with c channels, channel fastest (NHWC), over data the caller owns. */
+typedef struct cae_tensor {
+    int n, h, w, c;
+    float *data;
+} cae_tensor;
+
+CONVAE_DEF cae_tensor cae_tensor_of(float *data, int n, int h, int w, int c);
+/* n*h*w*c (0 for a negative size) */
+CONVAE_DEF size_t cae_tensor_count(const cae_tensor *t);
+
+/* ---------------------------------------------------------------- kernel sets
+   The convolutions, pooling, upsampling and ReLU come in one set of kernels per instruction
+   set: "scalar" (plain C, always there, the reference the others are tested against) and
+   "avx2" (AVX2 + FMA, x86 with GCC or clang, compiled with target attributes so that no -m
+   flag is needed; other compilers get it when the flags enable AVX2 and FMA). The set is
+   chosen once, when a net is made: the best this CPU runs, or the one named by the
+   environment variable CONVAE_KERNELS (scalar|avx2|auto). */
+typedef struct cae_kernels cae_kernels;
+
+/* The i-th set built into this program (0: "scalar"), NULL past the last. */
+CONVAE_DEF const cae_kernels *cae_kernels_get(int i);
+CONVAE_DEF const char *cae_kernels_name(const cae_kernels *ks);  /* "scalar", "avx2" */
+CONVAE_DEF const char *cae_kernels_about(const cae_kernels *ks); /* a line for people */
+CONVAE_DEF int cae_kernels_usable(const cae_kernels *ks);        /* this CPU runs it */
+CONVAE_DEF const cae_kernels *cae_kernels_best(void);            /* the fastest usable set */
+/* The set called name ("auto" or "": the best); name NULL: the environment variable
+   CONVAE_KERNELS, else the best. An unknown name, or a set this CPU cannot run, is an error
+   (CAE_ERR_ARG), never a silent fallback. */
+CONVAE_DEF int cae_kernels_pick(const char *name, const cae_kernels **out, cae_err *e);
+
 /* ---------------------------------------------------------------- layers
    Every layer is a set of plain functions over contiguous NHWC float arrays (n images of
    h x w pixels with c channels, channel fastest). Convolution kernels are HWIO
-   (kh, kw, c_in, c_out), Keras's own order. Backward functions write the input gradient
-   (din, may be NULL when not needed) and ADD into parameter gradients (dwt, dbias). */
+   (kh, kw, c_in, c_out), Keras's own order. Backward functions write the input gradient and
+   ADD into parameter gradients (dwt, dbias; each may be NULL when not wanted; the
+   convolution's din may be NULL too). The fast functions take the kernel set to run on
+   (NULL: cae_kernels_best()). */
 enum { CAE_ACT_NONE = 0, CAE_ACT_RELU = 1, CAE_ACT_SIGMOID = 2 };
 
 /* Conv2D, stride 1, 'same' padding (top/left pad (k-1)/2 as Keras), bias, fused activation.
    in [n,h,w,ci]  wt [k,k,ci,co]  bias [co]  out [n,h,w,co] */
 CONVAE_DEF void cae_conv2d_forward_ref(float *out, const float *in, const float *wt, const float *bias,
                                        int n, int h, int w, int ci, int co, int k, int act);
+#ifndef CONVAE_NO_TRAIN
 /* dpre: gradient w.r.t. the pre-activation output [n,h,w,co] (apply cae_relu_backward or
    cae_sigmoid_backward first). din [n,h,w,ci] is written; dwt [k,k,ci,co] and dbias [co] add. */
 CONVAE_DEF void cae_conv2d_backward_ref(float *din, float *dwt, float *dbias, const float *dpre,
                                         const float *in, const float *wt,
                                         int n, int h, int w, int ci, int co, int k);
-/* The same, through the fastest kernels this build has (SIMD, blocked). work must hold
-   cae_conv2d_work_floats() floats; the result matches the _ref functions to rounding. */
+#endif
+/* The same through a kernel set. work must hold cae_conv2d_work_floats() floats; the result
+   matches the _ref functions to rounding. */
 CONVAE_DEF size_t cae_conv2d_work_floats(int h, int w, int ci, int co, int k);
-CONVAE_DEF void cae_conv2d_forward(float *out, const float *in, const float *wt, const float *bias,
-                                   int n, int h, int w, int ci, int co, int k, int act, float *work);
-CONVAE_DEF void cae_conv2d_backward(float *din, float *dwt, float *dbias, const float *dpre,
-                                    const float *in, const float *wt,
-                                    int n, int h, int w, int ci, int co, int k, float *work);
+CONVAE_DEF void cae_conv2d_forward(const cae_kernels *ks, float *out, const float *in, const float *wt,
+                                   const float *bias, int n, int h, int w, int ci, int co, int k, int act,
+                                   float *work);
+#ifndef CONVAE_NO_TRAIN
+CONVAE_DEF void cae_conv2d_backward(const cae_kernels *ks, float *din, float *dwt, float *dbias, const float *dpre,
+                                    const float *in, const float *wt, int n, int h, int w, int ci, int co, int k,
+                                    float *work);
+#endif
+/* The per-image steps the functions above (and the trainer) are made of, for callers that keep
+   the derived kernels between calls, as a training step does:
+   - cae_conv2d_wino: 1 when ks convolves this shape by Winograd F(2x2,3x3) (3x3, ci % 8 == 0,
+     co % 16 == 0, and a set with Winograd kernels);
+   - cae_conv2d_wino_kernel: U [16,ci,co] from wt [3,3,ci,co];
+   - cae_conv2d_flip: wf [k,k,co,ci], wt turned 180 degrees with in/out swapped: the input
+     gradient is the convolution of the output gradient with it;
+   - cae_conv2d_forward1: one image; U is wt's Winograd kernel, or NULL (direct convolution);
+   - cae_conv2d_backward1: one image; wflip the flipped kernel, Uflip its Winograd kernel (or
+     NULL); where dU is given and the shape takes Winograd, the weight gradient is added to
+     dU [16,ci,co] in the transformed domain and dwt is untouched: cae_conv2d_wino_grad adds
+     it into dwt (once for a whole batch). din and dwt may be NULL. work: as above. */
+CONVAE_DEF int cae_conv2d_wino(const cae_kernels *ks, int ci, int co, int k);
+CONVAE_DEF void cae_conv2d_wino_kernel(float *U, const float *wt, int ci, int co);
+CONVAE_DEF void cae_conv2d_flip(float *wf, const float *wt, int ci, int co, int k);
+CONVAE_DEF void cae_conv2d_forward1(const cae_kernels *ks, float *out, const float *in, const float *wt,
+                                    const float *U, const float *bias, int h, int w, int ci, int co, int k, int act,
+                                    float *work);
+#ifndef CONVAE_NO_TRAIN
+CONVAE_DEF void cae_conv2d_backward1(const cae_kernels *ks, float *din, float *dwt, float *dU, float *dbias,
+                                     const float *dpre, const float *in, const float *wflip, const float *Uflip,
+                                     int h, int w, int ci, int co, int k, float *work);
+CONVAE_DEF void cae_conv2d_wino_grad(float *dwt, const float *dU, int ci, int co);
+#endif
 
 /* MaxPooling2D 2x2 stride 2, Keras 'same': out [n,(h+1)/2,(w+1)/2,c]; an odd last row or
-   column pools over what is there. argmax [n,oh,ow,c] keeps the winning input index
-   (within the image) for backward; ties go to the first in row-major order. */
-CONVAE_DEF void cae_maxpool2d_forward(float *out, int *argmax, const float *in, int n, int h, int w, int c);
-CONVAE_DEF void cae_maxpool2d_backward(float *din, const float *dout, const int *argmax,
-                                       int n, int h, int w, int c);
-/* UpSampling2D 2x nearest: in [n,h,w,c] -> out [n,2h,2w,c]. */
-CONVAE_DEF void cae_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c);
-CONVAE_DEF void cae_upsample2d_backward(float *din, const float *dout, int n, int h, int w, int c);
-/* Element-wise; backward uses the forward output y. dx is written. */
-CONVAE_DEF void cae_relu_forward(float *y, const float *x, size_t n);
-CONVAE_DEF void cae_relu_backward(float *dx, const float *dy, const float *y, size_t n);
-/* The plain loops the functions above are held to (those use AVX2 where it is built, eight
-   channels at a time, and give the same values). */
+   column pools over what is there. argmax [n,oh,ow,c] (NULL: not kept, for inference) gets
+   the winning input index (within the image) for backward; ties go to the first in row-major
+   order. Backward writes every element of din [n,h,w,c]. */
+CONVAE_DEF void cae_maxpool2d_forward(const cae_kernels *ks, float *out, int *argmax, const float *in, int n, int h,
+                                      int w, int c);
 CONVAE_DEF void cae_maxpool2d_forward_ref(float *out, int *argmax, const float *in, int n, int h, int w, int c);
-CONVAE_DEF void cae_maxpool2d_backward_ref(float *din, const float *dout, const int *argmax,
-                                           int n, int h, int w, int c);
+#ifndef CONVAE_NO_TRAIN
+CONVAE_DEF void cae_maxpool2d_backward(const cae_kernels *ks, float *din, const float *dout, const int *argmax,
+                                       int n, int h, int w, int c);
+CONVAE_DEF void cae_maxpool2d_backward_ref(float *din, const float *dout, const int *argmax, int n, int h, int w,
+                                           int c);
+#endif
+/* UpSampling2D 2x nearest: in [n,h,w,c] -> out [n,2h,2w,c]. */
+CONVAE_DEF void cae_upsample2d_forward(const cae_kernels *ks, float *out, const float *in, int n, int h, int w,
+                                       int c);
 CONVAE_DEF void cae_upsample2d_forward_ref(float *out, const float *in, int n, int h, int w, int c);
+#ifndef CONVAE_NO_TRAIN
+CONVAE_DEF void cae_upsample2d_backward(const cae_kernels *ks, float *din, const float *dout, int n, int h, int w,
+                                        int c);
 CONVAE_DEF void cae_upsample2d_backward_ref(float *din, const float *dout, int n, int h, int w, int c);
+#endif
+/* Element-wise; backward uses the forward output y. dx is written. */
+CONVAE_DEF void cae_relu_forward(const cae_kernels *ks, float *y, const float *x, size_t n);
 CONVAE_DEF void cae_relu_forward_ref(float *y, const float *x, size_t n);
-CONVAE_DEF void cae_relu_backward_ref(float *dx, const float *dy, const float *y, size_t n);
 CONVAE_DEF void cae_sigmoid_forward(float *y, const float *x, size_t n);
+#ifndef CONVAE_NO_TRAIN
+CONVAE_DEF void cae_relu_backward(const cae_kernels *ks, float *dx, const float *dy, const float *y, size_t n);
+CONVAE_DEF void cae_relu_backward_ref(float *dx, const float *dy, const float *y, size_t n);
 CONVAE_DEF void cae_sigmoid_backward(float *dx, const float *dy, const float *y, size_t n);
+#endif
 
 /* ---------------------------------------------------------------- losses
    Each returns the SUM over the n elements (divide by the count you average over) and,
@@ -203,8 +302,11 @@ CONVAE_DEF double cae_bce(const float *p, const float *t, size_t n, float *grad,
 /* Squared error. */
 CONVAE_DEF double cae_mse(const float *y, const float *t, size_t n, float *grad, float scale);
 
-/* ---------------------------------------------------------------- optimizer
-   Adam as Keras updates it: lr_t = lr*sqrt(1-b2^t)/(1-b1^t); p -= lr_t*m/(sqrt(v)+eps). */
+/* ---------------------------------------------------------------- initialisation and optimizer */
+/* Glorot-uniform fill: U(-l, l), l = sqrt(6/(fan_in+fan_out)). */
+CONVAE_DEF void cae_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, cae_rng *r);
+#ifndef CONVAE_NO_TRAIN
+/* Adam as Keras updates it: lr_t = lr*sqrt(1-b2^t)/(1-b1^t); p -= lr_t*m/(sqrt(v)+eps). */
 typedef struct cae_adam {
     float lr, beta1, beta2, eps; /* 1e-3, 0.9, 0.999, 1e-7 (Keras) */
     long long t;                 /* steps taken */
@@ -212,21 +314,17 @@ typedef struct cae_adam {
 CONVAE_DEF cae_adam cae_adam_default(void);
 /* One step over parallel flat arrays of n parameters (increments a->t). */
 CONVAE_DEF void cae_adam_step(cae_adam *a, float *param, const float *grad, float *m, float *v, size_t n);
-/* Glorot-uniform fill: U(-l, l), l = sqrt(6/(fan_in+fan_out)). */
-CONVAE_DEF void cae_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, cae_rng *r);
+#endif
 
-/* ---------------------------------------------------------------- the model */
+/* ---------------------------------------------------------------- the net
+   Architecture and parameters, for inference. Every call runs on scratch memory the caller
+   gives (cae_net_scratch_bytes() per thread), so inference allocates nothing; a net made by
+   cae_net_init points at parameters the caller keeps (const arrays in flash, say) and
+   allocates nothing at all. Training state lives in a cae_trainer. A cae_net is a value the
+   caller holds; pass it by pointer (a copy shares the memory of the original). */
 enum { CAE_CONV2D = 1, CAE_MAXPOOL2D = 2, CAE_UPSAMPLE2D = 3, CAE_RELU = 4, CAE_SIGMOID = 5 };
 enum { CAE_LOSS_BCE = 1, CAE_LOSS_MSE = 2 };
-
-#ifndef CONVAE_MAX_LAYERS
-#define CONVAE_MAX_LAYERS 32
-#endif
-/* A batch is split into min(CONVAE_SLOTS, max_batch) fixed slices whose gradients are summed
-   in a fixed order, so the result is the same for any number of threads. */
-#ifndef CONVAE_SLOTS
-#define CONVAE_SLOTS 16
-#endif
+enum { CAE_MAX_LAYERS = 32 };
 #define CONVAE_MAX_DIM 4096 /* largest height, width or channel count accepted */
 
 typedef struct cae_layer_spec {
@@ -234,84 +332,122 @@ typedef struct cae_layer_spec {
     int filters;      /* conv: output channels */
     int ksize;        /* conv: kernel size */
     int act;          /* conv: fused CAE_ACT_* */
-    const char *name; /* for the summary and cae_model_find; NULL gives "conv2d_1" etc. */
+    const char *name; /* for the summary and cae_net_find; NULL gives "conv2d_1" etc. */
 } cae_layer_spec;
 
 typedef struct cae_layer {
     int kind, act, k;
     char name[32];
-    int h, w, c;    /* input of one image */
-    int oh, ow, oc; /* output of one image */
-    size_t nparams; /* kernel then bias, at param + poff */
+    int h, w, c;     /* input of one image */
+    int oh, ow, oc;  /* output of one image */
+    size_t nparams;  /* conv: the kernel [k,k,c,oc] then the bias [oc], at param + poff */
     size_t poff;
-    size_t flip_off, wino_off, wino_flip_off; /* conv: derived kernels in wflip (see the model) */
-    size_t du_off;                            /* conv with Winograd: its dU in the slot gradients */
-    size_t out_off, arg_off, logit_off; /* per-slot workspace offsets (floats) */
+    size_t wino_off; /* conv whose shape takes Winograd: its kernel transform at wino + wino_off */
 } cae_layer;
 
-typedef struct cae_model {
+typedef struct cae_net {
     int nlayers;
-    cae_layer layer[CONVAE_MAX_LAYERS];
-    int h, w, c;      /* input of one image */
-    int max_batch;    /* largest n for train_step/predict/evaluate/encode calls */
-    int threads;      /* OpenMP threads to use; 0 = the OpenMP default */
+    cae_layer layer[CAE_MAX_LAYERS];
+    int h, w, c;           /* input of one image */
     size_t nparams;
-    float *param, *grad, *m, *v; /* nparams each: Adam and save/load are one loop */
-    float *wflip;                /* per conv: kernel flipped and transposed (for din) and the */
-    size_t nflip;                /* Winograd transforms of both; remade after each update */
-    int nslots;                  /* min(CONVAE_SLOTS, max_batch) */
-    float *slot_grad;            /* nslots x (nparams + ndu) partial gradients */
-    size_t ndu;                  /* Winograd-domain kernel gradients, after the parameters */
-    float *ws;                   /* nslots x ws_floats: one image's activations */
-    size_t ws_floats, ws_grad, ws_work; /* per slot: size, two gradient buffers, conv scratch */
-    double slot_loss[CONVAE_SLOTS];
-    cae_adam adam;
-} cae_model;
+    const float *param;    /* nparams floats: each conv's kernel and bias, in layer order */
+    const float *wino;     /* Winograd kernels of the layers whose shape takes them, or NULL */
+    size_t nwino;          /* floats at wino */
+    const cae_kernels *ks; /* the kernel set the net runs on; the caller may set another (one
+                              this CPU cannot run makes every call fail with CAE_ERR_ARG) */
+    size_t maxact, work;   /* floats: the largest activation of one image, the largest conv scratch */
+    void *own;             /* what cae_net_create or _load allocated; NULL after cae_net_init */
+} cae_net;
 
 /* The lab's model: 28x28x1 -> conv32 -> pool -> conv64 -> pool (7x7x64 latent) -> conv64 ->
    up -> conv32 -> up -> conv1 sigmoid. 74,497 parameters. */
 CONVAE_DEF const cae_layer_spec *cae_lab_specs(int *count);
-/* Builds a model for h x w x c inputs and batches of up to max_batch images, Glorot-uniform
-   kernels from seed, zero biases, Adam with Keras defaults. One allocation; *out is NULL on error. */
-CONVAE_DEF int cae_model_create(cae_model **out, int h, int w, int c, const cae_layer_spec *specs,
-                                int nspecs, int max_batch, unsigned long long seed, cae_err *e);
-CONVAE_DEF void cae_model_free(cae_model *m);
-/* Keras-style summary table into buf (always NUL-terminated); returns the length it needs. */
-CONVAE_DEF size_t cae_model_summary(const cae_model *m, const char *title, char *buf, size_t cap);
+/* A net for h x w x c inputs: Glorot-uniform kernels from seed, zero biases, as Keras
+   initialises them. One allocation (cae_net_free). On error the net is zeroed. */
+CONVAE_DEF int cae_net_create(cae_net *net, int h, int w, int c, const cae_layer_spec *specs, int nspecs,
+                              unsigned long long seed, cae_err *e);
+/* A net over nparam parameters the caller keeps for as long as the net is used: no allocation,
+   no Winograd kernels (the convolutions run directly). This and the loaders below zero the net
+   on error, too. */
+CONVAE_DEF int cae_net_init(cae_net *net, int h, int w, int c, const cae_layer_spec *specs, int nspecs,
+                            const float *param, size_t nparam, cae_err *e);
+/* Frees what the net owns and zeroes it: safe on a zeroed or already freed net. */
+CONVAE_DEF void cae_net_free(cae_net *net);
 /* Index of the layer with that name, or -1. */
-CONVAE_DEF int cae_model_find(const cae_model *m, const char *name);
-/* One optimisation step on n images x [n,h,w,c] with targets t (same shape as the output;
-   t = x for an autoencoder). *loss (may be NULL) gets the mean loss over all outputs. */
-CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t, int n, int loss,
-                                    double *loss_out, cae_err *e);
-/* Mean loss of the model on n images, no update; mse (may be NULL) gets the per-image mean
-   squared error between output and target. */
-CONVAE_DEF int cae_model_evaluate(cae_model *m, const float *x, const float *t, int n, int loss,
-                                  double *loss_out, float *mse, cae_err *e);
-/* Output of layer `layer` (nlayers-1 for the model output) for n images, into out. */
-CONVAE_DEF int cae_model_encode(cae_model *m, int layer, const float *x, int n, float *out, cae_err *e);
-CONVAE_DEF int cae_model_predict(cae_model *m, const float *x, int n, float *out, cae_err *e);
-/* Model file: layers, input shape and parameters, little-endian, CRC-32 checked. The file is
-   written beside the target and renamed over it, so a failed save leaves the old file. */
+CONVAE_DEF int cae_net_find(const cae_net *net, const char *name);
+/* Keras-style summary table into buf (always NUL-terminated); returns the length it needs. */
+CONVAE_DEF size_t cae_net_summary(const cae_net *net, const char *title, char *buf, size_t cap);
+/* Scratch for one thread. Calls given k times this much run on up to k OpenMP threads. */
+CONVAE_DEF size_t cae_net_scratch_bytes(const cae_net *net);
+/* y = the output of layer `layer` (nlayers-1: the net's output) for the x->n images of x; the
+   shapes must fit (x: n x h x w x c of the net; y: n x that layer's output). */
+CONVAE_DEF int cae_net_encode(const cae_net *net, int layer, const cae_tensor *x, cae_tensor *y, void *scratch,
+                              size_t bytes, cae_err *e);
+CONVAE_DEF int cae_net_forward(const cae_net *net, const cae_tensor *x, cae_tensor *y, void *scratch, size_t bytes,
+                               cae_err *e);
+/* Mean loss over every output value of x's images against targets t (same shape as the output;
+   t = x for an autoencoder). BCE after a sigmoid is computed from the logits. mse (may be
+   NULL) gets each image's mean squared error. The same bits for any thread count. */
+CONVAE_DEF int cae_net_evaluate(const cae_net *net, const cae_tensor *x, const cae_tensor *t, int loss,
+                                double *loss_out, float *mse, void *scratch, size_t bytes, cae_err *e);
+
+/* Model files: layers, input shape and parameters, little-endian on every host, CRC-32
+   checked. cae_net_file_bytes says how large the file of a net is. Loading makes a net that
+   owns its parameters (cae_net_free); a file that is damaged or truncated anywhere, or whose
+   layers do not fit together, is CAE_ERR_FORMAT with the offset. name is for messages. */
+CONVAE_DEF size_t cae_net_file_bytes(const cae_net *net);
+CONVAE_DEF int cae_net_write_mem(const cae_net *net, void *buf, size_t cap, cae_err *e);
+CONVAE_DEF int cae_net_load_mem(cae_net *net, const void *buf, size_t len, const char *name, cae_err *e);
 #ifndef CONVAE_NO_STDIO
-CONVAE_DEF int cae_model_save(const cae_model *m, const char *path, cae_err *e);
-CONVAE_DEF int cae_model_load(cae_model **out, const char *path, int max_batch, cae_err *e);
+/* Written beside the target and renamed over it, so a failed save leaves the old file. */
+CONVAE_DEF int cae_net_save(const cae_net *net, const char *path, cae_err *e);
+CONVAE_DEF int cae_net_load(cae_net *net, const char *path, cae_err *e);
 #endif
 
-/* ---------------------------------------------------------------- images */
+#ifndef CONVAE_NO_TRAIN
+/* ---------------------------------------------------------------- the trainer
+   A copy of a net with everything training adds: gradients, Adam moments, the kernels derived
+   from the weights, per-slice workspaces and max-pool argmax. One allocation, made here; a
+   step allocates nothing. A batch is split into min(16, max_batch) fixed slices whose
+   gradients are summed in a fixed order, so a step gives the same bits for any number of
+   threads. Two trainers in two threads do not interfere. */
+typedef struct cae_trainer cae_trainer;
+
+/* A trainer starting from net's parameters (copied), for batches of up to max_batch images,
+   with Adam at Keras's defaults, on net->ks. *out is NULL on error. */
+CONVAE_DEF int cae_trainer_create(cae_trainer **out, const cae_net *net, int max_batch, cae_err *e);
+CONVAE_DEF void cae_trainer_free(cae_trainer *t);
+/* The bytes its one allocation took. */
+CONVAE_DEF size_t cae_trainer_bytes(const cae_trainer *t);
+/* The net as trained so far: valid until the trainer is freed, updated by every step. */
+CONVAE_DEF const cae_net *cae_trainer_net(const cae_trainer *t);
+CONVAE_DEF cae_adam *cae_trainer_adam(cae_trainer *t);
+/* OpenMP threads for steps; 0 (the default): OpenMP's own choice. */
+CONVAE_DEF void cae_trainer_set_threads(cae_trainer *t, int threads);
+/* One optimisation step on the x->n images of x against targets t (the output's shape; t = x
+   for an autoencoder). *loss_out (may be NULL) gets the mean loss over all outputs, before
+   the update. */
+CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_tensor *target, int loss,
+                                double *loss_out, cae_err *e);
+/* The mean gradient of the last step (nparams floats, the layout of the parameters). */
+CONVAE_DEF const float *cae_trainer_grad(const cae_trainer *t);
+/* Replaces the parameters (n must be the net's nparams) and remakes the derived kernels;
+   the Adam state is kept. */
+CONVAE_DEF int cae_trainer_set_params(cae_trainer *t, const float *param, size_t n, cae_err *e);
+#endif
+
+/* ---------------------------------------------------------------- images and files */
 /* Tiles n images [n,h,w,c] (floats in [0,1]) into rows of `cols`, with `pad` pixels of grey
    between them, as 8-bit pixels. cae_grid_size gives the picture's size. */
 CONVAE_DEF void cae_grid_size(int n, int h, int w, int cols, int pad, int *gw, int *gh);
 CONVAE_DEF void cae_grid(unsigned char *px, const float *imgs, int n, int h, int w, int c, int cols, int pad);
 #ifndef CONVAE_NO_STDIO
-/* Binary PGM (c = 1) or PPM (c = 3), written atomically (temporary file, then rename). */
-CONVAE_DEF int cae_write_pnm(const char *path, const unsigned char *px, int w, int h, int c, cae_err *e);
-/* Writes len bytes to path through a temporary file and a rename. */
+/* Writes len bytes to path through path.tmp and a rename: a failed write leaves the previous
+   file as it was and removes the temporary one. */
 CONVAE_DEF int cae_write_file(const char *path, const void *data, size_t len, cae_err *e);
+/* Binary PGM (c = 1) or PPM (c = 3), written as cae_write_file does. */
+CONVAE_DEF int cae_write_pnm(const char *path, const unsigned char *px, int w, int h, int c, cae_err *e);
 #endif
-/* Which kernels this build uses: "avx512", "avx2+fma" or "scalar". */
-CONVAE_DEF const char *cae_simd_name(void);
-
 
 #endif /* CONVAE_H */
 
@@ -328,14 +464,12 @@ CONVAE_DEF const char *cae_simd_name(void);
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#if defined(__AVX2__) && defined(__FMA__) && !defined(CONVAE_NO_SIMD)
-#define CAE__AVX2 1
-#include <immintrin.h>
+#if !defined(CONVAE_NO_STDIO) || !defined(CONVAE_MALLOC)
+#include <stdlib.h> /* getenv; malloc, realloc and free unless CONVAE_MALLOC... are given */
 #endif
 
 #if defined(CONVAE_MALLOC) && defined(CONVAE_FREE) && defined(CONVAE_REALLOC)
 #elif !defined(CONVAE_MALLOC) && !defined(CONVAE_FREE) && !defined(CONVAE_REALLOC)
-#include <stdlib.h>
 #define CONVAE_MALLOC(sz) malloc(sz)
 #define CONVAE_REALLOC(p, sz) realloc(p, sz)
 #define CONVAE_FREE(p) free(p)
@@ -367,7 +501,8 @@ CONVAE_DEF const char *cae_strerror(int code)
     }
 }
 
-/* A small formatter (%s %d %ld %u %lu %zu %x %c %%) so that error messages need no stdio. */
+/* A small formatter so that error messages need no stdio: %s %c %%, and d, u, x with the
+   length modifiers none, l, ll and z (%d %ld %lld %u %lu %llu %zu %x %lx %llx %zx). */
 static void cae__putc(char *buf, size_t cap, size_t *n, char ch)
 {
     if (*n + 1 < cap) buf[*n] = ch;
@@ -389,49 +524,45 @@ static void cae__vfmt(char *buf, size_t cap, const char *f, va_list ap)
 {
     size_t n = 0;
     for (; *f; f++) {
-        long long sv;
+        int len = 0; /* 0: int, 1: long, 2: long long, 3: size_t */
         if (*f != '%') {
             cae__putc(buf, cap, &n, *f);
             continue;
         }
         f++;
-        switch (*f) {
-        case 's': {
+        if (*f == 's') {
             const char *s = va_arg(ap, const char *);
             if (!s) s = "(null)";
             while (*s) cae__putc(buf, cap, &n, *s++);
-            break;
+            continue;
         }
-        case 'c': cae__putc(buf, cap, &n, (char)va_arg(ap, int)); break;
-        case 'd':
-        case 'l':
-            if (*f == 'l') {
-                f++;
-                if (*f == 'u') {
-                    cae__putu(buf, cap, &n, va_arg(ap, unsigned long), 10);
-                    break;
-                }
-                sv = va_arg(ap, long);
-            } else {
-                sv = va_arg(ap, int);
-            }
-            if (sv < 0) {
-                cae__putc(buf, cap, &n, '-');
-                cae__putu(buf, cap, &n, (unsigned long long)(-(sv + 1)) + 1u, 10);
-            } else {
-                cae__putu(buf, cap, &n, (unsigned long long)sv, 10);
-            }
-            break;
-        case 'u': cae__putu(buf, cap, &n, va_arg(ap, unsigned), 10); break;
-        case 'x': cae__putu(buf, cap, &n, va_arg(ap, unsigned), 16); break;
-        case 'z':
-            f++; /* %zu */
-            cae__putu(buf, cap, &n, va_arg(ap, size_t), 10);
-            break;
-        case '%': cae__putc(buf, cap, &n, '%'); break;
-        default: cae__putc(buf, cap, &n, '?'); break;
+        if (*f == 'c') {
+            cae__putc(buf, cap, &n, (char)va_arg(ap, int));
+            continue;
         }
-        if (!*f) break;
+        if (*f == '%' || !*f) {
+            cae__putc(buf, cap, &n, '%');
+            if (!*f) break;
+            continue;
+        }
+        if (*f == 'z') len = 3, f++;
+        else if (f[0] == 'l' && f[1] == 'l') len = 2, f += 2;
+        else if (*f == 'l') len = 1, f++;
+        if (*f == 'd') {
+            long long v = len == 0 ? va_arg(ap, int) : len == 1 ? va_arg(ap, long) : len == 2 ? va_arg(ap, long long)
+                                                                                          : (long long)va_arg(ap, size_t);
+            if (v < 0) cae__putc(buf, cap, &n, '-');
+            cae__putu(buf, cap, &n, v < 0 ? (unsigned long long)(-(v + 1)) + 1u : (unsigned long long)v, 10);
+        } else if (*f == 'u' || *f == 'x') {
+            unsigned long long v = len == 0   ? va_arg(ap, unsigned)
+                                   : len == 1 ? va_arg(ap, unsigned long)
+                                   : len == 2 ? va_arg(ap, unsigned long long)
+                                              : va_arg(ap, size_t);
+            cae__putu(buf, cap, &n, v, *f == 'x' ? 16u : 10u);
+        } else {
+            cae__putc(buf, cap, &n, '?'); /* not a conversion this formatter knows */
+            if (!*f) break;
+        }
     }
     if (cap) buf[n < cap ? n : cap - 1] = 0;
 }
@@ -568,7 +699,20 @@ CONVAE_DEF unsigned long cae_crc32(unsigned long crc, const void *p, size_t n)
     return ~crc & 0xFFFFFFFFUL;
 }
 
-/* ================================================================ gzip inflate + IDX */
+/* Little-endian u32 from and into bytes: gzip trailers and model files, on every host. */
+static unsigned long cae__le32(const unsigned char *p)
+{
+    return (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 | (unsigned long)p[3] << 24;
+}
+
+static void cae__put32(unsigned char *p, unsigned long v)
+{
+    p[0] = (unsigned char)(v & 255), p[1] = (unsigned char)(v >> 8 & 255);
+    p[2] = (unsigned char)(v >> 16 & 255), p[3] = (unsigned char)(v >> 24 & 255);
+}
+
+/* ================================================================ gzip inflate */
+#ifndef CONVAE_NO_GZIP
 
 /* The inflater reads bits LSB first from a 64-bit buffer that is refilled a byte at a time
    and never past the end of the input: when the input runs out, the buffer holds fewer bits
@@ -1053,12 +1197,6 @@ CONVAE_DEF int cae_inflate(const unsigned char *in, size_t n, size_t *consumed,
                         out_len, e);
 }
 
-static unsigned long cae__le32(const unsigned char *p)
-{
-    return (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 |
-           (unsigned long)p[3] << 24;
-}
-
 static int cae__gz_truncated(cae_err *e, const char *name, size_t n, const char *where)
 {
     return cae__fail(e, CAE_ERR_FORMAT, "%s: gzip: data truncated: input ends at offset %zu inside %s",
@@ -1188,7 +1326,9 @@ CONVAE_DEF int cae_gunzip(const unsigned char *in, size_t n, unsigned char **out
     return cae__gunzip(in, n, "<memory>", CONVAE_MAX_BYTES, out, out_len, e);
 }
 
-/* ---------------------------------------------------------------- IDX */
+#endif /* CONVAE_NO_GZIP */
+
+/* ================================================================ IDX */
 
 /* cae_idx_get reads the data as short, int, float and double: they must have IDX's sizes. */
 typedef char cae__idx_sizes_ok[(sizeof(short) == 2 && sizeof(int) == 4 && sizeof(float) == 4 &&
@@ -1363,69 +1503,82 @@ CONVAE_DEF int cae_idx_parse(const void *buf, size_t len, cae_idx *out,
     memset(out, 0, sizeof *out);
     if (!b && len) return cae__fail(e, CAE_ERR_ARG, "%s: cae_idx_parse: buf is NULL", name);
     if (len >= 2 && b[0] == 0x1F && b[1] == 0x8B) {
+#ifndef CONVAE_NO_GZIP
         unsigned char *raw;
         size_t rawlen;
         int r = cae__gunzip(b, len, name, CONVAE_MAX_BYTES, &raw, &rawlen, e);
         if (r != CAE_OK) return r;
         return cae__idx_from(raw, rawlen, raw, out, name, " (inflated)", e);
+#else
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: gzip data, and this build has no inflater (CONVAE_NO_GZIP): "
+                         "gunzip the file first", name);
+#endif
     }
     return cae__idx_from(b, len, NULL, out, name, "", e);
 }
 
 #ifndef CONVAE_NO_STDIO
-/* Reads a whole stream; the size limit leaves room for an IDX header on top of
-   CONVAE_MAX_BYTES of data. */
-static int cae__read_all(FILE *f, const char *path, unsigned char **buf, size_t *len,
-                         cae_err *e)
+CONVAE_DEF int cae_read_file(const char *path, unsigned char **buf, size_t *len, size_t max, cae_err *e)
 {
-    size_t cap = 1 << 16, limit = CONVAE_MAX_BYTES + 4 + 4 * CONVAE_IDX_MAX_DIMS;
+    size_t cap = 1 << 16;
     unsigned char *p;
-    if (cap > limit) cap = limit;
-    p = (unsigned char *)CONVAE_MALLOC(cap);
+    FILE *f;
+    if (!buf || !len) return cae__fail(e, CAE_ERR_ARG, "cae_read_file: NULL argument");
     *buf = NULL;
     *len = 0;
-    if (!p) return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    if (!path) return cae__fail(e, CAE_ERR_ARG, "cae_read_file: path is NULL");
+    if (!max) max = CONVAE_MAX_BYTES;
+    if (cap > max) cap = max;
+    f = fopen(path, "rb");
+    if (!f) return cae__fail(e, CAE_ERR_IO, "%s: cannot open for reading", path);
+    p = (unsigned char *)CONVAE_MALLOC(cap + 1); /* one byte more tells a file of max bytes from a longer one */
+    if (!p) {
+        fclose(f);
+        return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    }
     for (;;) {
-        size_t got = fread(p + *len, 1, cap - *len, f);
+        size_t got = fread(p + *len, 1, cap + 1 - *len, f), ncap;
+        unsigned char *q;
         *len += got;
-        if (*len < cap) break; /* end of file or error, told apart below */
-        if (cap == limit) {
+        if (*len <= cap) break; /* end of file or error, told apart below */
+        if (cap == max) {
+            fclose(f);
             CONVAE_FREE(p);
-            return cae__fail(e, CAE_ERR_NOMEM,
-                             "%s: file larger than %zu bytes (CONVAE_MAX_BYTES plus a header)",
-                             path, limit);
-        } else {
-            size_t ncap = cap > limit / 2 ? limit : cap * 2;
-            unsigned char *q = (unsigned char *)CONVAE_REALLOC(p, ncap);
-            if (!q) {
-                CONVAE_FREE(p);
-                return cae__fail(e, CAE_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, ncap);
-            }
-            p = q;
-            cap = ncap;
+            *len = 0;
+            return cae__fail(e, CAE_ERR_NOMEM, "%s: file larger than %zu bytes", path, max);
         }
+        ncap = cap > max / 2 ? max : cap * 2;
+        q = (unsigned char *)CONVAE_REALLOC(p, ncap + 1);
+        if (!q) {
+            fclose(f);
+            CONVAE_FREE(p);
+            *len = 0;
+            return cae__fail(e, CAE_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, ncap);
+        }
+        p = q;
+        cap = ncap;
     }
     if (ferror(f)) {
+        fclose(f);
         CONVAE_FREE(p);
-        return cae__fail(e, CAE_ERR_IO, "%s: read error after %zu bytes", path, *len);
+        *len = 0;
+        return cae__fail(e, CAE_ERR_IO, "%s: read error", path);
     }
+    fclose(f);
     *buf = p;
     return CAE_OK;
 }
 
 CONVAE_DEF int cae_idx_load(const char *path, cae_idx *out, cae_err *e)
 {
-    FILE *f;
     unsigned char *buf;
     size_t len;
     int r;
     if (!out) return cae__fail(e, CAE_ERR_ARG, "cae_idx_load: out is NULL");
     memset(out, 0, sizeof *out);
     if (!path) return cae__fail(e, CAE_ERR_ARG, "cae_idx_load: path is NULL");
-    f = fopen(path, "rb");
-    if (!f) return cae__fail(e, CAE_ERR_IO, "%s: cannot open for reading", path);
-    r = cae__read_all(f, path, &buf, &len, e);
-    fclose(f);
+    /* room for the largest header on top of CONVAE_MAX_BYTES of data */
+    r = cae_read_file(path, &buf, &len, CONVAE_MAX_BYTES + 4 + 4 * CONVAE_IDX_MAX_DIMS, e);
     if (r != CAE_OK) return r;
     r = cae_idx_parse(buf, len, out, path, e);
     CONVAE_FREE(buf);
@@ -1453,9 +1606,25 @@ CONVAE_DEF double cae_idx_get(const cae_idx *x, size_t i)
     default: return 0.0;
     }
 }
+
+/* ================================================================ tensors */
+
+CONVAE_DEF cae_tensor cae_tensor_of(float *data, int n, int h, int w, int c)
+{
+    cae_tensor t;
+    t.n = n, t.h = h, t.w = w, t.c = c, t.data = data;
+    return t;
+}
+
+CONVAE_DEF size_t cae_tensor_count(const cae_tensor *t)
+{
+    if (!t || t->n < 0 || t->h < 0 || t->w < 0 || t->c < 0) return 0;
+    return (size_t)t->n * (size_t)t->h * (size_t)t->w * (size_t)t->c;
+}
+
 /* ================================================================ reference kernels
-   Plain loops that follow the definitions. They always compile, and the tests hold the fast
-   kernels to them. */
+   Plain loops that follow the definitions. They always compile, and the tests hold every
+   kernel set to them. */
 
 static float cae__sigmoid1(float z)
 {
@@ -1498,6 +1667,7 @@ CONVAE_DEF void cae_conv2d_forward_ref(float *out, const float *in, const float 
     }
 }
 
+#ifndef CONVAE_NO_TRAIN
 CONVAE_DEF void cae_conv2d_backward_ref(float *din, float *dwt, float *dbias, const float *dpre,
                                         const float *in, const float *wt,
                                         int n, int h, int w, int ci, int co, int k)
@@ -1525,6 +1695,7 @@ CONVAE_DEF void cae_conv2d_backward_ref(float *din, float *dwt, float *dbias, co
                 }
     }
 }
+#endif
 
 /* Offsets in the image of the 2x2 window of output (oy, ox); at an odd edge the missing
    inputs repeat the ones before them, which cannot win a strict comparison. */
@@ -1543,9 +1714,9 @@ CONVAE_DEF void cae_maxpool2d_forward_ref(float *out, int *argmax, const float *
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
                 int a[4], a0, a1, a2, a3;
+                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
                 cae__pool_window(a, oy, ox, h, w, c);
                 a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
                 for (ch = 0; ch < c; ch++) {
                     float v = im[a0 + ch], t;
                     int best = a0 + ch;
@@ -1553,12 +1724,13 @@ CONVAE_DEF void cae_maxpool2d_forward_ref(float *out, int *argmax, const float *
                     t = im[a2 + ch], best = t > v ? a2 + ch : best, v = t > v ? t : v;
                     t = im[a3 + ch], best = t > v ? a3 + ch : best, v = t > v ? t : v;
                     out[o + ch] = v;
-                    argmax[o + ch] = best;
+                    if (argmax) argmax[o + ch] = best;
                 }
             }
     }
 }
 
+#ifndef CONVAE_NO_TRAIN
 CONVAE_DEF void cae_maxpool2d_backward_ref(float *din, const float *dout, const int *argmax,
                                            int n, int h, int w, int c)
 {
@@ -1567,6 +1739,7 @@ CONVAE_DEF void cae_maxpool2d_backward_ref(float *din, const float *dout, const 
     for (b = 0; b < (size_t)n; b++)
         for (j = 0; j < per_out; j++) din[b * per_in + argmax[b * per_out + j]] += dout[b * per_out + j];
 }
+#endif
 
 CONVAE_DEF void cae_upsample2d_forward_ref(float *out, const float *in, int n, int h, int w, int c)
 {
@@ -1580,6 +1753,7 @@ CONVAE_DEF void cae_upsample2d_forward_ref(float *out, const float *in, int n, i
             }
 }
 
+#ifndef CONVAE_NO_TRAIN
 CONVAE_DEF void cae_upsample2d_backward_ref(float *din, const float *dout, int n, int h, int w, int c)
 {
     int b, y, x, ch, ow = 2 * w;
@@ -1592,6 +1766,7 @@ CONVAE_DEF void cae_upsample2d_backward_ref(float *din, const float *dout, int n
                 for (ch = 0; ch < c; ch++) di[ch] = (d0[ch] + d0[c + ch]) + (d1[ch] + d1[c + ch]);
             }
 }
+#endif
 
 CONVAE_DEF void cae_relu_forward_ref(float *y, const float *x, size_t n)
 {
@@ -1599,11 +1774,13 @@ CONVAE_DEF void cae_relu_forward_ref(float *y, const float *x, size_t n)
     for (i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+#ifndef CONVAE_NO_TRAIN
 CONVAE_DEF void cae_relu_backward_ref(float *dx, const float *dy, const float *y, size_t n)
 {
     size_t i;
     for (i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
+#endif
 
 CONVAE_DEF void cae_sigmoid_forward(float *y, const float *x, size_t n)
 {
@@ -1611,29 +1788,30 @@ CONVAE_DEF void cae_sigmoid_forward(float *y, const float *x, size_t n)
     for (i = 0; i < n; i++) y[i] = cae__sigmoid1(x[i]);
 }
 
+#ifndef CONVAE_NO_TRAIN
 CONVAE_DEF void cae_sigmoid_backward(float *dx, const float *dy, const float *y, size_t n)
 {
     size_t i;
     for (i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
 }
+#endif
 
-/* ================================================================ fast kernels
+/* ================================================================ what every kernel set shares
    The convolution runs on a zero-padded copy of its input, so the inner loops have no
    bounds checks: out[y][x][:] += P[y+kh][x+kw][i] * W[kh][kw][i][:]. The input gradient is
-   the same loop over the padded output gradient with the kernel flipped and transposed. */
+   the same loop over the padded output gradient with the kernel flipped and transposed.
 
-/* ---- Winograd F(2x2,3x3): 3x3 convolutions with ci % 8 == 0 and co % 16 == 0 ----
-   Each 2x2 output tile comes from a 4x4 input tile: V = Bt d B, M = V U summed over input
-   channels (16 small matrix products, one per tile position), Y = At M A. 16 multiplies per
-   tile and channel pair instead of 36. U = G g Gt is computed once per weight update. */
-static int cae__wino_ok(int ci, int co, int k)
+   Winograd F(2x2,3x3), for 3x3 convolutions with ci % 8 == 0 and co % 16 == 0 in the sets that
+   have its kernels: each 2x2 output tile comes from a 4x4 input tile: V = Bt d B, M = V U
+   summed over input channels (16 small matrix products, one per tile position), Y = At M A.
+   16 multiplies per tile and channel pair instead of 36. U = G g Gt is computed once per
+   weight update. */
+static const float cae__wino_G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+
+/* the shapes Winograd takes, whichever set runs them */
+static int cae__wino_shape(int ci, int co, int k)
 {
-#ifdef CAE__AVX2
     return k == 3 && ci % 8 == 0 && co % 16 == 0;
-#else
-    (void)ci, (void)co, (void)k;
-    return 0; /* the scalar build convolves directly */
-#endif
 }
 
 static size_t cae__wino_floats(int h, int w, int ci, int co)
@@ -1642,10 +1820,9 @@ static size_t cae__wino_floats(int h, int w, int ci, int co)
     return (2 * th + 2) * (2 * tw + 2) * (size_t)ci + 16 * th * tw * (size_t)(ci + co);
 }
 
-/* U [16][ci][co] from the HWIO kernel wt [3][3][ci][co] */
-static void cae__wino_kernel(float *U, const float *wt, int ci, int co)
+CONVAE_DEF void cae_conv2d_wino_kernel(float *U, const float *wt, int ci, int co)
 {
-    static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+    const float(*G)[3] = cae__wino_G;
     size_t i, o, n = (size_t)ci * co;
     int a, b, r, c;
     for (i = 0; i < (size_t)ci; i++)
@@ -1661,13 +1838,34 @@ static void cae__wino_kernel(float *U, const float *wt, int ci, int co)
         }
 }
 
+#ifndef CONVAE_NO_TRAIN
+/* dwt [3][3][ci][co] += Gt dU G: the gradient of U = G g Gt carried back to the kernel */
+CONVAE_DEF void cae_conv2d_wino_grad(float *dwt, const float *dU, int ci, int co)
+{
+    const float(*G)[3] = cae__wino_G;
+    size_t j, n = (size_t)ci * co;
+    int a, b, r, c;
+    for (j = 0; j < n; j++) {
+        float t[3][4];
+        for (r = 0; r < 3; r++)
+            for (b = 0; b < 4; b++) {
+                float acc = 0.0f;
+                for (a = 0; a < 4; a++) acc += G[a][r] * dU[(size_t)(a * 4 + b) * n + j];
+                t[r][b] = acc;
+            }
+        for (r = 0; r < 3; r++)
+            for (c = 0; c < 3; c++)
+                dwt[(size_t)(r * 3 + c) * n + j] += t[r][0] * G[0][c] + t[r][1] * G[1][c] + t[r][2] * G[2][c] + t[r][3] * G[3][c];
+    }
+}
+#endif
 
 /* scratch of one convolution of one image: the padded input (or the Winograd tiles) */
 static size_t cae__conv_scratch(int h, int w, int ci, int co, int k)
 {
     size_t c = (size_t)(ci > co ? ci : co), pad = (size_t)(h + k - 1) * (size_t)(w + k - 1) * c, wi = 0;
-    if (cae__wino_ok(ci, co, k)) wi = cae__wino_floats(h, w, ci, co);
-    if (cae__wino_ok(co, ci, k) && cae__wino_floats(h, w, co, ci) > wi) wi = cae__wino_floats(h, w, co, ci);
+    if (cae__wino_shape(ci, co, k)) wi = cae__wino_floats(h, w, ci, co);
+    if (cae__wino_shape(co, ci, k) && cae__wino_floats(h, w, co, ci) > wi) wi = cae__wino_floats(h, w, co, ci);
     return pad > wi ? pad : wi;
 }
 
@@ -1693,7 +1891,8 @@ static void cae__pad(float *dst, const float *src, int h, int w, int c, int k, i
 }
 
 /* one image, output channels [o0,o1): out [h,w,co] = act(bias + P (*) wt), P padded
-   [h+k-1,w+k-1,ci]. Plain C; the SIMD kernels below use it for channel tails. */
+   [h+k-1,w+k-1,ci]. Plain C: the scalar set, and the other sets'
+   channel tails. */
 static void cae__conv_padded_c(float *out, const float *P, const float *wt, const float *bias,
                                int h, int w, int ci, int co, int k, int act, int o0, int o1)
 {
@@ -1719,6 +1918,7 @@ static void cae__conv_padded_c(float *out, const float *P, const float *wt, cons
         }
 }
 
+#ifndef CONVAE_NO_TRAIN
 /* one image, output channels [o0,o1): dwt [k,k,ci,co] += sum over pixels of
    P[y+kh][x+kw][i] * dpre[y][x][o] */
 static void cae__conv_dw_padded_c(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co,
@@ -1740,9 +1940,10 @@ static void cae__conv_dw_padded_c(float *dwt, const float *P, const float *dpre,
                 }
         }
 }
+#endif
 
 /* wf [k,k,co,ci] = wt [k,k,ci,co] turned 180 degrees with in/out swapped */
-static void cae__flip(float *wf, const float *wt, int ci, int co, int k)
+CONVAE_DEF void cae_conv2d_flip(float *wf, const float *wt, int ci, int co, int k)
 {
     int kh, kw, i, o;
     for (kh = 0; kh < k; kh++)
@@ -1753,11 +1954,95 @@ static void cae__flip(float *wf, const float *wt, int ci, int co, int k)
                         wt[((size_t)((k - 1 - kh) * k + (k - 1 - kw)) * ci + i) * co + o];
 }
 
+/* ---- the table each instruction set fills. conv and conv_dw run on one zero-padded image
+   (cae__pad), all output channels; wino_conv and wino_dw on one image of a shape that
+   cae__wino_shape takes (NULL in a set without Winograd kernels). The element-wise entries
+   must give the _ref loops' values exactly, bit for bit. */
+struct cae_kernels {
+    const char *name, *about;
+    int (*usable)(void); /* the CPU runs this set */
+    int wino;            /* Winograd F(2x2,3x3) kernels are in the set */
+    void (*conv)(float *out, const float *P, const float *wt, const float *bias, int h, int w, int ci, int co,
+                 int k, int act);
+    void (*wino_conv)(float *out, const float *in, const float *U, const float *bias, int h, int w, int ci, int co,
+                      int act, float *work);
+    void (*maxpool_fwd)(float *out, int *argmax, const float *in, int n, int h, int w, int c);
+    void (*upsample_fwd)(float *out, const float *in, int n, int h, int w, int c);
+    void (*relu_fwd)(float *y, const float *x, size_t n);
+#ifndef CONVAE_NO_TRAIN
+    void (*conv_dw)(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co, int k);
+    void (*wino_dw)(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work);
+    void (*maxpool_bwd)(float *din, const float *dout, const int *argmax, int n, int h, int w, int c);
+    void (*upsample_bwd)(float *din, const float *dout, int n, int h, int w, int c);
+    void (*relu_bwd)(float *dx, const float *dy, const float *y, size_t n);
+#endif
+};
+
+/* the entries of the backward passes, left out of inference-only builds */
+#ifndef CONVAE_NO_TRAIN
+#define CAE__TRAIN_ENTRIES(conv_dw, wino_dw, maxpool_bwd, upsample_bwd, relu_bwd) \
+    , conv_dw, wino_dw, maxpool_bwd, upsample_bwd, relu_bwd
+#else
+#define CAE__TRAIN_ENTRIES(conv_dw, wino_dw, maxpool_bwd, upsample_bwd, relu_bwd)
+#endif
+
+/* ================================================================ the scalar set */
+
+static int cae__scalar_usable(void)
+{
+    return 1;
+}
+
+static void cae__scalar_conv(float *out, const float *P, const float *wt, const float *bias, int h, int w, int ci,
+                             int co, int k, int act)
+{
+    cae__conv_padded_c(out, P, wt, bias, h, w, ci, co, k, act, 0, co);
+}
+
+#ifndef CONVAE_NO_TRAIN
+static void cae__scalar_conv_dw(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co, int k)
+{
+    cae__conv_dw_padded_c(dwt, P, dpre, h, w, ci, co, k, 0, co);
+}
+#endif
+
+static const cae_kernels cae__set_scalar = {
+    "scalar", "plain C loops: the reference every other set is tested against", cae__scalar_usable, 0,
+    cae__scalar_conv, NULL, cae_maxpool2d_forward_ref, cae_upsample2d_forward_ref, cae_relu_forward_ref
+    CAE__TRAIN_ENTRIES(cae__scalar_conv_dw, NULL, cae_maxpool2d_backward_ref, cae_upsample2d_backward_ref,
+                       cae_relu_backward_ref)};
+
+/* ================================================================ the AVX2 + FMA set
+   With GCC or clang on x86 every function here carries a target attribute, so the set is
+   compiled whatever the flags and runs where the CPU reports AVX2 and FMA. Other compilers
+   build it only when their flags already promise AVX2 and FMA (e.g. MSVC /arch:AVX2). */
+#if !defined(CONVAE_NO_SIMD) && (defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86))
+#if (defined(__GNUC__) && __GNUC__ >= 5) || defined(__clang__)
+#define CAE__AVX2 1
+#define CAE__AVX2_FN __attribute__((target("avx2,fma")))
+#elif defined(__AVX2__) && defined(__FMA__)
+#define CAE__AVX2 1
+#define CAE__AVX2_FN
+#endif
+#endif
+
 #ifdef CAE__AVX2
+#include <immintrin.h>
+
+static int cae__avx2_usable(void)
+{
+#if (defined(__GNUC__) && __GNUC__ >= 5) || defined(__clang__)
+    __builtin_cpu_init(); /* needed only before constructors run; cheap after */
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 1; /* the build flags promised it */
+#endif
+}
+
 /* 6 output pixels x 16 output channels: 12 accumulators, two weight vectors and one broadcast
    live in registers. px[r] points at pixel r's top-left tap in the padded input, op[r] at its
    output; pixels past the end of the image repeat the last one and are not stored (nr). */
-static inline void cae__avx_fwd_6x16(float *const *op, const float *const *px, int nr, const float *wt, const float *bias,
+static inline CAE__AVX2_FN void cae__avx2_fwd_6x16(float *const *op, const float *const *px, int nr, const float *wt, const float *bias,
                               int ci, int co, int k, int pwc, int relu)
 {
     __m256 a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
@@ -1797,7 +2082,7 @@ static inline void cae__avx_fwd_6x16(float *const *op, const float *const *px, i
 /* One input channel, 3x3: the nine weights of 8 output channels stay in registers and each
    pixel is a chain of nine FMAs, six pixels at a time (the first layer's forward and the last
    layer's input gradient). */
-static void cae__avx_fwd_c1k3(float *out, const float *P, const float *wt, const float *bias, int h, int w, int co,
+static CAE__AVX2_FN void cae__avx2_fwd_c1k3(float *out, const float *P, const float *wt, const float *bias, int h, int w, int co,
                               int relu)
 {
     int pw = w + 2, o, y, x, r;
@@ -1831,7 +2116,7 @@ static void cae__avx_fwd_c1k3(float *out, const float *P, const float *wt, const
     }
 }
 
-static float cae__hsum(__m256 v)
+static CAE__AVX2_FN float cae__avx2_hsum(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -1842,7 +2127,7 @@ static float cae__hsum(__m256 v)
 /* One output channel, ci a multiple of 8. With co = 1 a kernel row kh is k*ci contiguous
    weights that meet k*ci contiguous inputs, so each pixel is a dot product of k such rows;
    eight pixels at a time keep eight independent FMA chains going. */
-static void cae__avx_fwd_co1(float *out, const float *P, const float *wt, const float *bias, int h, int w, int ci,
+static CAE__AVX2_FN void cae__avx2_fwd_co1(float *out, const float *P, const float *wt, const float *bias, int h, int w, int ci,
                              int k, int act)
 {
     int pw = w + k - 1, npix = h * w, len = k * ci, j, r, kh, l, y = 0, x = 0;
@@ -1873,16 +2158,17 @@ static void cae__avx_fwd_co1(float *out, const float *P, const float *wt, const 
         }
         {
             float z[8];
-            z[0] = cae__hsum(a0), z[1] = cae__hsum(a1), z[2] = cae__hsum(a2), z[3] = cae__hsum(a3);
-            z[4] = cae__hsum(a4), z[5] = cae__hsum(a5), z[6] = cae__hsum(a6), z[7] = cae__hsum(a7);
+            z[0] = cae__avx2_hsum(a0), z[1] = cae__avx2_hsum(a1), z[2] = cae__avx2_hsum(a2), z[3] = cae__avx2_hsum(a3);
+            z[4] = cae__avx2_hsum(a4), z[5] = cae__avx2_hsum(a5), z[6] = cae__avx2_hsum(a6), z[7] = cae__avx2_hsum(a7);
             for (r = 0; r < nr; r++) out[j + r] = cae__act1(z[r] + (bias ? bias[0] : 0.0f), act);
         }
     }
 }
 
+#ifndef CONVAE_NO_TRAIN
 /* dW rows (tap, input channel) x 16 output channels, summed over all pixels of one image:
    roff[r] is row r's offset from a pixel's top-left tap in the padded input. */
-static void cae__avx_dw_6x16(float *dw, int nr, const int *roff, const float *P, const float *g, int h, int w,
+static CAE__AVX2_FN void cae__avx2_dw_6x16(float *dw, int nr, const int *roff, const float *P, const float *g, int h, int w,
                              int ci, int co, int k)
 {
     __m256 a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
@@ -1917,7 +2203,7 @@ static void cae__avx_dw_6x16(float *dw, int nr, const int *roff, const float *P,
 
 /* dW for one output channel, ci a multiple of 8: kernel row kh is k*ci contiguous weights,
    fed by k*ci contiguous inputs per pixel; 96 of them (12 accumulators) at a time. */
-static void cae__avx_dw_co1(float *dw, const float *P, const float *g, int h, int w, int ci, int k)
+static CAE__AVX2_FN void cae__avx2_dw_co1(float *dw, const float *P, const float *g, int h, int w, int ci, int k)
 {
     int pw = w + k - 1, len = k * ci, kh, l, y, x, v;
     for (kh = 0; kh < k; kh++)
@@ -1962,244 +2248,12 @@ static void cae__avx_dw_co1(float *dw, const float *P, const float *g, int h, in
             }
         }
 }
-#endif /* AVX2 */
 
-CONVAE_DEF const char *cae_simd_name(void)
-{
-#ifdef CAE__AVX2
-    return "avx2+fma";
-#else
-    return "scalar";
 #endif
-}
 
-/* ---- pooling, upsampling and ReLU: eight channels at a time where AVX2 is built, the same
-   values as the _ref loops (which also do the channels past the last multiple of 8) */
-CONVAE_DEF void cae_maxpool2d_forward(float *out, int *argmax, const float *in, int n, int h, int w, int c)
-{
-#ifdef CAE__AVX2
-    int b, oy, ox, ch, oh = (h + 1) / 2, ow = (w + 1) / 2;
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    if (c % 8) {
-        cae_maxpool2d_forward_ref(out, argmax, in, n, h, w, c);
-        return;
-    }
-    for (b = 0; b < n; b++) {
-        const float *im = in + (size_t)b * h * w * c;
-        for (oy = 0; oy < oh; oy++)
-            for (ox = 0; ox < ow; ox++) {
-                int a[4], k;
-                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                cae__pool_window(a, oy, ox, h, w, c);
-                for (ch = 0; ch < c; ch += 8) {
-                    __m256 v = _mm256_loadu_ps(im + a[0] + ch);
-                    __m256i best = _mm256_add_epi32(_mm256_set1_epi32(a[0] + ch), iota);
-                    for (k = 1; k < 4; k++) { /* strictly greater: ties keep the earlier input */
-                        __m256 t = _mm256_loadu_ps(im + a[k] + ch), gt = _mm256_cmp_ps(t, v, _CMP_GT_OQ);
-                        __m256i at = _mm256_add_epi32(_mm256_set1_epi32(a[k] + ch), iota);
-                        v = _mm256_blendv_ps(v, t, gt);
-                        best = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best), _mm256_castsi256_ps(at), gt));
-                    }
-                    _mm256_storeu_ps(out + o + ch, v);
-                    _mm256_storeu_si256((__m256i *)(void *)(argmax + o + ch), best);
-                }
-            }
-    }
-#else
-    cae_maxpool2d_forward_ref(out, argmax, in, n, h, w, c);
-#endif
-}
-
-CONVAE_DEF void cae_maxpool2d_backward(float *din, const float *dout, const int *argmax, int n, int h, int w, int c)
-{
-#ifdef CAE__AVX2
-    /* the windows tile the input, so each input gets its gradient or 0 written exactly once
-       (an odd edge's repeated positions get the same value twice) */
-    int b, oy, ox, ch, oh = (h + 1) / 2, ow = (w + 1) / 2;
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    if (c % 8) {
-        cae_maxpool2d_backward_ref(din, dout, argmax, n, h, w, c);
-        return;
-    }
-    for (b = 0; b < n; b++) {
-        float *di = din + (size_t)b * h * w * c;
-        for (oy = 0; oy < oh; oy++)
-            for (ox = 0; ox < ow; ox++) {
-                int a[4], k;
-                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                cae__pool_window(a, oy, ox, h, w, c);
-                for (ch = 0; ch < c; ch += 8) {
-                    __m256 g = _mm256_loadu_ps(dout + o + ch);
-                    __m256i am = _mm256_loadu_si256((const __m256i *)(const void *)(argmax + o + ch));
-                    for (k = 0; k < 4; k++) {
-                        __m256i at = _mm256_add_epi32(_mm256_set1_epi32(a[k] + ch), iota);
-                        __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(am, at));
-                        _mm256_storeu_ps(di + a[k] + ch, _mm256_and_ps(hit, g));
-                    }
-                }
-            }
-    }
-#else
-    cae_maxpool2d_backward_ref(din, dout, argmax, n, h, w, c);
-#endif
-}
-
-CONVAE_DEF void cae_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c)
-{
-#ifdef CAE__AVX2
-    int b, y, x, ch, ow = 2 * w;
-    if (c % 8) {
-        cae_upsample2d_forward_ref(out, in, n, h, w, c);
-        return;
-    }
-    for (b = 0; b < n; b++)
-        for (y = 0; y < h; y++)
-            for (x = 0; x < w; x++) {
-                const float *s = in + (((size_t)b * h + y) * w + x) * c;
-                float *d0 = out + (((size_t)b * 2 * h + 2 * y) * ow + 2 * x) * c, *d1 = d0 + (size_t)ow * c;
-                for (ch = 0; ch < c; ch += 8) {
-                    __m256 v = _mm256_loadu_ps(s + ch);
-                    _mm256_storeu_ps(d0 + ch, v), _mm256_storeu_ps(d0 + c + ch, v);
-                    _mm256_storeu_ps(d1 + ch, v), _mm256_storeu_ps(d1 + c + ch, v);
-                }
-            }
-#else
-    cae_upsample2d_forward_ref(out, in, n, h, w, c);
-#endif
-}
-
-CONVAE_DEF void cae_upsample2d_backward(float *din, const float *dout, int n, int h, int w, int c)
-{
-#ifdef CAE__AVX2
-    int b, y, x, ch, ow = 2 * w;
-    if (c % 8) {
-        cae_upsample2d_backward_ref(din, dout, n, h, w, c);
-        return;
-    }
-    for (b = 0; b < n; b++)
-        for (y = 0; y < h; y++)
-            for (x = 0; x < w; x++) {
-                const float *d0 = dout + (((size_t)b * 2 * h + 2 * y) * ow + 2 * x) * c, *d1 = d0 + (size_t)ow * c;
-                float *di = din + (((size_t)b * h + y) * w + x) * c;
-                for (ch = 0; ch < c; ch += 8) { /* (d00 + d01) + (d10 + d11), as the reference adds */
-                    __m256 top = _mm256_add_ps(_mm256_loadu_ps(d0 + ch), _mm256_loadu_ps(d0 + c + ch));
-                    __m256 bot = _mm256_add_ps(_mm256_loadu_ps(d1 + ch), _mm256_loadu_ps(d1 + c + ch));
-                    _mm256_storeu_ps(di + ch, _mm256_add_ps(top, bot));
-                }
-            }
-#else
-    cae_upsample2d_backward_ref(din, dout, n, h, w, c);
-#endif
-}
-
-CONVAE_DEF void cae_relu_forward(float *y, const float *x, size_t n)
-{
-    size_t i = 0;
-#ifdef CAE__AVX2
-    __m256 z = _mm256_setzero_ps();
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_max_ps(_mm256_loadu_ps(x + i), z)); /* NaN -> 0 */
-#endif
-    cae_relu_forward_ref(y + i, x + i, n - i);
-}
-
-CONVAE_DEF void cae_relu_backward(float *dx, const float *dy, const float *y, size_t n)
-{
-    size_t i = 0;
-#ifdef CAE__AVX2
-    __m256 z = _mm256_setzero_ps();
-    for (; i + 8 <= n; i += 8) {
-        __m256 on = _mm256_cmp_ps(_mm256_loadu_ps(y + i), z, _CMP_GT_OQ);
-        _mm256_storeu_ps(dx + i, _mm256_and_ps(on, _mm256_loadu_ps(dy + i)));
-    }
-#endif
-    cae_relu_backward_ref(dx + i, dy + i, y + i, n - i);
-}
-
-/* one image: out [h,w,co] = act(bias + P (*) wt) through the fastest kernel there is */
-static void cae__conv_padded(float *out, const float *P, const float *wt, const float *bias,
-                             int h, int w, int ci, int co, int k, int act)
-{
-    int o0 = 0;
-#ifdef CAE__AVX2
-    int pw = w + k - 1, npix = h * w, j, r, y, x, relu = act == CAE_ACT_RELU;
-    if (co == 1 && ci % 8 == 0) {
-        cae__avx_fwd_co1(out, P, wt, bias, h, w, ci, k, act);
-        return;
-    }
-    if (ci == 1 && k == 3 && co % 8 == 0) {
-        cae__avx_fwd_c1k3(out, P, wt, bias, h, w, co, relu);
-        if (act == CAE_ACT_SIGMOID) cae_sigmoid_forward(out, out, (size_t)h * w * co);
-        return;
-    }
-    for (; o0 + 16 <= co; o0 += 16)
-        for (j = 0, y = 0, x = 0; j < npix; j += 6) {
-            const float *px[6];
-            float *op[6];
-            int nr = npix - j < 6 ? npix - j : 6;
-            for (r = 0; r < 6; r++) { /* pixel j+r is (y, x); past the end, repeat the last */
-                px[r] = P + ((size_t)y * pw + x) * ci;
-                op[r] = out + ((size_t)y * w + x) * co + o0;
-                if (r < nr - 1 && ++x == w) x = 0, y++;
-            }
-            if (++x == w) x = 0, y++;
-            if (ci == 1 && k == 3) /* first layer: constants let the compiler unroll the 9 taps */
-                cae__avx_fwd_6x16(op, px, nr, wt + o0, bias ? bias + o0 : NULL, 1, co, 3, pw, relu);
-            else
-                cae__avx_fwd_6x16(op, px, nr, wt + o0, bias ? bias + o0 : NULL, ci, co, k, pw * ci, relu);
-            if (act == CAE_ACT_SIGMOID)
-                for (r = 0; r < nr; r++) cae_sigmoid_forward(op[r], op[r], 16);
-        }
-#endif
-    if (o0 < co) cae__conv_padded_c(out, P, wt, bias, h, w, ci, co, k, act, o0, co);
-}
-
-/* one image: dwt [k,k,ci,co] += P (x) dpre through the fastest kernel there is */
-static void cae__conv_dw_padded(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co, int k)
-{
-    int o0 = 0;
-#ifdef CAE__AVX2
-    int pw = w + k - 1, rows = k * k * ci, r0, r;
-    if (co == 1 && ci % 8 == 0) {
-        cae__avx_dw_co1(dwt, P, dpre, h, w, ci, k);
-        return;
-    }
-    for (; o0 + 16 <= co; o0 += 16)
-        for (r0 = 0; r0 < rows; r0 += 6) {
-            int roff[6], nr = rows - r0 < 6 ? rows - r0 : 6;
-            for (r = 0; r < 6; r++) {
-                int row = r0 + (r < nr ? r : nr - 1), t = row / ci, i = row % ci;
-                roff[r] = ((t / k) * pw + t % k) * ci + i;
-            }
-            cae__avx_dw_6x16(dwt + (size_t)r0 * co + o0, nr, roff, P, dpre + o0, h, w, ci, co, k);
-        }
-#endif
-    if (o0 < co) cae__conv_dw_padded_c(dwt, P, dpre, h, w, ci, co, k, o0, co);
-}
-
-/* dwt [3][3][ci][co] += Gt dU G: the gradient of U = G g Gt carried back to the kernel */
-static void cae__wino_grad(float *dwt, const float *dU, int ci, int co)
-{
-    static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
-    size_t j, n = (size_t)ci * co;
-    int a, b, r, c;
-    for (j = 0; j < n; j++) {
-        float t[3][4];
-        for (r = 0; r < 3; r++)
-            for (b = 0; b < 4; b++) {
-                float acc = 0.0f;
-                for (a = 0; a < 4; a++) acc += G[a][r] * dU[(size_t)(a * 4 + b) * n + j];
-                t[r][b] = acc;
-            }
-        for (r = 0; r < 3; r++)
-            for (c = 0; c < 3; c++)
-                dwt[(size_t)(r * 3 + c) * n + j] += t[r][0] * G[0][c] + t[r][1] * G[1][c] + t[r][2] * G[2][c] + t[r][3] * G[3][c];
-    }
-}
-
-#ifdef CAE__AVX2
 /* V [16][T][ci] = Bt d B for every 4x4 input tile d of one zero-padded image; returns V,
    which sits in work after the padded copy. */
-static float *cae__wino_input(const float *in, int h, int w, int ci, float *work)
+static CAE__AVX2_FN float *cae__avx2_wino_input(const float *in, int h, int w, int ci, float *work)
 {
     int th = (h + 1) / 2, tw = (w + 1) / 2, T = th * tw, ph = 2 * th + 2, pw = 2 * tw + 2, t, i, y, xi, r;
     float *P = work, *V = P + (size_t)ph * pw * ci;
@@ -2231,12 +2285,12 @@ static float *cae__wino_input(const float *in, int h, int w, int ci, float *work
     return V;
 }
 
-/* one image: out [h,w,co] = act(bias + in (*) wt) with U = cae__wino_kernel(wt) */
-static void cae__wino_conv(float *out, const float *in, const float *U, const float *bias, int h, int w, int ci,
+/* one image: out [h,w,co] = act(bias + in (*) wt) with U = cae_conv2d_wino_kernel(wt) */
+static CAE__AVX2_FN void cae__avx2_wino_conv(float *out, const float *in, const float *U, const float *bias, int h, int w, int ci,
                            int co, int act, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r;
-    float *V = cae__wino_input(in, h, w, ci, work), *M = V + (size_t)16 * T * ci;
+    float *V = cae__avx2_wino_input(in, h, w, ci, work), *M = V + (size_t)16 * T * ci;
     size_t vs = (size_t)T * ci, ms = (size_t)T * co;
     /* 16 products M[xi] = V[xi] U[xi]: a 1x1 convolution over the tiles */
     for (xi = 0; xi < 16; xi++)
@@ -2250,7 +2304,7 @@ static void cae__wino_conv(float *out, const float *in, const float *U, const fl
                     px[r] = V + (size_t)xi * vs + (size_t)tt * ci;
                     op[r] = M + (size_t)xi * ms + (size_t)tt * co + o;
                 }
-                cae__avx_fwd_6x16(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
+                cae__avx2_fwd_6x16(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
             }
     /* output transform, bias and activation */
     for (t = 0; t < T; t++) {
@@ -2275,13 +2329,14 @@ static void cae__wino_conv(float *out, const float *in, const float *U, const fl
     if (act == CAE_ACT_SIGMOID) cae_sigmoid_forward(out, out, (size_t)h * w * co);
 }
 
+#ifndef CONVAE_NO_TRAIN
 /* one image: dU [16][ci][co] += sum over tiles of V (x) dM, dM = A dY At the transformed
-   2x2 tiles of the output gradient (zero past the image). cae__wino_grad turns the sum
+   2x2 tiles of the output gradient (zero past the image). cae_conv2d_wino_grad turns the sum
    into the kernel gradient, once per step. */
-static void cae__wino_dw(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work)
+static CAE__AVX2_FN void cae__avx2_wino_dw(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r, r0, rows;
-    float *V = cae__wino_input(in, h, w, ci, work), *dM = V + (size_t)16 * T * ci;
+    float *V = cae__avx2_wino_input(in, h, w, ci, work), *dM = V + (size_t)16 * T * ci;
     size_t vs = (size_t)T * ci, ms = (size_t)T * co;
     __m256 z = _mm256_setzero_ps();
     for (t = 0; t < T; t++) {
@@ -2314,84 +2369,391 @@ static void cae__wino_dw(float *dU, const float *in, const float *dpre, int h, i
             for (r0 = 0; r0 < rows; r0 += 6) {
                 int roff[6], nr = rows - r0 < 6 ? rows - r0 : 6;
                 for (r = 0; r < 6; r++) roff[r] = r0 + (r < nr ? r : nr - 1);
-                cae__avx_dw_6x16(dU + ((size_t)xi * ci + r0) * co + o, nr, roff, V + (size_t)xi * vs,
+                cae__avx2_dw_6x16(dU + ((size_t)xi * ci + r0) * co + o, nr, roff, V + (size_t)xi * vs,
                                  dM + (size_t)xi * ms + o, 1, T, ci, co, 1);
             }
 }
 #endif
 
-/* One image through a convolution. U, when given, is the Winograd kernel (cae__wino_kernel)
-   and is used where the shape allows it. */
-static void cae__conv_fwd1(float *out, const float *in, const float *wt, const float *U, const float *bias,
-                           int h, int w, int ci, int co, int k, int act, float *work)
+/* one image: out [h,w,co] = act(bias + P (*) wt), the kernel that fits the shape; output
+   channels past the last multiple of 16 go to the plain loop */
+static CAE__AVX2_FN void cae__avx2_conv(float *out, const float *P, const float *wt, const float *bias, int h, int w,
+                                        int ci, int co, int k, int act)
 {
-#ifdef CAE__AVX2
-    if (U && cae__wino_ok(ci, co, k)) {
-        cae__wino_conv(out, in, U, bias, h, w, ci, co, act, work);
+    int o0 = 0, pw = w + k - 1, npix = h * w, j, r, y, x, relu = act == CAE_ACT_RELU;
+    if (co == 1 && ci % 8 == 0) {
+        cae__avx2_fwd_co1(out, P, wt, bias, h, w, ci, k, act);
         return;
     }
-#endif
-    (void)U;
-    cae__pad(work, in, h, w, ci, k, (k - 1) / 2);
-    cae__conv_padded(out, work, wt, bias, h, w, ci, co, k, act);
+    if (ci == 1 && k == 3 && co % 8 == 0) {
+        cae__avx2_fwd_c1k3(out, P, wt, bias, h, w, co, relu);
+        if (act == CAE_ACT_SIGMOID) cae_sigmoid_forward(out, out, (size_t)h * w * co);
+        return;
+    }
+    for (; o0 + 16 <= co; o0 += 16)
+        for (j = 0, y = 0, x = 0; j < npix; j += 6) {
+            const float *px[6];
+            float *op[6];
+            int nr = npix - j < 6 ? npix - j : 6;
+            for (r = 0; r < 6; r++) { /* pixel j+r is (y, x); past the end, repeat the last */
+                px[r] = P + ((size_t)y * pw + x) * ci;
+                op[r] = out + ((size_t)y * w + x) * co + o0;
+                if (r < nr - 1 && ++x == w) x = 0, y++;
+            }
+            if (++x == w) x = 0, y++;
+            if (ci == 1 && k == 3) /* first layer: constants let the compiler unroll the 9 taps */
+                cae__avx2_fwd_6x16(op, px, nr, wt + o0, bias ? bias + o0 : NULL, 1, co, 3, pw, relu);
+            else
+                cae__avx2_fwd_6x16(op, px, nr, wt + o0, bias ? bias + o0 : NULL, ci, co, k, pw * ci, relu);
+            if (act == CAE_ACT_SIGMOID)
+                for (r = 0; r < nr; r++) cae_sigmoid_forward(op[r], op[r], 16);
+        }
+    if (o0 < co) cae__conv_padded_c(out, P, wt, bias, h, w, ci, co, k, act, o0, co);
 }
 
-/* One image back through a convolution: wflip is the flipped kernel, Uflip (optional) its
-   Winograd transform. Where the shape takes Winograd, dU (16 x ci x co) receives the weight
-   gradient in the transformed domain (cae__wino_grad brings it back) and dwt is untouched. */
-static void cae__conv_bwd1(float *din, float *dwt, float *dU, float *dbias, const float *dpre, const float *in,
-                           const float *wflip, const float *Uflip, int h, int w, int ci, int co, int k, float *work)
+/* pooling, upsampling and ReLU: eight channels at a time, the same values as the _ref loops
+   (which take the shapes whose channel count is not a multiple of 8) */
+static CAE__AVX2_FN void cae__avx2_maxpool_fwd(float *out, int *argmax, const float *in, int n, int h, int w, int c)
+{
+    int b, oy, ox, ch, oh = (h + 1) / 2, ow = (w + 1) / 2;
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    if (c % 8) {
+        cae_maxpool2d_forward_ref(out, argmax, in, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++) {
+        const float *im = in + (size_t)b * h * w * c;
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                int a[4], k;
+                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
+                cae__pool_window(a, oy, ox, h, w, c);
+                for (ch = 0; ch < c; ch += 8) {
+                    __m256 v = _mm256_loadu_ps(im + a[0] + ch);
+                    __m256i best = _mm256_add_epi32(_mm256_set1_epi32(a[0] + ch), iota);
+                    for (k = 1; k < 4; k++) { /* strictly greater: ties keep the earlier input */
+                        __m256 t = _mm256_loadu_ps(im + a[k] + ch), gt = _mm256_cmp_ps(t, v, _CMP_GT_OQ);
+                        __m256i at = _mm256_add_epi32(_mm256_set1_epi32(a[k] + ch), iota);
+                        v = _mm256_blendv_ps(v, t, gt);
+                        best = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best), _mm256_castsi256_ps(at), gt));
+                    }
+                    _mm256_storeu_ps(out + o + ch, v);
+                    if (argmax) _mm256_storeu_si256((__m256i *)(void *)(argmax + o + ch), best);
+                }
+            }
+    }
+}
+
+static CAE__AVX2_FN void cae__avx2_upsample_fwd(float *out, const float *in, int n, int h, int w, int c)
+{
+    int b, y, x, ch, ow = 2 * w;
+    if (c % 8) {
+        cae_upsample2d_forward_ref(out, in, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++)
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++) {
+                const float *s = in + (((size_t)b * h + y) * w + x) * c;
+                float *d0 = out + (((size_t)b * 2 * h + 2 * y) * ow + 2 * x) * c, *d1 = d0 + (size_t)ow * c;
+                for (ch = 0; ch < c; ch += 8) {
+                    __m256 v = _mm256_loadu_ps(s + ch);
+                    _mm256_storeu_ps(d0 + ch, v), _mm256_storeu_ps(d0 + c + ch, v);
+                    _mm256_storeu_ps(d1 + ch, v), _mm256_storeu_ps(d1 + c + ch, v);
+                }
+            }
+}
+
+static CAE__AVX2_FN void cae__avx2_relu_fwd(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    __m256 z = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_max_ps(_mm256_loadu_ps(x + i), z)); /* NaN -> 0 */
+    cae_relu_forward_ref(y + i, x + i, n - i);
+}
+
+#ifndef CONVAE_NO_TRAIN
+/* one image: dwt [k,k,ci,co] += P (x) dpre */
+static CAE__AVX2_FN void cae__avx2_conv_dw(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co,
+                                           int k)
+{
+    int o0 = 0, pw = w + k - 1, rows = k * k * ci, r0, r;
+    if (co == 1 && ci % 8 == 0) {
+        cae__avx2_dw_co1(dwt, P, dpre, h, w, ci, k);
+        return;
+    }
+    for (; o0 + 16 <= co; o0 += 16)
+        for (r0 = 0; r0 < rows; r0 += 6) {
+            int roff[6], nr = rows - r0 < 6 ? rows - r0 : 6;
+            for (r = 0; r < 6; r++) {
+                int row = r0 + (r < nr ? r : nr - 1), t = row / ci, i = row % ci;
+                roff[r] = ((t / k) * pw + t % k) * ci + i;
+            }
+            cae__avx2_dw_6x16(dwt + (size_t)r0 * co + o0, nr, roff, P, dpre + o0, h, w, ci, co, k);
+        }
+    if (o0 < co) cae__conv_dw_padded_c(dwt, P, dpre, h, w, ci, co, k, o0, co);
+}
+
+static CAE__AVX2_FN void cae__avx2_maxpool_bwd(float *din, const float *dout, const int *argmax, int n, int h, int w,
+                                               int c)
+{
+    /* the windows tile the input, so each input gets its gradient or 0 written exactly once
+       (an odd edge's repeated positions get the same value twice) */
+    int b, oy, ox, ch, oh = (h + 1) / 2, ow = (w + 1) / 2;
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    if (c % 8) {
+        cae_maxpool2d_backward_ref(din, dout, argmax, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++) {
+        float *di = din + (size_t)b * h * w * c;
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                int a[4], k;
+                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
+                cae__pool_window(a, oy, ox, h, w, c);
+                for (ch = 0; ch < c; ch += 8) {
+                    __m256 g = _mm256_loadu_ps(dout + o + ch);
+                    __m256i am = _mm256_loadu_si256((const __m256i *)(const void *)(argmax + o + ch));
+                    for (k = 0; k < 4; k++) {
+                        __m256i at = _mm256_add_epi32(_mm256_set1_epi32(a[k] + ch), iota);
+                        __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(am, at));
+                        _mm256_storeu_ps(di + a[k] + ch, _mm256_and_ps(hit, g));
+                    }
+                }
+            }
+    }
+}
+
+static CAE__AVX2_FN void cae__avx2_upsample_bwd(float *din, const float *dout, int n, int h, int w, int c)
+{
+    int b, y, x, ch, ow = 2 * w;
+    if (c % 8) {
+        cae_upsample2d_backward_ref(din, dout, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++)
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++) {
+                const float *d0 = dout + (((size_t)b * 2 * h + 2 * y) * ow + 2 * x) * c, *d1 = d0 + (size_t)ow * c;
+                float *di = din + (((size_t)b * h + y) * w + x) * c;
+                for (ch = 0; ch < c; ch += 8) { /* (d00 + d01) + (d10 + d11), as the reference adds */
+                    __m256 top = _mm256_add_ps(_mm256_loadu_ps(d0 + ch), _mm256_loadu_ps(d0 + c + ch));
+                    __m256 bot = _mm256_add_ps(_mm256_loadu_ps(d1 + ch), _mm256_loadu_ps(d1 + c + ch));
+                    _mm256_storeu_ps(di + ch, _mm256_add_ps(top, bot));
+                }
+            }
+}
+
+static CAE__AVX2_FN void cae__avx2_relu_bwd(float *dx, const float *dy, const float *y, size_t n)
+{
+    size_t i = 0;
+    __m256 z = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 on = _mm256_cmp_ps(_mm256_loadu_ps(y + i), z, _CMP_GT_OQ);
+        _mm256_storeu_ps(dx + i, _mm256_and_ps(on, _mm256_loadu_ps(dy + i)));
+    }
+    cae_relu_backward_ref(dx + i, dy + i, y + i, n - i);
+}
+#endif /* CONVAE_NO_TRAIN */
+
+static const cae_kernels cae__set_avx2 = {
+    "avx2", "AVX2+FMA: 6x16 register tiles, Winograd F(2x2,3x3), 8-wide pooling and ReLU", cae__avx2_usable, 1,
+    cae__avx2_conv, cae__avx2_wino_conv, cae__avx2_maxpool_fwd, cae__avx2_upsample_fwd, cae__avx2_relu_fwd
+    CAE__TRAIN_ENTRIES(cae__avx2_conv_dw, cae__avx2_wino_dw, cae__avx2_maxpool_bwd, cae__avx2_upsample_bwd,
+                       cae__avx2_relu_bwd)};
+#define CAE__SET_AVX2 , &cae__set_avx2
+#else
+#define CAE__SET_AVX2
+#endif /* CAE__AVX2 */
+
+/* ================================================================ dispatch */
+
+/* every set this build has, slowest first */
+static const cae_kernels *const cae__sets[] = {&cae__set_scalar CAE__SET_AVX2};
+
+CONVAE_DEF const cae_kernels *cae_kernels_get(int i)
+{
+    return i >= 0 && i < (int)(sizeof cae__sets / sizeof cae__sets[0]) ? cae__sets[i] : NULL;
+}
+
+CONVAE_DEF const char *cae_kernels_name(const cae_kernels *ks)
+{
+    return ks ? ks->name : "none";
+}
+
+CONVAE_DEF const char *cae_kernels_about(const cae_kernels *ks)
+{
+    return ks ? ks->about : "";
+}
+
+CONVAE_DEF int cae_kernels_usable(const cae_kernels *ks)
+{
+    return ks && ks->usable();
+}
+
+CONVAE_DEF const cae_kernels *cae_kernels_best(void)
+{
+    int i = (int)(sizeof cae__sets / sizeof cae__sets[0]);
+    while (--i > 0)
+        if (cae__sets[i]->usable()) return cae__sets[i];
+    return cae__sets[0];
+}
+
+CONVAE_DEF int cae_kernels_pick(const char *name, const cae_kernels **out, cae_err *e)
+{
+    char known[96];
+    size_t n = 0;
+    int i, nsets = (int)(sizeof cae__sets / sizeof cae__sets[0]);
+    const char *from = "";
+    if (!out) return cae__fail(e, CAE_ERR_ARG, "cae_kernels_pick: out is NULL");
+    *out = NULL;
+#ifndef CONVAE_NO_STDIO
+    if (!name) {
+        name = getenv("CONVAE_KERNELS");
+        from = " (from the environment variable CONVAE_KERNELS)";
+    }
+#endif
+    if (!name || !*name || strcmp(name, "auto") == 0) {
+        *out = cae_kernels_best();
+        return CAE_OK;
+    }
+    for (i = 0; i < nsets; i++)
+        if (strcmp(name, cae__sets[i]->name) == 0) {
+            if (!cae__sets[i]->usable())
+                return cae__fail(e, CAE_ERR_ARG, "kernel set \"%s\"%s: this CPU cannot run it", name, from);
+            *out = cae__sets[i];
+            return CAE_OK;
+        }
+    for (i = 0; i < nsets; i++) {
+        const char *s = cae__sets[i]->name;
+        if (n + strlen(s) + 3 >= sizeof known) break;
+        if (i) known[n++] = ',', known[n++] = ' ';
+        while (*s) known[n++] = *s++;
+    }
+    known[n] = 0;
+    return cae__fail(e, CAE_ERR_ARG, "unknown kernel set \"%s\"%s: this build has %s, or auto", name, from, known);
+}
+
+/* ================================================================ layers through a kernel set */
+
+static const cae_kernels *cae__ks(const cae_kernels *ks)
+{
+    return ks ? ks : cae_kernels_best();
+}
+
+CONVAE_DEF int cae_conv2d_wino(const cae_kernels *ks, int ci, int co, int k)
+{
+    return cae__ks(ks)->wino && cae__wino_shape(ci, co, k);
+}
+
+CONVAE_DEF void cae_conv2d_forward1(const cae_kernels *ks, float *out, const float *in, const float *wt,
+                                    const float *U, const float *bias, int h, int w, int ci, int co, int k, int act,
+                                    float *work)
+{
+    ks = cae__ks(ks);
+    if (U && cae_conv2d_wino(ks, ci, co, k)) {
+        ks->wino_conv(out, in, U, bias, h, w, ci, co, act, work);
+        return;
+    }
+    cae__pad(work, in, h, w, ci, k, (k - 1) / 2);
+    ks->conv(out, work, wt, bias, h, w, ci, co, k, act);
+}
+
+#ifndef CONVAE_NO_TRAIN
+CONVAE_DEF void cae_conv2d_backward1(const cae_kernels *ks, float *din, float *dwt, float *dU, float *dbias,
+                                     const float *dpre, const float *in, const float *wflip, const float *Uflip,
+                                     int h, int w, int ci, int co, int k, float *work)
 {
     size_t j, npix = (size_t)h * w;
     int o;
+    ks = cae__ks(ks);
     if (dbias)
         for (j = 0; j < npix; j++)
             for (o = 0; o < co; o++) dbias[o] += dpre[j * co + o];
-#ifdef CAE__AVX2
-    if (dU && cae__wino_ok(ci, co, k)) {
-        cae__wino_dw(dU, in, dpre, h, w, ci, co, work);
+    if (dU && cae_conv2d_wino(ks, ci, co, k)) {
+        ks->wino_dw(dU, in, dpre, h, w, ci, co, work);
         dwt = NULL;
     }
-#endif
-    (void)dU;
     if (dwt) {
         cae__pad(work, in, h, w, ci, k, (k - 1) / 2);
-        cae__conv_dw_padded(dwt, work, dpre, h, w, ci, co, k);
+        ks->conv_dw(dwt, work, dpre, h, w, ci, co, k);
     }
     if (din && k % 2 == 1) { /* odd k pads the same on both sides: din is a 'same' convolution */
-        cae__conv_fwd1(din, dpre, wflip, Uflip, NULL, h, w, co, ci, k, CAE_ACT_NONE, work);
+        cae_conv2d_forward1(ks, din, dpre, wflip, Uflip, NULL, h, w, co, ci, k, CAE_ACT_NONE, work);
     } else if (din) {
         cae__pad(work, dpre, h, w, co, k, k - 1 - (k - 1) / 2);
-        cae__conv_padded(din, work, wflip, NULL, h, w, co, ci, k, CAE_ACT_NONE);
+        ks->conv(din, work, wflip, NULL, h, w, co, ci, k, CAE_ACT_NONE);
     }
 }
+#endif
 
-CONVAE_DEF void cae_conv2d_forward(float *out, const float *in, const float *wt, const float *bias,
-                                   int n, int h, int w, int ci, int co, int k, int act, float *work)
+CONVAE_DEF void cae_conv2d_forward(const cae_kernels *ks, float *out, const float *in, const float *wt,
+                                   const float *bias, int n, int h, int w, int ci, int co, int k, int act,
+                                   float *work)
 {
     float *U = work + cae__conv_scratch(h, w, ci, co, k) + (size_t)k * k * ci * co;
-    int b;
-    if (cae__wino_ok(ci, co, k)) cae__wino_kernel(U, wt, ci, co);
+    int b, wino = cae_conv2d_wino(ks, ci, co, k);
+    if (wino) cae_conv2d_wino_kernel(U, wt, ci, co);
     for (b = 0; b < n; b++)
-        cae__conv_fwd1(out + (size_t)b * h * w * co, in + (size_t)b * h * w * ci, wt,
-                       cae__wino_ok(ci, co, k) ? U : NULL, bias, h, w, ci, co, k, act, work);
+        cae_conv2d_forward1(ks, out + (size_t)b * h * w * co, in + (size_t)b * h * w * ci, wt, wino ? U : NULL, bias,
+                            h, w, ci, co, k, act, work);
 }
 
-CONVAE_DEF void cae_conv2d_backward(float *din, float *dwt, float *dbias, const float *dpre,
-                                    const float *in, const float *wt,
-                                    int n, int h, int w, int ci, int co, int k, float *work)
+#ifndef CONVAE_NO_TRAIN
+CONVAE_DEF void cae_conv2d_backward(const cae_kernels *ks, float *din, float *dwt, float *dbias, const float *dpre,
+                                    const float *in, const float *wt, int n, int h, int w, int ci, int co, int k,
+                                    float *work)
 {
     float *wf = work + cae__conv_scratch(h, w, ci, co, k), *U = wf + (size_t)k * k * ci * co;
-    float *dU = dwt && cae__wino_ok(ci, co, k) ? U + (size_t)16 * ci * co : NULL;
-    int b;
-    cae__flip(wf, wt, ci, co, k);
-    if (cae__wino_ok(co, ci, k)) cae__wino_kernel(U, wf, co, ci);
+    float *dU = dwt && cae_conv2d_wino(ks, ci, co, k) ? U + (size_t)16 * ci * co : NULL;
+    int b, wino_din = cae_conv2d_wino(ks, co, ci, k);
+    cae_conv2d_flip(wf, wt, ci, co, k);
+    if (wino_din) cae_conv2d_wino_kernel(U, wf, co, ci);
     if (dU) memset(dU, 0, sizeof(float) * 16 * (size_t)ci * co);
     for (b = 0; b < n; b++)
-        cae__conv_bwd1(din ? din + (size_t)b * h * w * ci : NULL, dwt, dU, dbias, dpre + (size_t)b * h * w * co,
-                       in + (size_t)b * h * w * ci, wf, cae__wino_ok(co, ci, k) ? U : NULL, h, w, ci, co, k, work);
-    if (dU) cae__wino_grad(dwt, dU, ci, co);
+        cae_conv2d_backward1(ks, din ? din + (size_t)b * h * w * ci : NULL, dwt, dU, dbias,
+                             dpre + (size_t)b * h * w * co, in + (size_t)b * h * w * ci, wf, wino_din ? U : NULL, h,
+                             w, ci, co, k, work);
+    if (dU) cae_conv2d_wino_grad(dwt, dU, ci, co);
 }
+#endif
+
+CONVAE_DEF void cae_maxpool2d_forward(const cae_kernels *ks, float *out, int *argmax, const float *in, int n, int h,
+                                      int w, int c)
+{
+    cae__ks(ks)->maxpool_fwd(out, argmax, in, n, h, w, c);
+}
+
+CONVAE_DEF void cae_upsample2d_forward(const cae_kernels *ks, float *out, const float *in, int n, int h, int w,
+                                       int c)
+{
+    cae__ks(ks)->upsample_fwd(out, in, n, h, w, c);
+}
+
+CONVAE_DEF void cae_relu_forward(const cae_kernels *ks, float *y, const float *x, size_t n)
+{
+    cae__ks(ks)->relu_fwd(y, x, n);
+}
+
+#ifndef CONVAE_NO_TRAIN
+CONVAE_DEF void cae_maxpool2d_backward(const cae_kernels *ks, float *din, const float *dout, const int *argmax,
+                                       int n, int h, int w, int c)
+{
+    cae__ks(ks)->maxpool_bwd(din, dout, argmax, n, h, w, c);
+}
+
+CONVAE_DEF void cae_upsample2d_backward(const cae_kernels *ks, float *din, const float *dout, int n, int h, int w,
+                                        int c)
+{
+    cae__ks(ks)->upsample_bwd(din, dout, n, h, w, c);
+}
+
+CONVAE_DEF void cae_relu_backward(const cae_kernels *ks, float *dx, const float *dy, const float *y, size_t n)
+{
+    cae__ks(ks)->relu_bwd(dx, dy, y, n);
+}
+#endif
 
 /* ================================================================ losses */
 
@@ -2434,8 +2796,16 @@ CONVAE_DEF double cae_mse(const float *y, const float *t, size_t n, float *grad,
     return sum;
 }
 
-/* ================================================================ Adam and initialisation */
+/* ================================================================ initialisation and Adam */
 
+CONVAE_DEF void cae_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, cae_rng *r)
+{
+    float lim = (float)sqrt(6.0 / (double)(fan_in + fan_out));
+    size_t i;
+    for (i = 0; i < n; i++) w[i] = (2.0f * cae_rng_uniform(r) - 1.0f) * lim;
+}
+
+#ifndef CONVAE_NO_TRAIN
 CONVAE_DEF cae_adam cae_adam_default(void)
 {
     cae_adam a;
@@ -2460,15 +2830,9 @@ CONVAE_DEF void cae_adam_step(cae_adam *a, float *param, const float *grad, floa
         param[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
     }
 }
+#endif /* CONVAE_NO_TRAIN */
 
-CONVAE_DEF void cae_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, cae_rng *r)
-{
-    float lim = (float)sqrt(6.0 / (double)(fan_in + fan_out));
-    size_t i;
-    for (i = 0; i < n; i++) w[i] = (2.0f * cae_rng_uniform(r) - 1.0f) * lim;
-}
-
-/* ================================================================ the model */
+/* ================================================================ the net */
 
 static const cae_layer_spec cae__lab[] = {
     {CAE_CONV2D, 32, 3, CAE_ACT_RELU, "enc_conv1"},        {CAE_MAXPOOL2D, 0, 0, 0, "enc_pool1"},
@@ -2500,32 +2864,38 @@ static size_t cae__up64(size_t n)
     return (n + 15) & ~(size_t)15; /* floats: 64-byte steps */
 }
 
-/* Fills the layer table (shapes, parameter and workspace offsets) from the specs. */
-static int cae__plan(cae_model *m, int h, int w, int c, const cae_layer_spec *specs, int ns, cae_err *e)
+/* p rounded up to the next 64-byte boundary (the buffers are allocated with 64 bytes to spare) */
+static float *cae__align64(void *p)
+{
+    size_t mis = (size_t)((unsigned long long)(size_t)p & 63u);
+    return (float *)(void *)((unsigned char *)p + (mis ? 64 - mis : 0));
+}
+
+/* Zeroes the net and fills its layer table and sizes from the specs; allocates nothing. */
+static int cae__plan(cae_net *net, int h, int w, int c, const cae_layer_spec *specs, int ns, cae_err *e)
 {
     int l, counts[6] = {0, 0, 0, 0, 0, 0};
-    size_t ws = 0, maxact = (size_t)h * w * c, work = 0, flips = 0;
-    if (ns < 1 || ns > CONVAE_MAX_LAYERS)
-        return cae__fail(e, CAE_ERR_ARG, "model: %d layers given, 1 to %d allowed", ns, CONVAE_MAX_LAYERS);
+    size_t maxact = (size_t)h * w * c, work = 0;
+    double sum = 0.0;
+    memset(net, 0, sizeof *net);
+    if (!specs) return cae__fail(e, CAE_ERR_ARG, "net: no layers given");
+    if (ns < 1 || ns > CAE_MAX_LAYERS)
+        return cae__fail(e, CAE_ERR_ARG, "net: %d layers given, 1 to %d allowed", ns, (int)CAE_MAX_LAYERS);
     if (h < 1 || w < 1 || c < 1 || h > CONVAE_MAX_DIM || w > CONVAE_MAX_DIM || c > CONVAE_MAX_DIM)
-        return cae__fail(e, CAE_ERR_SHAPE, "model: input %dx%dx%d, each size must be 1..%d", h, w, c,
-                         CONVAE_MAX_DIM);
+        return cae__fail(e, CAE_ERR_SHAPE, "net: input %dx%dx%d, each size must be 1..%d", h, w, c, CONVAE_MAX_DIM);
     if (maxact > (size_t)1 << 28)
-        return cae__fail(e, CAE_ERR_SHAPE, "model: input %dx%dx%d is too large for one image", h, w, c);
-    m->nlayers = ns;
-    m->h = h, m->w = w, m->c = c;
-    m->nparams = 0;
-    m->ndu = 0;
+        return cae__fail(e, CAE_ERR_SHAPE, "net: input %dx%dx%d is too large for one image", h, w, c);
+    net->nlayers = ns;
+    net->h = h, net->w = w, net->c = c;
     for (l = 0; l < ns; l++) {
         const cae_layer_spec *s = specs + l;
-        cae_layer *L = m->layer + l;
+        cae_layer *L = net->layer + l;
         size_t outn;
-        memset(L, 0, sizeof *L);
         L->kind = s->kind;
         L->h = h, L->w = w, L->c = c;
         L->oh = h, L->ow = w, L->oc = c;
         if (s->kind < CAE_CONV2D || s->kind > CAE_SIGMOID)
-            return cae__fail(e, CAE_ERR_ARG, "model: layer %d has unknown kind %d", l, s->kind);
+            return cae__fail(e, CAE_ERR_ARG, "net: layer %d has unknown kind %d", l, s->kind);
         counts[s->kind]++;
         if (s->name && s->name[0]) {
             size_t len = strlen(s->name);
@@ -2542,241 +2912,623 @@ static int cae__plan(cae_model *m, int h, int w, int c, const cae_layer_spec *sp
             for (; dig; dig /= 10) *d++ = (char)('0' + num / dig % 10);
         }
         if (s->kind == CAE_CONV2D) {
+            size_t wk;
             if (s->filters < 1 || s->filters > CONVAE_MAX_DIM || s->ksize < 1 || s->ksize > 15 || s->act < 0 ||
                 s->act > CAE_ACT_SIGMOID)
-                return cae__fail(e, CAE_ERR_ARG, "model: %s: filters %d (1..%d), kernel %d (1..15), act %d (0..2)",
+                return cae__fail(e, CAE_ERR_ARG, "net: %s: filters %d (1..%d), kernel %d (1..15), act %d (0..2)",
                                  L->name, s->filters, CONVAE_MAX_DIM, s->ksize, s->act);
+            double pad = (double)(h + s->ksize - 1) * (double)(w + s->ksize - 1) * (c > s->filters ? c : s->filters);
+            double tiles = 16.0 * (double)(h / 2 + 2) * (double)(w / 2 + 2) * (double)(c + s->filters);
+            if ((double)s->ksize * s->ksize * c * s->filters > (double)(1 << 28) || pad > (double)(1 << 28) ||
+                tiles > (double)(1 << 28)) /* in floats; also keeps every size below in range on 32-bit hosts */
+                return cae__fail(e, CAE_ERR_SHAPE, "net: %s: a %dx%d kernel from %d to %d channels on %dx%d is too large",
+                                 L->name, s->ksize, s->ksize, c, s->filters, h, w);
             L->k = s->ksize;
             L->act = s->act;
             L->oc = s->filters;
-            L->poff = m->nparams;
+            L->poff = net->nparams;
             L->nparams = (size_t)L->k * L->k * c * L->oc + (size_t)L->oc;
-            L->flip_off = flips;
-            flips += cae__up64((size_t)L->k * L->k * c * L->oc);
-            L->wino_off = flips;
-            if (cae__wino_ok(c, L->oc, L->k)) flips += cae__up64((size_t)16 * c * L->oc);
-            L->wino_flip_off = flips;
-            if (cae__wino_ok(L->oc, c, L->k)) flips += cae__up64((size_t)16 * c * L->oc);
-            L->du_off = m->ndu;
-            if (cae__wino_ok(c, L->oc, L->k)) m->ndu += cae__up64((size_t)16 * c * L->oc);
-            m->nparams += L->nparams;
-            {
-                size_t wk = cae__conv_scratch(h, w, c, L->oc, L->k);
-                if (wk > work) work = wk;
-            }
+            L->wino_off = net->nwino;
+            if (cae__wino_shape(c, L->oc, L->k)) net->nwino += cae__up64((size_t)16 * c * L->oc);
+            net->nparams += L->nparams;
+            wk = cae__conv_scratch(h, w, c, L->oc, L->k);
+            if (wk > work) work = wk;
         } else if (s->kind == CAE_MAXPOOL2D) {
             L->oh = (h + 1) / 2, L->ow = (w + 1) / 2;
         } else if (s->kind == CAE_UPSAMPLE2D) {
             if (h > CONVAE_MAX_DIM / 2 || w > CONVAE_MAX_DIM / 2)
-                return cae__fail(e, CAE_ERR_SHAPE, "model: %s: %dx%d upsampled exceeds %d", L->name, h, w,
+                return cae__fail(e, CAE_ERR_SHAPE, "net: %s: %dx%d upsampled exceeds %d", L->name, h, w,
                                  CONVAE_MAX_DIM);
             L->oh = 2 * h, L->ow = 2 * w;
         }
         outn = (size_t)L->oh * L->ow * L->oc;
         if (outn > (size_t)1 << 28)
-            return cae__fail(e, CAE_ERR_SHAPE, "model: %s: output %dx%dx%d is too large for one image", L->name,
-                             L->oh, L->ow, L->oc);
-        L->out_off = ws;
-        ws += cae__up64(outn);
-        if (s->kind == CAE_MAXPOOL2D) {
-            L->arg_off = ws; /* ints, stored in the float workspace */
-            ws += cae__up64(outn);
-        }
-        if (s->kind == CAE_CONV2D && s->act == CAE_ACT_SIGMOID) {
-            L->logit_off = ws; /* kept for the BCE computed from logits */
-            ws += cae__up64(outn);
-        }
+            return cae__fail(e, CAE_ERR_SHAPE, "net: %s: output %dx%dx%d is too large for one image", L->name, L->oh,
+                             L->ow, L->oc);
         if (outn > maxact) maxact = outn;
+        sum += 3.0 * (double)outn + (double)L->nparams + 16.0 * (double)L->c * L->oc;
+        if (sum > (double)(1 << 28)) /* floats: every size a net or trainer adds up stays in range */
+            return cae__fail(e, CAE_ERR_SHAPE, "net: the layers up to %s hold more than 2^28 values per image", L->name);
         h = L->oh, w = L->ow, c = L->oc;
     }
-    m->nflip = flips;
-    m->ws_grad = ws;
-    m->ws_work = ws + 2 * cae__up64(maxact);
-    m->ws_floats = m->ws_work + cae__up64(work);
+    net->maxact = maxact;
+    net->work = work;
     return CAE_OK;
 }
 
-/* Remakes the kernels derived from the weights: flipped for din, Winograd for both ways. */
-static void cae__refresh_flips(cae_model *m)
+/* The Winograd kernels of the layers whose shape takes them, from the parameters. */
+static void cae__net_wino(const cae_net *net, float *wino)
 {
     int l;
-    for (l = 0; l < m->nlayers; l++) {
-        const cae_layer *L = m->layer + l;
-        float *wf = m->wflip + L->flip_off;
-        if (L->kind != CAE_CONV2D) continue;
-        cae__flip(wf, m->param + L->poff, L->c, L->oc, L->k);
-        if (cae__wino_ok(L->c, L->oc, L->k)) cae__wino_kernel(m->wflip + L->wino_off, m->param + L->poff, L->c, L->oc);
-        if (cae__wino_ok(L->oc, L->c, L->k)) cae__wino_kernel(m->wflip + L->wino_flip_off, wf, L->oc, L->c);
+    for (l = 0; l < net->nlayers; l++) {
+        const cae_layer *L = net->layer + l;
+        if (L->kind == CAE_CONV2D && cae__wino_shape(L->c, L->oc, L->k))
+            cae_conv2d_wino_kernel(wino + L->wino_off, net->param + L->poff, L->c, L->oc);
     }
 }
 
-/* the layer's Winograd kernels, or NULL where its shape does not use them */
-static const float *cae__wino_fwd(const cae_model *m, const cae_layer *L)
+/* Plans the net, picks its kernel set and allocates its parameters and Winograd kernels (not
+   yet filled); *param is where the parameters go. Zeroes the net on error. */
+static int cae__net_alloc(cae_net *net, int h, int w, int c, const cae_layer_spec *specs, int ns, float **param,
+                          cae_err *e)
 {
-    return cae__wino_ok(L->c, L->oc, L->k) ? m->wflip + L->wino_off : NULL;
-}
-
-static const float *cae__wino_bwd(const cae_model *m, const cae_layer *L)
-{
-    return cae__wino_ok(L->oc, L->c, L->k) ? m->wflip + L->wino_flip_off : NULL;
-}
-
-CONVAE_DEF int cae_model_create(cae_model **out, int h, int w, int c, const cae_layer_spec *specs,
-                                int nspecs, int max_batch, unsigned long long seed, cae_err *e)
-{
-    cae_model plan, *m;
-    size_t head = cae__up64((sizeof(cae_model) + sizeof(float) - 1) / sizeof(float)), total, bytes;
-    float *f;
-    cae_rng rng = cae_rng_seed(seed);
-    int l, rc, nslots = max_batch < CONVAE_SLOTS ? max_batch : CONVAE_SLOTS;
-    if (!out) return cae__fail(e, CAE_ERR_ARG, "model: no place to put the model");
-    *out = NULL;
-    if (!specs) return cae__fail(e, CAE_ERR_ARG, "model: no layers given");
-    if (max_batch < 1 || max_batch > (1 << 20))
-        return cae__fail(e, CAE_ERR_ARG, "model: batch size %d, must be 1..%d", max_batch, 1 << 20);
-    memset(&plan, 0, sizeof plan);
-    rc = cae__plan(&plan, h, w, c, specs, nspecs, e);
-    if (rc) return rc;
-    /* params, grads, m, v; flipped kernels; per-slot gradients; per-slot workspaces */
-    total = head + 4 * cae__up64(plan.nparams) + plan.ndu + plan.nflip +
-            (size_t)nslots * (cae__up64(plan.nparams) + plan.ndu + plan.ws_floats) + 16;
+    const cae_kernels *ks;
+    size_t total, bytes;
+    int rc = cae_kernels_pick(NULL, &ks, e);
+    if (rc) {
+        memset(net, 0, sizeof *net);
+        return rc;
+    }
+    rc = cae__plan(net, h, w, c, specs, ns, e);
+    if (rc) {
+        memset(net, 0, sizeof *net);
+        return rc;
+    }
+    total = cae__up64(net->nparams) + net->nwino + 16;
     bytes = cae__mul(total, sizeof(float));
-    if (!bytes || total < plan.ws_floats || bytes > CONVAE_MAX_BYTES)
-        return cae__fail(e, CAE_ERR_NOMEM, "model: needs %zu MiB for %d parallel slices, more than the %zu MiB "
-                         "allowed (CONVAE_MAX_BYTES)", (bytes ? bytes : (size_t)-1) >> 20, nslots,
+    if (!bytes || bytes > CONVAE_MAX_BYTES) {
+        size_t np = net->nparams;
+        memset(net, 0, sizeof *net);
+        return cae__fail(e, CAE_ERR_NOMEM, "net: %zu parameters need more than CONVAE_MAX_BYTES (%zu MiB)", np,
                          (size_t)CONVAE_MAX_BYTES >> 20);
-    f = (float *)cae__alloc(bytes);
-    if (!f) return cae__fail(e, CAE_ERR_NOMEM, "model: cannot allocate %zu bytes", bytes);
-    m = (cae_model *)(void *)f;
-    *m = plan;
-    {
-        /* 64-byte alignment for the arrays that follow the struct */
-        size_t mis = (size_t)((unsigned long long)(size_t)(f + head) & 63u) / sizeof(float);
-        f += head + (mis ? 16 - mis : 0);
     }
-    m->param = f, f += cae__up64(m->nparams);
-    m->grad = f, f += cae__up64(m->nparams) + m->ndu;
-    m->m = f, f += cae__up64(m->nparams);
-    m->v = f, f += cae__up64(m->nparams);
-    m->wflip = f, f += m->nflip;
-    m->nslots = nslots;
-    m->slot_grad = f, f += (size_t)nslots * (cae__up64(m->nparams) + m->ndu);
-    m->ws = f;
-    m->max_batch = max_batch;
-    m->adam = cae_adam_default();
-    for (l = 0; l < m->nlayers; l++) {
-        const cae_layer *L = m->layer + l;
-        if (L->kind == CAE_CONV2D)
-            cae_glorot_uniform(m->param + L->poff, L->nparams - (size_t)L->oc, L->k * L->k * L->c,
-                               L->k * L->k * L->oc, &rng);
+    net->own = cae__alloc(bytes);
+    if (!net->own) {
+        memset(net, 0, sizeof *net);
+        return cae__fail(e, CAE_ERR_NOMEM, "net: cannot allocate %zu bytes", bytes);
     }
-    cae__refresh_flips(m);
-    *out = m;
+    *param = cae__align64(net->own);
+    net->param = *param;
+    net->wino = net->nwino ? *param + cae__up64(net->nparams) : NULL;
+    net->ks = ks;
     return CAE_OK;
 }
 
-CONVAE_DEF void cae_model_free(cae_model *m)
+CONVAE_DEF int cae_net_create(cae_net *net, int h, int w, int c, const cae_layer_spec *specs, int nspecs,
+                              unsigned long long seed, cae_err *e)
 {
-    if (m) CONVAE_FREE(m);
+    cae_rng rng = cae_rng_seed(seed);
+    float *param;
+    int l, rc;
+    if (!net) return cae__fail(e, CAE_ERR_ARG, "net: no place to put the net");
+    rc = cae__net_alloc(net, h, w, c, specs, nspecs, &param, e);
+    if (rc) return rc;
+    for (l = 0; l < net->nlayers; l++) {
+        const cae_layer *L = net->layer + l;
+        if (L->kind == CAE_CONV2D)
+            cae_glorot_uniform(param + L->poff, L->nparams - (size_t)L->oc, L->k * L->k * L->c, L->k * L->k * L->oc,
+                               &rng);
+    }
+    if (net->wino) cae__net_wino(net, param + cae__up64(net->nparams));
+    return CAE_OK;
 }
 
-CONVAE_DEF int cae_model_find(const cae_model *m, const char *name)
+CONVAE_DEF int cae_net_init(cae_net *net, int h, int w, int c, const cae_layer_spec *specs, int nspecs,
+                            const float *param, size_t nparam, cae_err *e)
+{
+    const cae_kernels *ks;
+    int rc;
+    if (!net) return cae__fail(e, CAE_ERR_ARG, "net: no place to put the net");
+    memset(net, 0, sizeof *net);
+    if ((rc = cae_kernels_pick(NULL, &ks, e)) != CAE_OK) return rc;
+    if ((rc = cae__plan(net, h, w, c, specs, nspecs, e)) != CAE_OK) {
+        memset(net, 0, sizeof *net);
+        return rc;
+    }
+    if (!param || nparam != net->nparams) {
+        size_t want = net->nparams;
+        memset(net, 0, sizeof *net);
+        return cae__fail(e, CAE_ERR_ARG, "net: %zu parameters given, the layers have %zu", param ? nparam : 0, want);
+    }
+    net->param = param;
+    net->nwino = 0;
+    net->ks = ks;
+    return CAE_OK;
+}
+
+CONVAE_DEF void cae_net_free(cae_net *net)
+{
+    if (!net) return;
+    CONVAE_FREE(net->own);
+    memset(net, 0, sizeof *net);
+}
+
+CONVAE_DEF int cae_net_find(const cae_net *net, const char *name)
 {
     int l;
-    for (l = 0; l < m->nlayers; l++)
-        if (name && strcmp(m->layer[l].name, name) == 0) return l;
+    if (!net || !name) return -1;
+    for (l = 0; l < net->nlayers; l++)
+        if (strcmp(net->layer[l].name, name) == 0) return l;
     return -1;
 }
 
-/* a slot's gradients: the parameters', then the Winograd-domain kernel gradients */
-static size_t cae__slot_stride(const cae_model *m)
-{
-    return cae__up64(m->nparams) + m->ndu;
-}
+/* ---------------------------------------------------------------- running it */
 
-/* Runs one image through layers 0..last; returns that layer's output. */
-static const float *cae__forward1(cae_model *m, float *ws, const float *x, int last)
+/* One layer on one image. logit (a conv with a sigmoid; may be NULL) receives the
+   pre-activation and the sigmoid is applied from it; argmax (max-pooling; may be NULL) the
+   winners, for a backward pass. */
+static void cae__layer_forward(const cae_net *net, const cae_layer *L, const float *in, float *out, float *logit,
+                               int *argmax, float *work)
 {
-    const float *in = x;
-    int l;
-    for (l = 0; l <= last; l++) {
-        const cae_layer *L = m->layer + l;
-        float *out = ws + L->out_off;
-        size_t on = (size_t)L->oh * L->ow * L->oc;
-        switch (L->kind) {
-        case CAE_CONV2D: {
-            const float *wt = m->param + L->poff, *b = wt + (L->nparams - (size_t)L->oc);
-            if (L->act == CAE_ACT_SIGMOID) {
-                float *z = ws + L->logit_off;
-                cae__conv_fwd1(z, in, wt, cae__wino_fwd(m, L), b, L->h, L->w, L->c, L->oc, L->k, CAE_ACT_NONE, ws + m->ws_work);
-                cae_sigmoid_forward(out, z, on);
-            } else {
-                cae__conv_fwd1(out, in, wt, cae__wino_fwd(m, L), b, L->h, L->w, L->c, L->oc, L->k, L->act, ws + m->ws_work);
-            }
-            break;
+    const cae_kernels *ks = cae__ks(net->ks);
+    size_t on = (size_t)L->oh * L->ow * L->oc;
+    switch (L->kind) {
+    case CAE_CONV2D: {
+        const float *wt = net->param + L->poff, *b = wt + (L->nparams - (size_t)L->oc);
+        const float *U = net->wino && cae__wino_shape(L->c, L->oc, L->k) ? net->wino + L->wino_off : NULL;
+        if (L->act == CAE_ACT_SIGMOID && logit) {
+            cae_conv2d_forward1(ks, logit, in, wt, U, b, L->h, L->w, L->c, L->oc, L->k, CAE_ACT_NONE, work);
+            cae_sigmoid_forward(out, logit, on);
+        } else {
+            cae_conv2d_forward1(ks, out, in, wt, U, b, L->h, L->w, L->c, L->oc, L->k, L->act, work);
         }
-        case CAE_MAXPOOL2D:
-            cae_maxpool2d_forward(out, (int *)(void *)(ws + L->arg_off), in, 1, L->h, L->w, L->c);
-            break;
-        case CAE_UPSAMPLE2D: cae_upsample2d_forward(out, in, 1, L->h, L->w, L->c); break;
-        case CAE_RELU: cae_relu_forward(out, in, on); break;
-        default: cae_sigmoid_forward(out, in, on); break;
-        }
-        in = out;
+        break;
     }
-    return in;
+    case CAE_MAXPOOL2D: ks->maxpool_fwd(out, argmax, in, 1, L->h, L->w, L->c); break;
+    case CAE_UPSAMPLE2D: ks->upsample_fwd(out, in, 1, L->h, L->w, L->c); break;
+    case CAE_RELU: ks->relu_fwd(out, in, on); break;
+    default:
+        CONVAE_ASSERT(L->kind == CAE_SIGMOID);
+        cae_sigmoid_forward(out, in, on);
+        break;
+    }
 }
 
-/* Loss of one image, and (when g is not NULL) its gradient into g: w.r.t. the logits when
-   *fused comes back 1 (BCE after a sigmoid), else w.r.t. the model output. */
-static double cae__loss1(cae_model *m, float *ws, const float *x, const float *t, int loss, float *g,
-                         float scale, int *fused)
+/* Loss of one image whose output is y: BCE from the logits z when there are some (a final
+   sigmoid), else from y; or MSE. g (may be NULL) gets scale times its gradient: w.r.t. the
+   logits when BCE has them, else w.r.t. y. */
+static double cae__loss1(const float *y, const float *z, const float *t, size_t on, int loss, float *g, float scale)
 {
-    const cae_layer *L = m->layer + m->nlayers - 1;
-    const float *y = ws + L->out_off, *z = NULL;
-    size_t on = (size_t)L->oh * L->ow * L->oc, i;
-    *fused = 0;
+    size_t i;
     if (loss == CAE_LOSS_MSE) return cae_mse(y, t, on, g, scale);
-    if (L->kind == CAE_CONV2D && L->act == CAE_ACT_SIGMOID) z = ws + L->logit_off;
-    if (L->kind == CAE_SIGMOID) z = m->nlayers > 1 ? ws + m->layer[m->nlayers - 2].out_off : x;
     if (!z) return cae_bce(y, t, on, g, scale);
     /* BCE from the logits; its gradient sigmoid(z) - t uses the y the forward pass made */
-    *fused = 1;
     if (g)
         for (i = 0; i < on; i++) g[i] = (y[i] - t[i]) * scale;
     return cae_bce_logits(z, t, on, NULL, 0.0f);
 }
 
-/* Backward pass of one image whose gradient is in the first gradient buffer; adds the
-   parameter gradients into dp. */
-static void cae__backward1(cae_model *m, float *ws, const float *x, int fused, float *dp)
+/* The logits of the net's output: the pre-activation of a final sigmoid conv (in logit), the
+   input of a final Sigmoid layer, or NULL. */
+static const float *cae__logits(const cae_net *net, const float *last_in, const float *logit)
 {
-    float *g = ws + m->ws_grad, *h = g + (m->ws_work - m->ws_grad) / 2, *tmp;
+    const cae_layer *L = net->layer + net->nlayers - 1;
+    if (L->kind == CAE_CONV2D && L->act == CAE_ACT_SIGMOID) return logit;
+    if (L->kind == CAE_SIGMOID) return last_in;
+    return NULL;
+}
+
+/* A batch is cut into nslots fixed slices, slot s holding images [lo, hi): fixed by n,
+   whatever the thread count. */
+#ifndef CONVAE_SLOTS
+#define CONVAE_SLOTS 16
+#endif
+typedef char cae__slots_ok[CONVAE_SLOTS >= 1 && CONVAE_SLOTS <= 256 ? 1 : -1];
+
+static void cae__slot_range(int n, int nslots, int s, int *lo, int *hi)
+{
+    *lo = (int)((long long)n * s / nslots);
+    *hi = (int)((long long)n * (s + 1) / nslots);
+}
+
+/* Runs fn(ctx, slot, thread) for each of nslots slots on up to `threads` OpenMP threads, the
+   slots dealt round-robin (thread t takes t, t + threads, ...). */
+static void cae__slices(int nslots, int threads, void (*fn)(void *ctx, int slot, int thread), void *ctx)
+{
+    int s;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) num_threads(threads)
+#endif
+    for (s = 0; s < nslots; s++) {
+#ifdef _OPENMP
+        fn(ctx, s, omp_get_thread_num());
+#else
+        fn(ctx, s, 0);
+#endif
+    }
+    (void)threads;
+}
+
+static int cae__max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+CONVAE_DEF size_t cae_net_scratch_bytes(const cae_net *net)
+{
+    if (!net) return 0;
+    return (3 * cae__up64(net->maxact) + cae__up64(net->work)) * sizeof(float) + 64;
+}
+
+/* One image through layers 0..last on the scratch ws: the output goes to y, or (y NULL) stays
+   in ws, where *yp points at it; *last_in and *logit are what cae__logits needs. */
+static void cae__net_run1(const cae_net *net, int last, const float *x, float *y, float *ws, const float **yp,
+                          const float **last_in, const float **logit)
+{
+    float *buf[2], *z = ws + 2 * cae__up64(net->maxact), *work = z + cae__up64(net->maxact);
+    const float *in = x;
     int l;
-    for (l = m->nlayers - 1; l >= 0; l--) {
-        const cae_layer *L = m->layer + l;
-        const float *in = l ? ws + m->layer[l - 1].out_off : x, *y = ws + L->out_off;
+    buf[0] = ws, buf[1] = ws + cae__up64(net->maxact);
+    *last_in = x;
+    for (l = 0; l <= last; l++) {
+        float *out = l == last && y ? y : buf[l % 2];
+        if (l == last) *last_in = in;
+        cae__layer_forward(net, net->layer + l, in, out, z, NULL, work);
+        in = out;
+    }
+    *yp = in;
+    *logit = z;
+}
+
+/* what a net call shares with its slices */
+typedef struct cae__netjob {
+    const cae_net *net;
+    const float *x, *t;
+    float *y, *mse;
+    unsigned char *scratch;
+    size_t per, in_n, out_n;
+    int n, layer, loss;
+    double slot_loss[CONVAE_SLOTS];
+} cae__netjob;
+
+/* Checks that x fits the net's input and y layer `layer`'s output, for as many images. */
+static int cae__check_io(const char *what, const cae_net *net, int layer, const cae_tensor *x, const cae_tensor *y,
+                         cae_err *e)
+{
+    const cae_layer *L;
+    if (!net || !net->nlayers || !net->param) return cae__fail(e, CAE_ERR_ARG, "%s: no net", what);
+    if (net->ks && !net->ks->usable())
+        return cae__fail(e, CAE_ERR_ARG, "%s: the net's kernel set \"%s\" does not run on this CPU", what, net->ks->name);
+    if (layer < 0 || layer >= net->nlayers)
+        return cae__fail(e, CAE_ERR_ARG, "%s: layer %d, the net has 0..%d", what, layer, net->nlayers - 1);
+    L = net->layer + layer;
+    if (!x || !x->data) return cae__fail(e, CAE_ERR_ARG, "%s: no input tensor", what);
+    if (x->n < 1 || x->h != net->h || x->w != net->w || x->c != net->c)
+        return cae__fail(e, CAE_ERR_SHAPE, "%s: input tensor %dx%dx%dx%d, the net takes Nx%dx%dx%d (N >= 1)", what,
+                         x->n, x->h, x->w, x->c, net->h, net->w, net->c);
+    if (!y || !y->data) return cae__fail(e, CAE_ERR_ARG, "%s: no output (or target) tensor", what);
+    if (y->n != x->n || y->h != L->oh || y->w != L->ow || y->c != L->oc)
+        return cae__fail(e, CAE_ERR_SHAPE, "%s: output (or target) tensor %dx%dx%dx%d, %s gives %dx%dx%dx%d", what,
+                         y->n, y->h, y->w, y->c, L->name, x->n, L->oh, L->ow, L->oc);
+    return CAE_OK;
+}
+
+/* Checks a net call's arguments and fills the job; `layer` is the layer whose output is made.
+   *threads: as many as the scratch has room for, at most OpenMP's and the slots' number. */
+static int cae__netjob_init(cae__netjob *j, const char *what, const cae_net *net, int layer, const cae_tensor *x,
+                            const cae_tensor *y, void *scratch, size_t bytes, int *threads, cae_err *e)
+{
+    const cae_layer *L;
+    int rc = cae__check_io(what, net, layer, x, y, e);
+    memset(j, 0, sizeof *j);
+    *threads = 1;
+    if (rc) return rc;
+    L = net->layer + layer;
+    j->per = cae_net_scratch_bytes(net);
+    if (!scratch || bytes < j->per)
+        return cae__fail(e, CAE_ERR_ARG, "%s: %zu bytes of scratch given, the net needs %zu (cae_net_scratch_bytes)",
+                         what, scratch ? bytes : 0, j->per);
+    *threads = (int)(bytes / j->per < (size_t)CONVAE_SLOTS ? bytes / j->per : (size_t)CONVAE_SLOTS);
+    if (*threads > cae__max_threads()) *threads = cae__max_threads();
+    j->net = net, j->layer = layer, j->n = x->n, j->x = x->data, j->y = y->data;
+    j->scratch = (unsigned char *)scratch;
+    j->in_n = (size_t)net->h * net->w * net->c;
+    j->out_n = (size_t)L->oh * L->ow * L->oc;
+    return CAE_OK;
+}
+
+static void cae__encode_slot(void *ctx, int s, int thread)
+{
+    cae__netjob *j = (cae__netjob *)ctx;
+    float *ws = cae__align64(j->scratch + (size_t)thread * j->per);
+    const float *y, *in, *z;
+    int i, lo, hi;
+    cae__slot_range(j->n, CONVAE_SLOTS, s, &lo, &hi);
+    for (i = lo; i < hi; i++)
+        cae__net_run1(j->net, j->layer, j->x + (size_t)i * j->in_n, j->y + (size_t)i * j->out_n, ws, &y, &in, &z);
+}
+
+CONVAE_DEF int cae_net_encode(const cae_net *net, int layer, const cae_tensor *x, cae_tensor *y, void *scratch,
+                              size_t bytes, cae_err *e)
+{
+    cae__netjob j;
+    int threads, rc = cae__netjob_init(&j, "encode", net, layer, x, y, scratch, bytes, &threads, e);
+    if (rc) return rc;
+    cae__slices(CONVAE_SLOTS, threads, cae__encode_slot, &j);
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_net_forward(const cae_net *net, const cae_tensor *x, cae_tensor *y, void *scratch, size_t bytes,
+                               cae_err *e)
+{
+    if (!net || !net->nlayers) return cae__fail(e, CAE_ERR_ARG, "forward: no net");
+    return cae_net_encode(net, net->nlayers - 1, x, y, scratch, bytes, e);
+}
+
+static void cae__evaluate_slot(void *ctx, int s, int thread)
+{
+    cae__netjob *j = (cae__netjob *)ctx;
+    float *ws = cae__align64(j->scratch + (size_t)thread * j->per);
+    const float *y, *in, *z;
+    double ls = 0.0;
+    int i, lo, hi;
+    cae__slot_range(j->n, CONVAE_SLOTS, s, &lo, &hi);
+    for (i = lo; i < hi; i++) {
+        const float *ti = j->t + (size_t)i * j->out_n;
+        cae__net_run1(j->net, j->layer, j->x + (size_t)i * j->in_n, NULL, ws, &y, &in, &z);
+        ls += cae__loss1(y, cae__logits(j->net, in, z), ti, j->out_n, j->loss, NULL, 0.0f);
+        if (j->mse) j->mse[i] = (float)(cae_mse(y, ti, j->out_n, NULL, 0.0f) / (double)j->out_n);
+    }
+    j->slot_loss[s] = ls;
+}
+
+CONVAE_DEF int cae_net_evaluate(const cae_net *net, const cae_tensor *x, const cae_tensor *t, int loss,
+                                double *loss_out, float *mse, void *scratch, size_t bytes, cae_err *e)
+{
+    cae__netjob j;
+    double sum = 0.0;
+    int s, threads, rc;
+    if (loss != CAE_LOSS_BCE && loss != CAE_LOSS_MSE) return cae__fail(e, CAE_ERR_ARG, "evaluate: unknown loss %d", loss);
+    rc = cae__netjob_init(&j, "evaluate", net, net ? net->nlayers - 1 : 0, x, t, scratch, bytes, &threads, e);
+    if (rc) return rc;
+    j.t = t->data, j.y = NULL, j.mse = mse, j.loss = loss;
+    cae__slices(CONVAE_SLOTS, threads, cae__evaluate_slot, &j);
+    for (s = 0; s < CONVAE_SLOTS; s++) sum += j.slot_loss[s]; /* in slot order: the same bits for any thread count */
+    if (loss_out) *loss_out = sum / ((double)j.n * (double)j.out_n);
+    return CAE_OK;
+}
+
+/* ================================================================ the trainer */
+#ifndef CONVAE_NO_TRAIN
+
+/* where the trainer keeps a layer's things: in each slot's workspace the layer's output, its
+   argmax (max-pooling) and its logits (a conv with a sigmoid); among the derived kernels the
+   flipped kernel and its Winograd transform (for the input gradient); among the gradients its
+   Winograd-domain kernel gradient */
+typedef struct cae__tlayer {
+    size_t out_off, arg_off, logit_off, flip_off, wino_flip_off, du_off;
+} cae__tlayer;
+
+struct cae_trainer {
+    cae_net net;                 /* param and wino point into this trainer's memory */
+    cae__tlayer lay[CAE_MAX_LAYERS];
+    float *param, *grad, *m, *v; /* nparams each (grad: then ndu): Adam and the files are one loop */
+    float *wino, *wflip;         /* the net's Winograd kernels; flipped kernels and their transforms */
+    size_t ndu;                  /* Winograd-domain kernel gradients, after the parameters' */
+    int max_batch, threads, nslots;
+    size_t bytes;                /* of the allocation */
+    float *slot_grad;            /* nslots x (nparams + ndu) partial gradients */
+    float *ws;                   /* nslots x ws_floats: one image's activations, gradients, scratch */
+    size_t ws_floats, ws_grad, ws_work;
+    double *slot_loss;           /* nslots */
+    cae_adam adam;
+};
+
+/* a slot's gradients: the parameters', then the Winograd-domain kernel gradients */
+static size_t cae__slot_stride(const cae_trainer *t)
+{
+    return cae__up64(t->net.nparams) + t->ndu;
+}
+
+/* Lays out a slot's workspace and the derived kernels; returns the floats of derived kernels. */
+static size_t cae__trainer_plan(cae_trainer *t)
+{
+    const cae_net *net = &t->net;
+    size_t ws = 0, flips = 0;
+    int l;
+    t->ndu = 0;
+    for (l = 0; l < net->nlayers; l++) {
+        const cae_layer *L = net->layer + l;
+        cae__tlayer *T = t->lay + l;
+        size_t outn = cae__up64((size_t)L->oh * L->ow * L->oc);
+        T->out_off = ws;
+        ws += outn;
+        if (L->kind == CAE_MAXPOOL2D) T->arg_off = ws, ws += outn; /* ints, stored among the floats */
+        if (L->kind == CAE_CONV2D && L->act == CAE_ACT_SIGMOID) T->logit_off = ws, ws += outn;
+        if (L->kind != CAE_CONV2D) continue;
+        T->flip_off = flips;
+        flips += cae__up64((size_t)L->k * L->k * L->c * L->oc);
+        T->wino_flip_off = flips;
+        if (cae__wino_shape(L->oc, L->c, L->k)) flips += cae__up64((size_t)16 * L->c * L->oc);
+        T->du_off = t->ndu;
+        if (cae__wino_shape(L->c, L->oc, L->k)) t->ndu += cae__up64((size_t)16 * L->c * L->oc);
+    }
+    t->ws_grad = ws;
+    t->ws_work = ws + 2 * cae__up64(net->maxact);
+    t->ws_floats = t->ws_work + cae__up64(net->work);
+    return flips;
+}
+
+/* Remakes the kernels derived from the weights: Winograd for the forward pass, flipped and its
+   Winograd transform for the input gradient. */
+static void cae__trainer_derive(cae_trainer *t)
+{
+    const cae_net *net = &t->net;
+    int l;
+    cae__net_wino(net, t->wino);
+    for (l = 0; l < net->nlayers; l++) {
+        const cae_layer *L = net->layer + l;
+        float *wf = t->wflip + t->lay[l].flip_off;
+        if (L->kind != CAE_CONV2D) continue;
+        cae_conv2d_flip(wf, t->param + L->poff, L->c, L->oc, L->k);
+        if (cae__wino_shape(L->oc, L->c, L->k))
+            cae_conv2d_wino_kernel(t->wflip + t->lay[l].wino_flip_off, wf, L->oc, L->c);
+    }
+}
+
+CONVAE_DEF int cae_trainer_create(cae_trainer **out, const cae_net *net, int max_batch, cae_err *e)
+{
+    cae_trainer plan, *t;
+    size_t head = cae__up64((sizeof(cae_trainer) + sizeof(float) - 1) / sizeof(float)), total, bytes, nflip, np;
+    float *f;
+    int nslots = max_batch < CONVAE_SLOTS ? max_batch : CONVAE_SLOTS;
+    if (!out) return cae__fail(e, CAE_ERR_ARG, "trainer: no place to put it");
+    *out = NULL;
+    if (!net || !net->nlayers || !net->param) return cae__fail(e, CAE_ERR_ARG, "trainer: no net");
+    if (!cae__ks(net->ks)->usable())
+        return cae__fail(e, CAE_ERR_ARG, "trainer: the net's kernel set \"%s\" does not run on this CPU", net->ks->name);
+    if (max_batch < 1 || max_batch > (1 << 20))
+        return cae__fail(e, CAE_ERR_ARG, "trainer: batch size %d, must be 1..%d", max_batch, 1 << 20);
+    memset(&plan, 0, sizeof plan);
+    plan.net = *net;
+    plan.net.ks = cae__ks(net->ks);
+    plan.net.own = NULL;
+    nflip = cae__trainer_plan(&plan);
+    np = cae__up64(net->nparams);
+    /* params, grads (+ Winograd-domain), m, v; derived kernels; per-slot gradients, workspaces
+       and losses; 16 floats to align the arrays after the struct to 64 bytes */
+    total = head + 4 * np + plan.ndu + net->nwino + nflip + (size_t)nslots * (np + plan.ndu + plan.ws_floats) +
+            2 * (size_t)nslots + 16;
+    bytes = cae__mul(total, sizeof(float));
+    /* the same sum in double: on a 32-bit host the size_t one can wrap */
+    if (((double)head + 4.0 * np + (double)plan.ndu + (double)net->nwino + (double)nflip +
+         (double)nslots * ((double)np + (double)plan.ndu + (double)plan.ws_floats) + 2.0 * nslots + 16) * sizeof(float) >
+        (double)CONVAE_MAX_BYTES)
+        bytes = 0;
+    if (!bytes || total < plan.ws_floats || bytes > CONVAE_MAX_BYTES)
+        return cae__fail(e, CAE_ERR_NOMEM,
+                         "trainer: needs %zu MiB for %d parallel slices, more than the %zu MiB allowed "
+                         "(CONVAE_MAX_BYTES)",
+                         (bytes ? bytes : (size_t)-1) >> 20, nslots, (size_t)CONVAE_MAX_BYTES >> 20);
+    f = (float *)cae__alloc(bytes);
+    if (!f) return cae__fail(e, CAE_ERR_NOMEM, "trainer: cannot allocate %zu bytes", bytes);
+    t = (cae_trainer *)(void *)f;
+    *t = plan;
+    f = cae__align64(f + head);
+    t->param = f, f += np;
+    t->grad = f, f += np + t->ndu;
+    t->m = f, f += np;
+    t->v = f, f += np;
+    t->wino = f, f += net->nwino;
+    t->wflip = f, f += nflip;
+    t->nslots = nslots;
+    t->slot_grad = f, f += (size_t)nslots * (np + t->ndu);
+    t->ws = f, f += (size_t)nslots * t->ws_floats;
+    t->slot_loss = (double *)(void *)f; /* 8-byte aligned: every size before it is a multiple of 16 floats */
+    t->max_batch = max_batch;
+    t->bytes = bytes;
+    t->adam = cae_adam_default();
+    memcpy(t->param, net->param, sizeof(float) * net->nparams);
+    t->net.param = t->param;
+    t->net.wino = net->nwino ? t->wino : NULL;
+    cae__trainer_derive(t);
+    *out = t;
+    return CAE_OK;
+}
+
+CONVAE_DEF void cae_trainer_free(cae_trainer *t)
+{
+    if (t) CONVAE_FREE(t);
+}
+
+CONVAE_DEF size_t cae_trainer_bytes(const cae_trainer *t)
+{
+    return t ? t->bytes : 0;
+}
+
+CONVAE_DEF const cae_net *cae_trainer_net(const cae_trainer *t)
+{
+    return t ? &t->net : NULL;
+}
+
+CONVAE_DEF cae_adam *cae_trainer_adam(cae_trainer *t)
+{
+    return t ? &t->adam : NULL;
+}
+
+CONVAE_DEF void cae_trainer_set_threads(cae_trainer *t, int threads)
+{
+    if (t) t->threads = threads > 0 ? threads : 0;
+}
+
+CONVAE_DEF const float *cae_trainer_grad(const cae_trainer *t)
+{
+    return t ? t->grad : NULL;
+}
+
+CONVAE_DEF int cae_trainer_set_params(cae_trainer *t, const float *param, size_t n, cae_err *e)
+{
+    if (!t || !param) return cae__fail(e, CAE_ERR_ARG, "trainer: NULL trainer or parameters");
+    if (n != t->net.nparams)
+        return cae__fail(e, CAE_ERR_ARG, "trainer: %zu parameters given, the net has %zu", n, t->net.nparams);
+    memmove(t->param, param, sizeof(float) * n);
+    cae__trainer_derive(t);
+    return CAE_OK;
+}
+
+/* One image forward through every layer, keeping what backward needs in the slot's ws. */
+static void cae__trainer_forward1(const cae_trainer *t, float *ws, const float *x)
+{
+    const cae_net *net = &t->net;
+    const float *in = x;
+    int l;
+    for (l = 0; l < net->nlayers; l++) {
+        const cae_layer *L = net->layer + l;
+        const cae__tlayer *T = t->lay + l;
+        float *out = ws + T->out_off;
+        cae__layer_forward(net, L, in, out, L->kind == CAE_CONV2D && L->act == CAE_ACT_SIGMOID ? ws + T->logit_off : NULL,
+                           L->kind == CAE_MAXPOOL2D ? (int *)(void *)(ws + T->arg_off) : NULL, ws + t->ws_work);
+        in = out;
+    }
+}
+
+/* Backward pass of one image whose output gradient is in the first gradient buffer (w.r.t. the
+   logits when fused); adds the parameter gradients into dp. */
+static void cae__trainer_backward1(const cae_trainer *t, float *ws, const float *x, int fused, float *dp)
+{
+    const cae_net *net = &t->net;
+    const cae_kernels *ks = net->ks;
+    float *g = ws + t->ws_grad, *h = g + (t->ws_work - t->ws_grad) / 2, *tmp;
+    int l;
+    for (l = net->nlayers - 1; l >= 0; l--) {
+        const cae_layer *L = net->layer + l;
+        const cae__tlayer *T = t->lay + l;
+        const float *in = l ? ws + t->lay[l - 1].out_off : x, *y = ws + T->out_off;
         size_t on = (size_t)L->oh * L->ow * L->oc;
         float *din = l ? h : NULL;
-        int skip_act = fused && l == m->nlayers - 1;
+        int skip_act = fused && l == net->nlayers - 1;
         switch (L->kind) {
         case CAE_CONV2D: {
             size_t nk = L->nparams - (size_t)L->oc;
-            if (L->act == CAE_ACT_RELU) cae_relu_backward(g, g, y, on);
+            const float *Uf = cae__wino_shape(L->oc, L->c, L->k) ? t->wflip + T->wino_flip_off : NULL;
+            if (L->act == CAE_ACT_RELU) ks->relu_bwd(g, g, y, on);
             if (L->act == CAE_ACT_SIGMOID && !skip_act) cae_sigmoid_backward(g, g, y, on);
-            cae__conv_bwd1(din, dp + L->poff, dp + cae__up64(m->nparams) + L->du_off, dp + L->poff + nk, g, in,
-                           m->wflip + L->flip_off, cae__wino_bwd(m, L), L->h, L->w, L->c, L->oc, L->k,
-                           ws + m->ws_work);
+            cae_conv2d_backward1(ks, din, dp + L->poff, dp + cae__up64(net->nparams) + T->du_off, dp + L->poff + nk, g,
+                                 in, t->wflip + T->flip_off, Uf, L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
             break;
         }
         case CAE_MAXPOOL2D:
-            if (din) cae_maxpool2d_backward(din, g, (const int *)(const void *)(ws + L->arg_off), 1, L->h, L->w, L->c);
+            if (din) ks->maxpool_bwd(din, g, (const int *)(const void *)(ws + T->arg_off), 1, L->h, L->w, L->c);
             break;
         case CAE_UPSAMPLE2D:
-            if (din) cae_upsample2d_backward(din, g, 1, L->h, L->w, L->c);
+            if (din) ks->upsample_bwd(din, g, 1, L->h, L->w, L->c);
             break;
         case CAE_RELU:
-            if (din) cae_relu_backward(din, g, y, on);
+            if (din) ks->relu_bwd(din, g, y, on);
             break;
         default:
             if (skip_act) continue; /* g already holds the gradient w.r.t. the logits */
@@ -2787,160 +3539,88 @@ static void cae__backward1(cae_model *m, float *ws, const float *x, int fused, f
     }
 }
 
-static int cae__check_call(const cae_model *m, const float *x, int n, cae_err *e)
-{
-    if (!m || !x) return cae__fail(e, CAE_ERR_ARG, "model: NULL model or input");
-    if (n < 1 || n > m->max_batch)
-        return cae__fail(e, CAE_ERR_ARG, "model: %d images given, the model was built for 1..%d", n, m->max_batch);
-    return CAE_OK;
-}
-
-static int cae__threads(const cae_model *m)
-{
-#ifdef _OPENMP
-    return m->threads > 0 ? m->threads : omp_get_max_threads();
-#else
-    (void)m;
-    return 1;
-#endif
-}
-
-/* Slot s of nslots gets images [lo, hi): fixed by n, whatever the thread count. */
-static void cae__slot_range(int n, int nslots, int s, int *lo, int *hi)
-{
-    *lo = (int)((long long)n * s / nslots);
-    *hi = (int)((long long)n * (s + 1) / nslots);
-}
-
-CONVAE_DEF int cae_model_train_step(cae_model *m, const float *x, const float *t, int n, int loss,
-                                    double *loss_out, cae_err *e)
-{
-    const cae_layer *last;
+/* what a step shares with its slices */
+typedef struct cae__stepjob {
+    cae_trainer *t;
+    const float *x, *target;
     size_t in_n, out_n, stride;
     float scale;
-    double sum = 0.0;
-    int s, rc = cae__check_call(m, x, n, e), nt;
-    long long p;
-    if (rc) return rc;
-    if (!t) return cae__fail(e, CAE_ERR_ARG, "train_step: NULL target");
-    if (loss != CAE_LOSS_BCE && loss != CAE_LOSS_MSE)
-        return cae__fail(e, CAE_ERR_ARG, "train_step: unknown loss %d", loss);
-    last = m->layer + m->nlayers - 1;
-    in_n = (size_t)m->h * m->w * m->c;
-    out_n = (size_t)last->oh * last->ow * last->oc;
-    stride = cae__slot_stride(m);
-    scale = (float)(1.0 / ((double)n * (double)out_n));
-    nt = cae__threads(m);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) num_threads(nt)
-#endif
-    for (s = 0; s < m->nslots; s++) {
-        float *ws = m->ws + (size_t)s * m->ws_floats, *dp = m->slot_grad + (size_t)s * stride;
-        int i, lo, hi, fused;
-        double ls = 0.0;
-        cae__slot_range(n, m->nslots, s, &lo, &hi);
-        if (lo < hi) memset(dp, 0, sizeof(float) * stride);
-        for (i = lo; i < hi; i++) {
-            const float *xi = x + (size_t)i * in_n;
-            cae__forward1(m, ws, xi, m->nlayers - 1);
-            ls += cae__loss1(m, ws, xi, t + (size_t)i * out_n, loss, ws + m->ws_grad, scale, &fused);
-            cae__backward1(m, ws, xi, fused, dp);
-        }
-        m->slot_loss[s] = ls;
+    int n, loss;
+} cae__stepjob;
+
+static void cae__step_slot(void *ctx, int s, int thread)
+{
+    cae__stepjob *j = (cae__stepjob *)ctx;
+    cae_trainer *t = j->t;
+    const cae_net *net = &t->net;
+    float *ws = t->ws + (size_t)s * t->ws_floats, *dp = t->slot_grad + (size_t)s * j->stride;
+    const cae__tlayer *T = t->lay + net->nlayers - 1;
+    const float *last_in = net->nlayers > 1 ? ws + t->lay[net->nlayers - 2].out_off : NULL;
+    int i, lo, hi;
+    double ls = 0.0;
+    (void)thread;
+    cae__slot_range(j->n, t->nslots, s, &lo, &hi);
+    if (lo < hi) memset(dp, 0, sizeof(float) * j->stride);
+    for (i = lo; i < hi; i++) {
+        const float *xi = j->x + (size_t)i * j->in_n;
+        const float *z = cae__logits(net, last_in ? last_in : xi, ws + T->logit_off);
+        cae__trainer_forward1(t, ws, xi);
+        ls += cae__loss1(ws + T->out_off, j->loss == CAE_LOSS_BCE ? z : NULL, j->target + (size_t)i * j->out_n,
+                         j->out_n, j->loss, ws + t->ws_grad, j->scale);
+        cae__trainer_backward1(t, ws, xi, j->loss == CAE_LOSS_BCE && z, dp);
     }
-    (void)nt;
+    t->slot_loss[s] = ls;
+}
+
+CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_tensor *target, int loss,
+                                double *loss_out, cae_err *e)
+{
+    cae__stepjob j;
+    const cae_net *net;
+    const cae_layer *last;
+    double sum = 0.0;
+    int s, nt, rc;
+    long long p;
+    if (!t) return cae__fail(e, CAE_ERR_ARG, "train step: no trainer");
+    net = &t->net;
+    if (loss != CAE_LOSS_BCE && loss != CAE_LOSS_MSE) return cae__fail(e, CAE_ERR_ARG, "train step: unknown loss %d", loss);
+    rc = cae__check_io("train step", net, net->nlayers - 1, x, target, e);
+    if (rc) return rc;
+    if (x->n > t->max_batch)
+        return cae__fail(e, CAE_ERR_ARG, "train step: %d images given, the trainer was built for 1..%d", x->n,
+                         t->max_batch);
+    j.t = t, j.x = x->data, j.target = target->data, j.n = x->n, j.loss = loss;
+    last = net->layer + net->nlayers - 1;
+    j.in_n = (size_t)net->h * net->w * net->c, j.out_n = (size_t)last->oh * last->ow * last->oc;
+    j.stride = cae__slot_stride(t);
+    j.scale = (float)(1.0 / ((double)j.n * (double)j.out_n));
+    nt = t->threads > 0 ? t->threads : cae__max_threads();
+    cae__slices(t->nslots, nt, cae__step_slot, &j);
     /* sum the slot gradients in slot order: the same bits for any thread count */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt)
 #endif
-    for (p = 0; p < (long long)stride; p++) {
+    for (p = 0; p < (long long)j.stride; p++) {
         float g = 0.0f;
         int k, lo, hi;
-        for (k = 0; k < m->nslots; k++) {
-            cae__slot_range(n, m->nslots, k, &lo, &hi);
-            if (lo < hi) g += m->slot_grad[(size_t)k * stride + (size_t)p];
+        for (k = 0; k < t->nslots; k++) {
+            cae__slot_range(j.n, t->nslots, k, &lo, &hi);
+            if (lo < hi) g += t->slot_grad[(size_t)k * j.stride + (size_t)p];
         }
-        m->grad[p] = g;
+        t->grad[p] = g;
     }
-    for (s = 0; s < m->nslots; s++) sum += m->slot_loss[s];
-    for (s = 0; s < m->nlayers; s++) {
-        const cae_layer *L = m->layer + s;
-        if (L->kind == CAE_CONV2D && cae__wino_ok(L->c, L->oc, L->k))
-            cae__wino_grad(m->grad + L->poff, m->grad + cae__up64(m->nparams) + L->du_off, L->c, L->oc);
+    for (s = 0; s < t->nslots; s++) sum += t->slot_loss[s];
+    for (s = 0; s < net->nlayers; s++) {
+        const cae_layer *L = net->layer + s;
+        if (L->kind == CAE_CONV2D && cae_conv2d_wino(net->ks, L->c, L->oc, L->k))
+            cae_conv2d_wino_grad(t->grad + L->poff, t->grad + cae__up64(net->nparams) + t->lay[s].du_off, L->c, L->oc);
     }
-    cae_adam_step(&m->adam, m->param, m->grad, m->m, m->v, m->nparams);
-    cae__refresh_flips(m);
-    if (loss_out) *loss_out = sum / ((double)n * (double)out_n);
+    cae_adam_step(&t->adam, t->param, t->grad, t->m, t->v, net->nparams);
+    cae__trainer_derive(t);
+    if (loss_out) *loss_out = sum / ((double)j.n * (double)j.out_n);
     return CAE_OK;
 }
-
-CONVAE_DEF int cae_model_evaluate(cae_model *m, const float *x, const float *t, int n, int loss,
-                                  double *loss_out, float *mse, cae_err *e)
-{
-    const cae_layer *last;
-    size_t in_n, out_n;
-    double sum = 0.0;
-    int s, rc = cae__check_call(m, x, n, e), nt;
-    if (rc) return rc;
-    if (!t) return cae__fail(e, CAE_ERR_ARG, "evaluate: NULL target");
-    if (loss != CAE_LOSS_BCE && loss != CAE_LOSS_MSE)
-        return cae__fail(e, CAE_ERR_ARG, "evaluate: unknown loss %d", loss);
-    last = m->layer + m->nlayers - 1;
-    in_n = (size_t)m->h * m->w * m->c;
-    out_n = (size_t)last->oh * last->ow * last->oc;
-    nt = cae__threads(m);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) num_threads(nt)
-#endif
-    for (s = 0; s < m->nslots; s++) {
-        float *ws = m->ws + (size_t)s * m->ws_floats;
-        int i, lo, hi, fused;
-        double ls = 0.0;
-        cae__slot_range(n, m->nslots, s, &lo, &hi);
-        for (i = lo; i < hi; i++) {
-            const float *xi = x + (size_t)i * in_n, *ti = t + (size_t)i * out_n;
-            const float *y = cae__forward1(m, ws, xi, m->nlayers - 1);
-            ls += cae__loss1(m, ws, xi, ti, loss, NULL, 0.0f, &fused);
-            if (mse) mse[i] = (float)(cae_mse(y, ti, out_n, NULL, 0.0f) / (double)out_n);
-        }
-        m->slot_loss[s] = ls;
-    }
-    (void)nt;
-    for (s = 0; s < m->nslots; s++) sum += m->slot_loss[s];
-    if (loss_out) *loss_out = sum / ((double)n * (double)out_n);
-    return CAE_OK;
-}
-
-CONVAE_DEF int cae_model_encode(cae_model *m, int layer, const float *x, int n, float *out, cae_err *e)
-{
-    size_t in_n, out_n;
-    int s, rc = cae__check_call(m, x, n, e), nt;
-    if (rc) return rc;
-    if (!out) return cae__fail(e, CAE_ERR_ARG, "encode: NULL output");
-    if (layer < 0 || layer >= m->nlayers)
-        return cae__fail(e, CAE_ERR_ARG, "encode: layer %d, the model has 0..%d", layer, m->nlayers - 1);
-    in_n = (size_t)m->h * m->w * m->c;
-    out_n = (size_t)m->layer[layer].oh * m->layer[layer].ow * m->layer[layer].oc;
-    nt = cae__threads(m);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) num_threads(nt)
-#endif
-    for (s = 0; s < m->nslots; s++) {
-        float *ws = m->ws + (size_t)s * m->ws_floats;
-        int i, lo, hi;
-        cae__slot_range(n, m->nslots, s, &lo, &hi);
-        for (i = lo; i < hi; i++)
-            memcpy(out + (size_t)i * out_n, cae__forward1(m, ws, x + (size_t)i * in_n, layer), sizeof(float) * out_n);
-    }
-    (void)nt;
-    return CAE_OK;
-}
-
-CONVAE_DEF int cae_model_predict(cae_model *m, const float *x, int n, float *out, cae_err *e)
-{
-    if (!m) return cae__fail(e, CAE_ERR_ARG, "predict: NULL model");
-    return cae_model_encode(m, m->nlayers - 1, x, n, out, e);
-}
+#endif /* CONVAE_NO_TRAIN */
 
 /* ---------------------------------------------------------------- summary */
 
@@ -2983,7 +3663,7 @@ static void cae__commas(char *out, unsigned long long v)
     out[o] = 0;
 }
 
-CONVAE_DEF size_t cae_model_summary(const cae_model *m, const char *title, char *buf, size_t cap)
+CONVAE_DEF size_t cae_net_summary(const cae_net *m, const char *title, char *buf, size_t cap)
 {
     static const char *rule = "_________________________________________________________________";
     static const char *dbl = "=================================================================";
@@ -2993,6 +3673,7 @@ CONVAE_DEF size_t cae_model_summary(const cae_model *m, const char *title, char 
     int l;
     b.buf = buf, b.cap = cap, b.len = 0;
     if (cap) buf[0] = 0;
+    if (!m) return 1;
     cae__sbf(&b, "Model: \"%s\"\n%s\n", title ? title : "model", rule);
     ls = b.len;
     cae__sbf(&b, " Layer (type)");
@@ -3098,93 +3779,94 @@ CONVAE_DEF int cae_write_pnm(const char *path, const unsigned char *px, int w, i
     CONVAE_FREE(buf);
     return rc;
 }
+#endif /* CONVAE_NO_STDIO */
 
 /* ---------------------------------------------------------------- model files
    "CONVAEM1", then little-endian u32: version, h, w, c, nlayers; per layer u32 kind, filters,
    ksize, act and a 32-byte name; u64 nparams; nparams float32; u32 CRC-32 of all before. */
-
-static void cae__put32(unsigned char *p, unsigned long v)
-{
-    p[0] = (unsigned char)(v & 255), p[1] = (unsigned char)(v >> 8 & 255);
-    p[2] = (unsigned char)(v >> 16 & 255), p[3] = (unsigned char)(v >> 24 & 255);
-}
-
-static unsigned long cae__get32(const unsigned char *p)
-{
-    return (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 | (unsigned long)p[3] << 24;
-}
-
 #define CAE__MAGIC "CONVAEM1"
 #define CAE__LAYER_BYTES 48
 
-CONVAE_DEF int cae_model_save(const cae_model *m, const char *path, cae_err *e)
+CONVAE_DEF size_t cae_net_file_bytes(const cae_net *net)
 {
-    size_t head = 8 + 5 * 4 + (size_t)m->nlayers * CAE__LAYER_BYTES + 8, len = head + 4 * m->nparams + 4, i;
-    unsigned char *b = (unsigned char *)cae__alloc(len), *p;
-    int l, rc;
-    if (!b) return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    if (!net || !net->nlayers) return 0;
+    return 8 + 5 * 4 + (size_t)net->nlayers * CAE__LAYER_BYTES + 8 + 4 * net->nparams + 4;
+}
+
+CONVAE_DEF int cae_net_write_mem(const cae_net *net, void *buf, size_t cap, cae_err *e)
+{
+    size_t len = cae_net_file_bytes(net), i;
+    unsigned char *b = (unsigned char *)buf, *p;
+    int l;
+    if (!len || !net->param || !buf) return cae__fail(e, CAE_ERR_ARG, "write model: no net or no buffer");
+    if (cap < len) return cae__fail(e, CAE_ERR_ARG, "write model: %zu bytes of room, the file has %zu", cap, len);
     memcpy(b, CAE__MAGIC, 8);
     cae__put32(b + 8, 1);
-    cae__put32(b + 12, (unsigned long)m->h);
-    cae__put32(b + 16, (unsigned long)m->w);
-    cae__put32(b + 20, (unsigned long)m->c);
-    cae__put32(b + 24, (unsigned long)m->nlayers);
+    cae__put32(b + 12, (unsigned long)net->h);
+    cae__put32(b + 16, (unsigned long)net->w);
+    cae__put32(b + 20, (unsigned long)net->c);
+    cae__put32(b + 24, (unsigned long)net->nlayers);
     p = b + 28;
-    for (l = 0; l < m->nlayers; l++, p += CAE__LAYER_BYTES) {
-        const cae_layer *L = m->layer + l;
+    for (l = 0; l < net->nlayers; l++, p += CAE__LAYER_BYTES) {
+        const cae_layer *L = net->layer + l;
         cae__put32(p, (unsigned long)L->kind);
         cae__put32(p + 4, L->kind == CAE_CONV2D ? (unsigned long)L->oc : 0);
         cae__put32(p + 8, (unsigned long)L->k);
         cae__put32(p + 12, (unsigned long)L->act);
         memcpy(p + 16, L->name, 32);
     }
-    cae__put32(p, (unsigned long)(m->nparams & 0xFFFFFFFFu));
-    cae__put32(p + 4, (unsigned long)((unsigned long long)m->nparams >> 32));
+    cae__put32(p, (unsigned long)(net->nparams & 0xFFFFFFFFu));
+    cae__put32(p + 4, (unsigned long)((unsigned long long)net->nparams >> 32));
     p += 8;
-    for (i = 0; i < m->nparams; i++, p += 4) {
+    for (i = 0; i < net->nparams; i++, p += 4) {
         unsigned int u;
-        memcpy(&u, m->param + i, 4);
+        memcpy(&u, net->param + i, 4);
         cae__put32(p, u);
     }
     cae__put32(p, cae_crc32(0, b, len - 4));
-    rc = cae_write_file(path, b, len, e);
-    CONVAE_FREE(b);
-    return rc;
+    return CAE_OK;
 }
 
-static int cae__load_buf(cae_model **out, const unsigned char *b, size_t len, const char *path, int max_batch, cae_err *e)
+CONVAE_DEF int cae_net_load_mem(cae_net *net, const void *buf, size_t len, const char *name, cae_err *e)
 {
-    cae_layer_spec specs[CONVAE_MAX_LAYERS];
-    char names[CONVAE_MAX_LAYERS][32];
-    cae_err ce;
+    cae_layer_spec specs[CAE_MAX_LAYERS];
+    char names[CAE_MAX_LAYERS][32];
+    const unsigned char *b = (const unsigned char *)buf, *p;
+    const cae_kernels *ks;
     unsigned long nl, crc, h, w, c, np_lo, np_hi;
-    const unsigned char *p;
+    float *param;
+    cae_err ce;
     size_t need, i;
     int l, rc;
+    if (!name) name = "<memory>";
+    if (!net) return cae__fail(e, CAE_ERR_ARG, "%s: no place to put the net", name);
+    memset(net, 0, sizeof *net);
+    if (!b && len) return cae__fail(e, CAE_ERR_ARG, "%s: NULL buffer", name);
+    if ((rc = cae_kernels_pick(NULL, &ks, e)) != CAE_OK) return rc;
     if (len < 28 + 8 + 4 || memcmp(b, CAE__MAGIC, 8) != 0)
-        return cae__fail(e, CAE_ERR_FORMAT, "%s: not a convae model file (magic \"%s\" missing at offset 0)", path,
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: not a convae model file (magic \"%s\" missing at offset 0)", name,
                          CAE__MAGIC);
-    if (cae__get32(b + 8) != 1)
-        return cae__fail(e, CAE_ERR_FORMAT, "%s: model format version %lu, this build reads 1", path, cae__get32(b + 8));
+    if (cae__le32(b + 8) != 1)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: model format version %lu, this build reads 1", name, cae__le32(b + 8));
     crc = cae_crc32(0, b, len - 4);
-    if (crc != cae__get32(b + len - 4))
+    if (crc != cae__le32(b + len - 4))
         return cae__fail(e, CAE_ERR_FORMAT, "%s: CRC-32 mismatch at offset %zu: stored %lx, computed %lx (damaged file)",
-                         path, len - 4, cae__get32(b + len - 4), crc);
-    h = cae__get32(b + 12), w = cae__get32(b + 16), c = cae__get32(b + 20), nl = cae__get32(b + 24);
-    if (nl < 1 || nl > CONVAE_MAX_LAYERS)
-        return cae__fail(e, CAE_ERR_FORMAT, "%s: %lu layers at offset 24, 1..%d allowed", path, nl, CONVAE_MAX_LAYERS);
+                         name, len - 4, cae__le32(b + len - 4), crc);
+    h = cae__le32(b + 12), w = cae__le32(b + 16), c = cae__le32(b + 20), nl = cae__le32(b + 24);
+    if (nl < 1 || nl > CAE_MAX_LAYERS)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: %lu layers at offset 24, 1..%d allowed", name, nl, (int)CAE_MAX_LAYERS);
     if (h > CONVAE_MAX_DIM || w > CONVAE_MAX_DIM || c > CONVAE_MAX_DIM)
-        return cae__fail(e, CAE_ERR_FORMAT, "%s: input %lux%lux%lu at offset 12 is too large", path, h, w, c);
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: input %lux%lux%lu at offset 12 is too large", name, h, w, c);
     need = 28 + nl * CAE__LAYER_BYTES + 8;
     if (len < need + 4)
-        return cae__fail(e, CAE_ERR_FORMAT, "%s: %zu bytes, the layer table alone needs %zu", path, len, need + 4);
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: %zu bytes, the layer table alone needs %zu", name, len, need + 4);
     for (l = 0, p = b + 28; l < (int)nl; l++, p += CAE__LAYER_BYTES) {
         unsigned long v[4];
         int j;
         for (j = 0; j < 4; j++) {
-            v[j] = cae__get32(p + 4 * j);
+            v[j] = cae__le32(p + 4 * j);
             if (v[j] > CONVAE_MAX_DIM)
-                return cae__fail(e, CAE_ERR_FORMAT, "%s: layer %d field %d is %lu at offset %zu", path, l, j, v[j],
+                return cae__fail(e, CAE_ERR_FORMAT, "%s: layer %d field %d is %lu at offset %zu", name, l, j, v[j],
                                  (size_t)(p - b) + 4 * (size_t)j);
         }
         specs[l].kind = (int)v[0], specs[l].filters = (int)v[1], specs[l].ksize = (int)v[2], specs[l].act = (int)v[3];
@@ -3192,50 +3874,64 @@ static int cae__load_buf(cae_model **out, const unsigned char *b, size_t len, co
         names[l][31] = 0;
         specs[l].name = names[l];
     }
-    np_lo = cae__get32(p), np_hi = cae__get32(p + 4);
+    np_lo = cae__le32(p), np_hi = cae__le32(p + 4);
     p += 8;
-    rc = cae_model_create(out, (int)h, (int)w, (int)c, specs, (int)nl, max_batch, 0, &ce);
-    if (rc == CAE_ERR_ARG || rc == CAE_ERR_SHAPE) /* the file's layer table is what is wrong */
-        return cae__fail(e, CAE_ERR_FORMAT, "%s: the layer table at offset 28 is not a valid model (%s)", path,
-                         ce.msg);
-    if (rc) return cae__fail(e, rc, "%s: %s", path, ce.msg);
-    if (np_hi || np_lo != (*out)->nparams || len != need + 4 * (size_t)np_lo + 4) {
-        size_t want = (*out)->nparams;
-        cae_model_free(*out);
-        *out = NULL;
-        return cae__fail(e, CAE_ERR_FORMAT, "%s: file says %lu parameters and has %zu bytes; its layers need %zu "
-                         "parameters (%zu bytes)", path, np_lo, len, want, need + 4 * want + 4);
+    rc = cae__plan(net, (int)h, (int)w, (int)c, specs, (int)nl, &ce);
+    if (rc == CAE_OK && (np_hi || np_lo != net->nparams || len != need + 4 * (size_t)np_lo + 4)) {
+        size_t want = net->nparams;
+        memset(net, 0, sizeof *net);
+        return cae__fail(e, CAE_ERR_FORMAT,
+                         "%s: file says %lu parameters and has %zu bytes; its layers need %zu parameters (%zu bytes)",
+                         name, np_lo, len, want, need + 4 * want + 4);
     }
-    for (i = 0; i < (*out)->nparams; i++, p += 4) {
-        unsigned int u = (unsigned int)cae__get32(p);
-        memcpy((*out)->param + i, &u, 4);
+    if (rc) {
+        memset(net, 0, sizeof *net);
+        if (rc == CAE_ERR_ARG || rc == CAE_ERR_SHAPE) /* the file's layer table is what is wrong */
+            return cae__fail(e, CAE_ERR_FORMAT, "%s: the layer table at offset 28 is not a valid model (%s)", name,
+                             ce.msg);
+        return cae__fail(e, rc, "%s: %s", name, ce.msg);
     }
-    cae__refresh_flips(*out);
+    rc = cae__net_alloc(net, (int)h, (int)w, (int)c, specs, (int)nl, &param, &ce);
+    if (rc) return cae__fail(e, rc, "%s: %s", name, ce.msg);
+    for (i = 0; i < net->nparams; i++, p += 4) {
+        unsigned int u = (unsigned int)cae__le32(p);
+        memcpy(param + i, &u, 4);
+    }
+    if (net->wino) cae__net_wino(net, param + cae__up64(net->nparams));
+    net->ks = ks;
     return CAE_OK;
 }
 
-CONVAE_DEF int cae_model_load(cae_model **out, const char *path, int max_batch, cae_err *e)
+#ifndef CONVAE_NO_STDIO
+CONVAE_DEF int cae_net_save(const cae_net *net, const char *path, cae_err *e)
 {
+    size_t len = cae_net_file_bytes(net);
     unsigned char *b;
-    size_t len;
     int rc;
-    if (!out) return cae__fail(e, CAE_ERR_ARG, "load: no place to put the model");
-    *out = NULL;
-    if (max_batch < 1 || max_batch > (1 << 20))
-        return cae__fail(e, CAE_ERR_ARG, "load: batch size %d, must be 1..%d", max_batch, 1 << 20);
-    {
-        FILE *f = fopen(path, "rb");
-        if (!f) return cae__fail(e, CAE_ERR_IO, "%s: cannot open for reading", path);
-        rc = cae__read_all(f, path, &b, &len, e);
-        fclose(f);
-    }
-    if (rc) return rc;
-    rc = cae__load_buf(out, b, len, path, max_batch, e);
+    if (!path) return cae__fail(e, CAE_ERR_ARG, "save: NULL path");
+    if (!len) return cae__fail(e, CAE_ERR_ARG, "%s: no net to save", path);
+    b = (unsigned char *)CONVAE_MALLOC(len);
+    if (!b) return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    rc = cae_net_write_mem(net, b, len, e);
+    if (rc == CAE_OK) rc = cae_write_file(path, b, len, e);
     CONVAE_FREE(b);
     return rc;
 }
 
-#endif /* CONVAE_NO_STDIO */
+CONVAE_DEF int cae_net_load(cae_net *net, const char *path, cae_err *e)
+{
+    unsigned char *b;
+    size_t len;
+    int rc;
+    if (!net) return cae__fail(e, CAE_ERR_ARG, "load: no place to put the net");
+    memset(net, 0, sizeof *net);
+    rc = cae_read_file(path, &b, &len, 0, e);
+    if (rc) return rc;
+    rc = cae_net_load_mem(net, b, len, path, e);
+    CONVAE_FREE(b);
+    return rc;
+}
+#endif
 
 #endif /* CONVAE_IMPLEMENTATION_DONE */
 #endif /* CONVAE_IMPLEMENTATION */

@@ -1,10 +1,11 @@
 /* mnist_autoencoder.c - the course lab "image reconstruction with a convolutional
    autoencoder on MNIST", sections 0 to 7, in C with convae.h.
 
-   Build:  cc -O3 -march=native -fopenmp -I. examples/mnist_autoencoder.c -o mnist_autoencoder -lm
+   Build:  cc -O3 -fopenmp -I. examples/mnist_autoencoder.c -o mnist_autoencoder -lm
    Run:    ./mnist_autoencoder --data data/mnist --out runs/mnist
    It prints what the lab prints and writes every figure (PNG/SVG/PGM), the CSV files, the
-   trained model and report.html, one page with all of it, into the output folder. */
+   trained model and report.html, one page with all of it, into the output folder.
+   Read main() first: one function per section of the lab, 0 to 7. */
 #define CONVAE_IMPLEMENTATION
 #include "convae.h"
 #define CONVAE_REPORT_IMPLEMENTATION
@@ -62,6 +63,7 @@ static int parse_num(const char *s, double lo, double hi, double *v)
     return *end == 0 && *v >= lo && *v <= hi;
 }
 
+/* 1: run; 0: bad flags (said on stderr); -1: --help was printed */
 static int parse_args(int argc, char **argv, options *o)
 {
     int i;
@@ -73,7 +75,7 @@ static int parse_args(int argc, char **argv, options *o)
         double d;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
-            exit(0);
+            return -1;
         }
         if (!v) {
             fprintf(stderr, "error: %s needs a value (or is unknown); see --help\n", a);
@@ -146,31 +148,106 @@ static const texts ES = {
 static const char *const FASHION[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
-/* ------------------------------------------------------------------ the report page
-   Everything printed with say() goes to the terminal and, HTML-escaped, into the page;
-   figures are embedded in it, so report.html stands alone. */
-static FILE *page;
-static const char *out_dir;
-static int in_pre; /* a <pre> block is open on the page */
+/* ------------------------------------------------------------------ the page, in memory
+   Everything printed with say() goes to the terminal and, HTML-escaped, into report.html;
+   figures are embedded in it, so the page stands alone. The page is written in one piece at
+   the end (as the CSV files are), through cae_write_file, so a run that stops half-way leaves
+   the previous run's files whole. */
+typedef struct text {
+    char *p;
+    size_t n, cap;
+    int nomem;
+} text;
 
-/* Ends the printed-text block, if one is open, before a heading, paragraph or figure. */
-static void end_pre(void)
+static void text_put(text *t, const char *s, size_t n)
 {
-    if (page && in_pre) fputs("</pre>\n", page);
-    in_pre = 0;
+    if (t->nomem) return;
+    if (t->n + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 1 << 16;
+        char *p;
+        while (cap < t->n + n + 1) cap *= 2;
+        p = (char *)realloc(t->p, cap);
+        if (!p) {
+            t->nomem = 1;
+            return;
+        }
+        t->p = p, t->cap = cap;
+    }
+    memcpy(t->p + t->n, s, n);
+    t->n += n;
+    t->p[t->n] = 0;
 }
 
-static void html_text(const char *s)
+static void text_vprintf(text *t, const char *fmt, va_list ap)
+{
+    char buf[4096];
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (n > 0) text_put(t, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static void text_printf(text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    text_vprintf(t, fmt, ap);
+    va_end(ap);
+}
+
+static void text_html(text *t, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", page);
-        else if (*s == '>') fputs("&gt;", page);
-        else if (*s == '&') fputs("&amp;", page);
-        else fputc(*s, page);
+        if (*s == '<') text_put(t, "&lt;", 4);
+        else if (*s == '>') text_put(t, "&gt;", 4);
+        else if (*s == '&') text_put(t, "&amp;", 5);
+        else text_put(t, s, 1);
     }
 }
 
-static void say(const char *fmt, ...)
+/* ------------------------------------------------------------------ the lab's state */
+typedef struct dataset {
+    cae_idx img, lab;
+    int n, h, w;
+    const unsigned char *px, *y; /* n x h x w bytes, n labels */
+} dataset;
+
+typedef struct lab {
+    options o;
+    const texts *T;
+    const char *const *names; /* class names (Fashion-MNIST), or NULL: digits */
+    int threads, live;
+    double t_start, t_train;
+    text page;
+    int in_pre; /* a <pre> block is open on the page */
+    int ok;     /* 0 once a file could not be written */
+    dataset tr, te;
+    int hw, nval, nfit;  /* pixels per image; validation and training images */
+    cae_rng rng;
+    cae_net net;         /* the initial weights, until the trainer has copied them */
+    cae_trainer *trainer;
+    void *scratch;       /* for the net's inference calls, one share per thread */
+    size_t scratch_bytes;
+    float *xb, *mse;     /* a batch of images as floats (and room after it); per-test-image MSE */
+    int *perm;
+    float *hist_loss, *hist_val;
+} lab;
+
+static double now(void)
+{
+#ifdef _OPENMP
+    return omp_get_wtime();
+#else
+    return (double)clock() / CLOCKS_PER_SEC; /* single-threaded: CPU time is wall time */
+#endif
+}
+
+/* Ends the printed-text block, if one is open, before a heading, paragraph or figure. */
+static void end_pre(lab *L)
+{
+    if (L->in_pre) text_printf(&L->page, "</pre>\n");
+    L->in_pre = 0;
+}
+
+static void say(lab *L, const char *fmt, ...)
 {
     char buf[4096];
     va_list ap;
@@ -178,89 +255,101 @@ static void say(const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     fputs(buf, stdout);
-    if (!page) return;
-    if (!in_pre) fputs("<pre>", page);
-    in_pre = 1;
-    html_text(buf);
+    if (!L->in_pre) text_printf(&L->page, "<pre>");
+    L->in_pre = 1;
+    text_html(&L->page, buf);
 }
 
-static void section(const char *title)
+static void section(lab *L, const char *title)
 {
     printf("\n== %s\n", title);
-    if (!page) return;
-    end_pre();
-    fputs("<h2>", page);
-    html_text(title);
-    fputs("</h2>\n", page);
+    end_pre(L);
+    text_printf(&L->page, "<h2>");
+    text_html(&L->page, title);
+    text_printf(&L->page, "</h2>\n");
 }
 
-/* Copies an SVG file of the output folder into the page, without its XML declaration. */
-static void embed_svg(const char *name)
+static void note(lab *L, const char *s)
 {
-    char path[1024], line[4096];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/%s", out_dir, name);
-    f = fopen(path, "r");
-    if (!page || !f) {
-        if (f) fclose(f);
-        return;
-    }
-    end_pre();
-    fputs("<figure>", page);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "<?xml", 5) != 0) fputs(line, page);
-    fputs("</figure>\n", page);
-    fclose(f);
+    end_pre(L);
+    text_printf(&L->page, "<p>");
+    text_html(&L->page, s);
+    text_printf(&L->page, "</p>\n");
 }
 
-static void note(const char *text)
+static const char *in_out(const lab *L, char *buf, size_t cap, const char *name)
 {
-    if (!page) return;
-    end_pre();
-    fputs("<p>", page);
-    html_text(text);
-    fputs("</p>\n", page);
-}
-
-/* Reports a failed figure and carries on: a missing picture should not stop the lab. */
-static void check(int rc, const cae_err *e)
-{
-    if (rc) fprintf(stderr, "warning: %s\n", e->msg);
-}
-
-static const char *in_out(char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", out_dir, name);
+    snprintf(buf, cap, "%s/%s", L->o.out, name);
     return buf;
 }
 
-/* Text files are written as NAME.tmp and renamed when complete, so a run that stops half-way
-   leaves the previous run's file whole. */
-static FILE *open_out(const char *name)
+/* Reports a figure that could not be made and carries on: a missing picture should not stop
+   the lab, but the run ends with a non-zero status. */
+static void check(lab *L, int rc, const cae_err *e)
 {
-    char path[1024];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/%s.tmp", out_dir, name);
-    f = fopen(path, "w");
-    if (!f) fprintf(stderr, "error: %s: cannot write (is the output folder writable?)\n", path);
-    return f;
+    if (!rc) return;
+    fprintf(stderr, "warning: %s\n", e->msg);
+    L->ok = 0;
 }
 
-static int close_out(FILE *f, const char *name)
+/* Copies an SVG file of the output folder into the page, without its XML declaration. */
+static void embed_svg(lab *L, const char *name)
 {
-    char tmp[1024], path[1024];
-    int ok = fclose(f) == 0;
-    snprintf(tmp, sizeof tmp, "%s/%s.tmp", out_dir, name);
-    snprintf(path, sizeof path, "%s/%s", out_dir, name);
-#ifdef _WIN32
-    if (ok) remove(path); /* rename does not replace on Windows */
-#endif
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "error: %s: write failed\n", path);
-        remove(tmp);
-        return 0;
+    char path[1024];
+    unsigned char *svg;
+    size_t n;
+    const char *s;
+    cae_err e;
+    if (cae_read_file(in_out(L, path, sizeof path, name), &svg, &n, 0, &e)) return; /* its maker said why */
+    s = (const char *)svg;
+    if (n >= 5 && strncmp(s, "<?xml", 5) == 0) {
+        const char *nl = (const char *)memchr(s, '\n', n);
+        n -= nl ? (size_t)(nl + 1 - s) : n;
+        s = nl ? nl + 1 : s + n;
     }
-    return 1;
+    end_pre(L);
+    text_printf(&L->page, "<figure>");
+    text_put(&L->page, s, n);
+    text_printf(&L->page, "</figure>\n");
+    free(svg);
+}
+
+/* Writes t to the output folder as name (temporary file, then rename) and frees it. */
+static int write_text(lab *L, const char *name, text *t)
+{
+    char path[1024];
+    cae_err e;
+    int rc = CAE_ERR_NOMEM;
+    if (!t->nomem) rc = cae_write_file(in_out(L, path, sizeof path, name), t->p ? t->p : "", t->n, &e);
+    if (rc == CAE_ERR_NOMEM && t->nomem) fprintf(stderr, "error: %s: out of memory\n", name);
+    else if (rc) fprintf(stderr, "error: %s\n", e.msg);
+    free(t->p);
+    memset(t, 0, sizeof *t);
+    if (rc) L->ok = 0;
+    return rc == 0;
+}
+
+/* NAME.pgm and NAME.png: n images in `cols` columns, the plain files the lab asks for
+   (the .svg figures add titles and captions). */
+static void write_grids(lab *L, const char *name, const float *imgs, int n, int h, int w, int cols)
+{
+    char file[256], path[1024];
+    int gw, gh;
+    unsigned char *px;
+    cae_err e;
+    cae_grid_size(n, h, w, cols, 2, &gw, &gh);
+    px = (unsigned char *)malloc((size_t)gw * gh);
+    if (!px) {
+        fprintf(stderr, "warning: no memory for %s\n", name);
+        L->ok = 0;
+        return;
+    }
+    cae_grid(px, imgs, n, h, w, 1, cols, 2);
+    snprintf(file, sizeof file, "%s.pgm", name);
+    check(L, cae_write_pnm(in_out(L, path, sizeof path, file), px, gw, gh, 1, &e), &e);
+    snprintf(file, sizeof file, "%s.png", name);
+    check(L, cae_write_png(in_out(L, path, sizeof path, file), px, gw, gh, 1, &e), &e);
+    free(px);
 }
 
 /* ------------------------------------------------------------------ data */
@@ -280,38 +369,29 @@ static void make_dirs(const char *path)
         }
 }
 
-static double now(void)
-{
-#ifdef _OPENMP
-    return omp_get_wtime();
-#else
-    return (double)clock() / CLOCKS_PER_SEC; /* single-threaded: CPU time is wall time */
-#endif
-}
-
 /* Loads DIR/stem.gz, or DIR/stem when there is no .gz, with a message that says what to do
    when neither is there. */
 static int load_idx(const char *dir, const char *stem, cae_idx *x)
 {
     char path[1024];
     cae_err e;
-    FILE *f;
+    int rc;
     snprintf(path, sizeof path, "%s/%s.gz", dir, stem);
-    f = fopen(path, "rb");
-    if (f) fclose(f);
-    else snprintf(path, sizeof path, "%s/%s", dir, stem);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr,
-                "error: %s/%s.gz (or %s without .gz) not found.\n"
-                "  Put the four MNIST files there (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
-                "  t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz): `make data` fetches them,\n"
-                "  or point --data at the folder that has them.\n",
-                dir, stem, stem);
-        return 0;
+    rc = cae_idx_load(path, x, &e);
+    if (rc == CAE_ERR_IO) {
+        snprintf(path, sizeof path, "%s/%s", dir, stem);
+        rc = cae_idx_load(path, x, &e);
+        if (rc == CAE_ERR_IO) {
+            fprintf(stderr,
+                    "error: %s/%s.gz (or %s without .gz) not found.\n"
+                    "  Put the four MNIST files there (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
+                    "  t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz): `make data` fetches them,\n"
+                    "  or point --data at the folder that has them.\n",
+                    dir, stem, stem);
+            return 0;
+        }
     }
-    fclose(f);
-    if (cae_idx_load(path, x, &e)) {
+    if (rc) {
         fprintf(stderr, "error: %s\n", e.msg);
         return 0;
     }
@@ -320,12 +400,6 @@ static int load_idx(const char *dir, const char *stem, cae_idx *x)
 
 /* Images n x h x w bytes and n labels, from a pair of IDX files. The images stay bytes:
    batches are converted to floats as they are needed, which keeps memory small. */
-typedef struct dataset {
-    cae_idx img, lab;
-    int n, h, w;
-    const unsigned char *px, *y;
-} dataset;
-
 static int load_split(const char *dir, const char *prefix, dataset *d)
 {
     char si[64], sl[64];
@@ -333,7 +407,7 @@ static int load_split(const char *dir, const char *prefix, dataset *d)
     snprintf(sl, sizeof sl, "%s-labels-idx1-ubyte", prefix);
     if (!load_idx(dir, si, &d->img) || !load_idx(dir, sl, &d->lab)) return 0;
     if (d->img.type != CAE_IDX_U8 || d->img.ndim != 3 || d->lab.type != CAE_IDX_U8 || d->lab.ndim != 1 ||
-        d->lab.dims[0] != d->img.dims[0] || d->img.dims[0] < 1) {
+        d->lab.dims[0] != d->img.dims[0] || d->img.dims[0] < 1 || d->img.dims[1] < 1 || d->img.dims[2] < 1) {
         fprintf(stderr, "error: %s/%s*: expected u8 images N x H x W and N u8 labels\n", dir, prefix);
         return 0;
     }
@@ -352,6 +426,13 @@ static void to_float(float *dst, const unsigned char *px, const int *idx, int fi
     }
 }
 
+/* n images of a split starting at `first` (or the listed ones), as a tensor over L->xb */
+static cae_tensor batch(lab *L, const dataset *d, const int *idx, int first, int n)
+{
+    to_float(L->xb, d->px, idx, first, n, L->hw);
+    return cae_tensor_of(L->xb, n, d->h, d->w, 1);
+}
+
 static int cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -359,400 +440,505 @@ static int cmp_float(const void *a, const void *b)
 }
 
 /* A text bar of length proportional to v/max. */
-static void bar(double v, double max, int width)
+static void bar(lab *L, double v, double max, int width)
 {
     int i, n = max > 0 ? (int)(v / max * width + 0.5) : 0;
-    for (i = 0; i < n; i++) say("#");
-}
-
-/* NAME.pgm and NAME.png: n images in `cols` columns, the plain files the lab asks for
-   (the .svg figures add titles and captions). */
-static void write_grids(const char *name, const float *imgs, int n, int h, int w, int cols)
-{
-    char file[256], path[1024];
-    int gw, gh;
-    unsigned char *px;
-    cae_err e;
-    cae_grid_size(n, h, w, cols, 2, &gw, &gh);
-    px = (unsigned char *)malloc((size_t)gw * gh);
-    if (!px) return;
-    cae_grid(px, imgs, n, h, w, 1, cols, 2);
-    snprintf(file, sizeof file, "%s.pgm", name);
-    check(cae_write_pnm(in_out(path, sizeof path, file), px, gw, gh, 1, &e), &e);
-    snprintf(file, sizeof file, "%s.png", name);
-    check(cae_write_png(in_out(path, sizeof path, file), px, gw, gh, 1, &e), &e);
-    free(px);
+    for (i = 0; i < n; i++) say(L, "#");
 }
 
 /* One line per epoch when the output is a file; on a terminal, a line redrawn per batch. */
-static void progress(int ep, int epochs, int done, int total, int batch, double loss, double t0, int live)
+static void progress(const lab *L, int ep, int done, int total, double loss, double t0)
 {
     double el = now() - t0, ips = el > 0 ? done / el : 0, eta = ips > 0 ? (total - done) / ips : 0;
-    if (!live) return;
-    printf("\rEpoch %d/%d  batch %d/%d  loss %.4f  %5.0f img/s  ETA %3.0fs ", ep, epochs, (done + batch - 1) / batch,
-           (total + batch - 1) / batch, loss, ips, eta);
+    if (!L->live) return;
+    printf("\rEpoch %d/%d  batch %d/%d  loss %.4f  %5.0f img/s  ETA %3.0fs ", ep, L->o.epochs,
+           (done + L->o.batch - 1) / L->o.batch, (total + L->o.batch - 1) / L->o.batch, loss, ips, eta);
     fflush(stdout);
 }
 
-/* ------------------------------------------------------------------ the lab */
-int main(int argc, char **argv)
+/* ------------------------------------------------------------------ 0. setup */
+static int setup(lab *L)
 {
-    options o;
-    const texts *T;
-    dataset tr, te;
-    cae_model *m = NULL;
+    const cae_kernels *ks;
     cae_err e;
-    cae_rng rng;
-    int nspec, i, ep, hw, ntrain, nval, nfit, *perm, threads = 1, latent, live, fashion, ok = 1;
-    const cae_layer_spec *spec = cae_lab_specs(&nspec);
-    const char *const *names;
-    char path[1024], cap[32][48];
-    const char *caps[32];
-    float *xb, *mse, *hist_loss, *hist_val;
-    double t_start = now(), t_train = 0;
-    cae_plot plot;
-
-    memset(&tr, 0, sizeof tr), memset(&te, 0, sizeof te);
-    if (!parse_args(argc, argv, &o)) return 2;
-    T = strcmp(o.lang, "es") ? &EN : &ES;
-    out_dir = o.out;
-    make_dirs(o.out);
-    page = open_out("report.html");
-    if (!page) return 1;
-    fprintf(page,
-            "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\"><title>convae: MNIST autoencoder</title>\n"
-            "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
-            "pre{background:#f6f6f4;padding:.6em;overflow-x:auto;font-size:13px}figure{margin:1em 0}"
-            "svg{max-width:100%%;height:auto}h2{border-bottom:1px solid #ddd;padding-bottom:.2em}</style></head>\n"
-            "<body><h1>convae: MNIST autoencoder</h1>\n<p>",
-            o.lang);
-    html_text(T->intro);
-    fputs("</p>\n", page);
-    live = is_terminal(stdout);
-    fashion = strstr(o.data, "fashion") != NULL;
-    names = fashion ? FASHION : NULL;
-
-    /* ---- 0. setup ---------------------------------------------------------------------- */
+    L->T = strcmp(L->o.lang, "es") ? &EN : &ES;
+    L->ok = 1;
+    L->t_start = now();
+    L->live = is_terminal(stdout);
+    L->names = strstr(L->o.data, "fashion") ? FASHION : NULL;
+    L->threads = 1;
 #ifdef _OPENMP
-    if (o.threads) omp_set_num_threads(o.threads);
-    threads = omp_get_max_threads();
+    if (L->o.threads) omp_set_num_threads(L->o.threads);
+    L->threads = omp_get_max_threads();
 #endif
-    rng = cae_rng_seed(o.seed);
-    section(T->sec[0]);
-    say("convae %s, kernels: %s, threads: %d%s, GPU: none (this program runs on the CPU), seed: %llu\n",
-        CONVAE_VERSION, cae_simd_name(), threads,
+    if (cae_kernels_pick(NULL, &ks, &e)) { /* what the net will run on: CONVAE_KERNELS or the CPU's best */
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 0;
+    }
+    L->rng = cae_rng_seed(L->o.seed);
+    make_dirs(L->o.out);
+    { /* fail now, not after training, when the results cannot be written */
+        char probe[1024];
+        if (cae_write_file(in_out(L, probe, sizeof probe, ".convae_write_test"), "", 0, &e)) {
+            fprintf(stderr, "error: %s (--out %s)\n", e.msg, L->o.out);
+            return 0;
+        }
+        remove(probe);
+    }
+    text_printf(&L->page,
+                "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\"><title>convae: MNIST autoencoder</title>\n"
+                "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
+                "pre{background:#f6f6f4;padding:.6em;overflow-x:auto;font-size:13px}figure{margin:1em 0}"
+                "svg{max-width:100%%;height:auto}h2{border-bottom:1px solid #ddd;padding-bottom:.2em}</style></head>\n"
+                "<body><h1>convae: MNIST autoencoder</h1>\n<p>",
+                L->o.lang);
+    text_html(&L->page, L->T->intro);
+    text_printf(&L->page, "</p>\n");
+    section(L, L->T->sec[0]);
+    say(L, "convae %s, kernels: %s (%s), threads: %d%s, GPU: none (this program runs on the CPU), seed: %llu\n",
+        CONVAE_VERSION, cae_kernels_name(ks), cae_kernels_about(ks), L->threads,
 #ifdef _OPENMP
         " (OpenMP)",
 #else
         " (built without OpenMP)",
 #endif
-        o.seed);
+        L->o.seed);
+    return 1;
+}
 
-    /* ---- 1. load and explore ------------------------------------------------------------ */
-    section(T->sec[1]);
-    say("data: %s%s\n", o.data, fashion ? " (Fashion-MNIST)" : "");
-    if (!load_split(o.data, "train", &tr) || !load_split(o.data, "t10k", &te)) return 1;
-    if (tr.h != te.h || tr.w != te.w || tr.h > 256 || tr.w > 256) {
-        fprintf(stderr, "error: train images are %dx%d, test images %dx%d (equal, at most 256x256)\n", tr.h, tr.w,
-                te.h, te.w);
-        return 1;
+/* ------------------------------------------------------------------ 1. load and explore */
+static int load_and_explore(lab *L)
+{
+    const texts *T = L->T;
+    const dataset *tr = &L->tr;
+    char path[1024], cap[9][48];
+    const char *caps[9];
+    cae_plot plot;
+    cae_err e;
+    int i, k;
+    section(L, T->sec[1]);
+    say(L, "data: %s%s\n", L->o.data, L->names ? " (Fashion-MNIST)" : "");
+    if (!load_split(L->o.data, "train", &L->tr) || !load_split(L->o.data, "t10k", &L->te)) return 0;
+    if (L->tr.h != L->te.h || L->tr.w != L->te.w || L->tr.h > 256 || L->tr.w > 256) {
+        fprintf(stderr, "error: train images are %dx%d, test images %dx%d (equal, at most 256x256)\n", L->tr.h, L->tr.w,
+                L->te.h, L->te.w);
+        return 0;
     }
-    hw = tr.h * tr.w;
-    say("x_train: (%d, %d, %d) uint8   y_train: (%d,) uint8\n", tr.n, tr.h, tr.w, tr.n);
-    say("x_test:  (%d, %d, %d) uint8   y_test:  (%d,) uint8\n", te.n, te.h, te.w, te.n);
-    xb = (float *)malloc(sizeof(float) * (size_t)(o.batch > 64 ? o.batch : 64) * hw);
-    mse = (float *)malloc(sizeof(float) * (size_t)te.n);
-    perm = (int *)malloc(sizeof(int) * (size_t)(tr.n > te.n ? tr.n : te.n));
-    hist_loss = (float *)malloc(sizeof(float) * (size_t)(o.epochs + 1));
-    hist_val = (float *)malloc(sizeof(float) * (size_t)(o.epochs + 1));
-    if (!xb || !mse || !perm || !hist_loss || !hist_val) {
+    L->hw = tr->h * tr->w;
+    say(L, "x_train: (%d, %d, %d) uint8   y_train: (%d,) uint8\n", tr->n, tr->h, tr->w, tr->n);
+    say(L, "x_test:  (%d, %d, %d) uint8   y_test:  (%d,) uint8\n", L->te.n, L->te.h, L->te.w, L->te.n);
+    L->xb = (float *)malloc(sizeof(float) * (size_t)(L->o.batch > 64 ? L->o.batch : 64) * L->hw);
+    L->mse = (float *)malloc(sizeof(float) * (size_t)L->te.n);
+    L->perm = (int *)malloc(sizeof(int) * (size_t)(tr->n > L->te.n ? tr->n : L->te.n));
+    L->hist_loss = (float *)malloc(sizeof(float) * (size_t)(L->o.epochs + 1));
+    L->hist_val = (float *)malloc(sizeof(float) * (size_t)(L->o.epochs + 1));
+    if (!L->xb || !L->mse || !L->perm || !L->hist_loss || !L->hist_val) {
         fprintf(stderr, "error: out of memory\n");
-        return 1;
+        return 0;
     }
-    {
-        int k = tr.n < 9 ? tr.n : 9;
-        to_float(xb, tr.px, NULL, 0, k, hw);
-        for (i = 0; i < k; i++) {
-            snprintf(cap[i], sizeof cap[i], "%s %d%s%s", T->label, tr.y[i], names ? ": " : "",
-                     names && tr.y[i] < 10 ? names[tr.y[i]] : "");
-            caps[i] = cap[i];
-        }
-        check(cae_svg_image_grid(in_out(path, sizeof path, "samples.svg"), T->samples, xb, k, tr.h, tr.w, 1, 3, caps,
-                                 0, &e),
-              &e);
-        write_grids("samples", xb, k, tr.h, tr.w, 3);
-        embed_svg("samples.svg");
+    /* a 3x3 grid of samples with their labels */
+    k = tr->n < 9 ? tr->n : 9;
+    to_float(L->xb, tr->px, NULL, 0, k, L->hw);
+    for (i = 0; i < k; i++) {
+        snprintf(cap[i], sizeof cap[i], "%s %d%s%s", T->label, tr->y[i], L->names ? ": " : "",
+                 L->names && tr->y[i] < 10 ? L->names[tr->y[i]] : "");
+        caps[i] = cap[i];
     }
-    {
+    check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "samples.svg"), T->samples, L->xb, k, tr->h, tr->w, 1, 3,
+                                caps, 0, &e),
+          &e);
+    write_grids(L, "samples", L->xb, k, tr->h, tr->w, 3);
+    embed_svg(L, "samples.svg");
+    { /* the class distribution */
         float count[10] = {0};
-        for (i = 0; i < tr.n; i++) count[tr.y[i] < 10 ? tr.y[i] : 9]++;
-        say("class distribution (train):\n");
+        for (i = 0; i < tr->n; i++) count[tr->y[i] < 10 ? tr->y[i] : 9]++;
+        say(L, "class distribution (train):\n");
         for (i = 0; i < 10; i++) {
-            say("  %d %-12s %6.0f (%4.1f%%) ", i, names ? names[i] : "", count[i], 100.0 * count[i] / tr.n);
-            bar(count[i], tr.n * 0.2, 40);
-            say("\n");
+            say(L, "  %d %-12s %6.0f (%4.1f%%) ", i, L->names ? L->names[i] : "", count[i], 100.0 * count[i] / tr->n);
+            bar(L, count[i], tr->n * 0.2, 40);
+            say(L, "\n");
         }
         memset(&plot, 0, sizeof plot);
         plot.title = T->classes, plot.xlabel = T->digit, plot.ylabel = T->count;
-        check(cae_svg_bars(in_out(path, sizeof path, "class_distribution.svg"), &plot, names, count, 10, &e), &e);
-        embed_svg("class_distribution.svg");
+        check(L, cae_svg_bars(in_out(L, path, sizeof path, "class_distribution.svg"), &plot, L->names, count, 10, &e), &e);
+        embed_svg(L, "class_distribution.svg");
     }
-    {
-        /* 50 bins over 0..255 for all 47 million pixel values, counted without a float copy */
-        size_t j, np = (size_t)tr.n * hw, c256[256] = {0};
+    { /* 50 bins over 0..255 for all 47 million pixel values, counted without a float copy */
+        size_t j, np = (size_t)tr->n * L->hw, c256[256] = {0};
         float bins[50] = {0};
         double mean = 0;
-        for (j = 0; j < np; j++) c256[tr.px[j]]++;
+        for (j = 0; j < np; j++) c256[tr->px[j]]++;
         for (i = 0; i < 256; i++) mean += (double)i * c256[i] / np, bins[i * 50 / 256] += (float)c256[i];
-        say("pixel values (train): %.1f%% are 0 (background), %.1f%% are 255, mean %.1f\n", 100.0 * c256[0] / np,
+        say(L, "pixel values (train): %.1f%% are 0 (background), %.1f%% are 255, mean %.1f\n", 100.0 * c256[0] / np,
             100.0 * c256[255] / np, mean);
         memset(&plot, 0, sizeof plot);
         plot.title = T->pixels, plot.xlabel = T->pixel_value, plot.ylabel = T->pixel_count, plot.log_y = 1;
-        check(cae_svg_bins(in_out(path, sizeof path, "pixel_histogram.svg"), &plot, bins, 50, 0.0f, 256.0f, &e), &e);
-        embed_svg("pixel_histogram.svg");
-    }
-
-    /* ---- 2. preprocess ------------------------------------------------------------------ */
-    section(T->sec[2]);
-    ntrain = o.limit && o.limit < tr.n ? o.limit : tr.n;
-    nval = (int)(ntrain * (double)o.val_frac);
-    nfit = ntrain - nval;
-    if (nfit < 1) {
-        fprintf(stderr, "error: no training images left after the validation split\n");
-        return 1;
-    }
-    say("x / 255 as float32, one channel added:\n");
-    say("  train      (%d, %d, %d, 1)\n  validation (%d, %d, %d, 1)  = the first %.0f%% of the training file\n"
-        "  test       (%d, %d, %d, 1)\n",
-        nfit, tr.h, tr.w, nval, tr.h, tr.w, o.val_frac * 100.0, te.n, te.h, te.w);
-    {
-        int k = nfit < 9 ? nfit : 9;
-        to_float(xb, tr.px, NULL, nval, k, hw);
-        for (i = 0; i < k; i++) {
-            float lo = 1, hi = 0;
-            int j;
-            for (j = 0; j < hw; j++) lo = xb[i * hw + j] < lo ? xb[i * hw + j] : lo, hi = xb[i * hw + j] > hi ? xb[i * hw + j] : hi;
-            snprintf(cap[i], sizeof cap[i], "min %.2f max %.2f", lo, hi);
-            caps[i] = cap[i];
-        }
-        say("pixel range before: [0, 255] uint8; after: [0.000, 1.000] float32\n");
-        check(cae_svg_image_grid(in_out(path, sizeof path, "samples_normalized.svg"), T->normalized, xb, k, tr.h,
-                                 tr.w, 1, 3, caps, 0, &e),
+        check(L, cae_svg_bins(in_out(L, path, sizeof path, "pixel_histogram.svg"), &plot, bins, 50, 0.0f, 256.0f, &e),
               &e);
-        write_grids("samples_normalized", xb, k, tr.h, tr.w, 3);
-        embed_svg("samples_normalized.svg");
+        embed_svg(L, "pixel_histogram.svg");
     }
+    return 1;
+}
 
-    /* ---- 3. the model ------------------------------------------------------------------- */
-    section(T->sec[3]);
-    if (cae_model_create(&m, tr.h, tr.w, 1, spec, nspec, o.batch, o.seed, &e)) {
+/* ------------------------------------------------------------------ 2. preprocess */
+static int preprocess(lab *L)
+{
+    const dataset *tr = &L->tr, *te = &L->te;
+    char path[1024], cap[9][48];
+    const char *caps[9];
+    cae_err e;
+    int i, j, k, ntrain = L->o.limit && L->o.limit < tr->n ? L->o.limit : tr->n;
+    section(L, L->T->sec[2]);
+    L->nval = (int)(ntrain * (double)L->o.val_frac);
+    L->nfit = ntrain - L->nval;
+    if (L->nfit < 1) {
+        fprintf(stderr, "error: no training images left after the validation split\n");
+        return 0;
+    }
+    say(L, "x / 255 as float32, one channel added:\n");
+    say(L, "  train      (%d, %d, %d, 1)\n  validation (%d, %d, %d, 1)  = the first %.0f%% of the training file\n"
+           "  test       (%d, %d, %d, 1)\n",
+        L->nfit, tr->h, tr->w, L->nval, tr->h, tr->w, L->o.val_frac * 100.0, te->n, te->h, te->w);
+    k = L->nfit < 9 ? L->nfit : 9;
+    to_float(L->xb, tr->px, NULL, L->nval, k, L->hw);
+    for (i = 0; i < k; i++) {
+        const float *x = L->xb + (size_t)i * L->hw;
+        float lo = 1, hi = 0;
+        for (j = 0; j < L->hw; j++) lo = x[j] < lo ? x[j] : lo, hi = x[j] > hi ? x[j] : hi;
+        snprintf(cap[i], sizeof cap[i], "min %.2f max %.2f", lo, hi);
+        caps[i] = cap[i];
+    }
+    say(L, "pixel range before: [0, 255] uint8; after: [0.000, 1.000] float32\n");
+    check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "samples_normalized.svg"), L->T->normalized, L->xb, k,
+                                tr->h, tr->w, 1, 3, caps, 0, &e),
+          &e);
+    write_grids(L, "samples_normalized", L->xb, k, tr->h, tr->w, 3);
+    embed_svg(L, "samples_normalized.svg");
+    return 1;
+}
+
+/* ------------------------------------------------------------------ 3. the model */
+static int build_model(lab *L)
+{
+    const cae_net *net;
+    cae_err e;
+    char *summary;
+    size_t need;
+    int nspec;
+    const cae_layer_spec *spec = cae_lab_specs(&nspec);
+    section(L, L->T->sec[3]);
+    if (cae_net_create(&L->net, L->tr.h, L->tr.w, 1, spec, nspec, L->o.seed, &e) ||
+        cae_trainer_create(&L->trainer, &L->net, L->o.batch, &e)) {
         fprintf(stderr, "error: %s\n", e.msg);
-        return 1;
+        return 0;
     }
-    m->adam.lr = o.lr;
-    {
-        size_t need = cae_model_summary(m, "conv_autoencoder", NULL, 0);
-        char *summary = (char *)malloc(need);
-        if (summary) cae_model_summary(m, "conv_autoencoder", summary, need), say("%s", summary), free(summary);
+    cae_net_free(&L->net); /* the trainer has its own copy */
+    cae_trainer_adam(L->trainer)->lr = L->o.lr;
+    net = cae_trainer_net(L->trainer);
+    L->scratch_bytes = cae_net_scratch_bytes(net) * (size_t)L->threads;
+    L->scratch = malloc(L->scratch_bytes);
+    need = cae_net_summary(net, "conv_autoencoder", NULL, 0);
+    summary = (char *)malloc(need);
+    if (!L->scratch || !summary) {
+        free(summary);
+        fprintf(stderr, "error: out of memory\n");
+        return 0;
     }
+    cae_net_summary(net, "conv_autoencoder", summary, need);
+    say(L, "%s", summary);
+    free(summary);
+    return 1;
+}
 
-    /* ---- 4. train ----------------------------------------------------------------------- */
-    section(T->sec[4]);
-    say("Adam(lr=%g, beta1=0.9, beta2=0.999, eps=1e-7), binary cross-entropy, batch %d, %d epochs, shuffled\n",
-        o.lr, o.batch, o.epochs);
-    {
-        FILE *csv = open_out("history.csv");
-        if (!csv) return 1;
-        fprintf(csv, "epoch,loss,val_loss,train_seconds,val_seconds\n");
-        for (i = 0; i < nfit; i++) perm[i] = nval + i;
-        for (ep = 1; ep <= o.epochs; ep++) {
-            double t0 = now(), sum = 0, val = 0, t1, t2;
-            int b;
-            cae_rng_shuffle(&rng, perm, nfit);
-            for (b = 0; b < nfit; b += o.batch) {
-                int n = nfit - b < o.batch ? nfit - b : o.batch;
-                double loss;
-                to_float(xb, tr.px, perm + b, 0, n, hw);
-                if (cae_model_train_step(m, xb, xb, n, CAE_LOSS_BCE, &loss, &e)) {
-                    fprintf(stderr, "error: %s\n", e.msg);
-                    return 1;
-                }
-                sum += loss * n; /* Keras reports the image-weighted mean over the epoch */
-                progress(ep, o.epochs, b + n, nfit, o.batch, sum / (b + n), t0, live);
-            }
-            t1 = now();
-            for (b = 0; b < nval; b += o.batch) {
-                int n = nval - b < o.batch ? nval - b : o.batch;
-                double loss;
-                to_float(xb, tr.px, NULL, b, n, hw);
-                cae_model_evaluate(m, xb, xb, n, CAE_LOSS_BCE, &loss, NULL, &e);
-                val += loss * n;
-            }
-            t2 = now();
-            t_train += t1 - t0;
-            hist_loss[ep - 1] = (float)(sum / nfit), hist_val[ep - 1] = nval ? (float)(val / nval) : 0.0f / 0.0f;
-            if (live) printf("\r%70s\r", "");
-            say("Epoch %d/%d - %.1fs - loss: %.4f - val_loss: %.4f (%.0f img/s)\n", ep, o.epochs, t1 - t0,
-                sum / nfit, nval ? val / nval : 0.0, nfit / (t1 - t0));
-            fflush(stdout);
-            if (nval) fprintf(csv, "%d,%.6f,%.6f,%.3f,%.3f\n", ep, sum / nfit, val / nval, t1 - t0, t2 - t1);
-            else fprintf(csv, "%d,%.6f,,%.3f,%.3f\n", ep, sum / nfit, t1 - t0, t2 - t1);
+/* ------------------------------------------------------------------ 4. train */
+/* the mean loss over images first..first+n of a split, in batches */
+static int mean_loss(lab *L, const dataset *d, int first, int n, float *mse, double *out)
+{
+    const cae_net *net = cae_trainer_net(L->trainer);
+    double sum = 0;
+    cae_err e;
+    int b;
+    for (b = 0; b < n; b += L->o.batch) {
+        int k = n - b < L->o.batch ? n - b : L->o.batch;
+        cae_tensor x = batch(L, d, NULL, first + b, k);
+        double loss;
+        if (cae_net_evaluate(net, &x, &x, CAE_LOSS_BCE, &loss, mse ? mse + b : NULL, L->scratch, L->scratch_bytes, &e)) {
+            fprintf(stderr, "error: %s\n", e.msg);
+            return 0;
         }
-        ok = close_out(csv, "history.csv");
+        sum += loss * k;
     }
-    if (cae_model_save(m, in_out(path, sizeof path, "model.cae"), &e)) fprintf(stderr, "warning: %s\n", e.msg);
-    say("training time %.1f s; wrote history.csv and model.cae\n", t_train);
-    if (o.epochs > 0) {
+    *out = n ? sum / n : 0.0;
+    return 1;
+}
+
+static int train(lab *L)
+{
+    const texts *T = L->T;
+    char path[1024];
+    cae_plot plot;
+    cae_err e;
+    text csv;
+    int i, ep;
+    section(L, T->sec[4]);
+    say(L, "Adam(lr=%g, beta1=0.9, beta2=0.999, eps=1e-7), binary cross-entropy, batch %d, %d epochs, shuffled\n",
+        L->o.lr, L->o.batch, L->o.epochs);
+    memset(&csv, 0, sizeof csv);
+    text_printf(&csv, "epoch,loss,val_loss,train_seconds,val_seconds\n");
+    for (i = 0; i < L->nfit; i++) L->perm[i] = L->nval + i;
+    for (ep = 1; ep <= L->o.epochs; ep++) {
+        double t0 = now(), sum = 0, val = 0, t1, t2;
+        int b;
+        cae_rng_shuffle(&L->rng, L->perm, L->nfit);
+        for (b = 0; b < L->nfit; b += L->o.batch) {
+            int n = L->nfit - b < L->o.batch ? L->nfit - b : L->o.batch;
+            cae_tensor x = batch(L, &L->tr, L->perm + b, 0, n);
+            double loss;
+            if (cae_trainer_step(L->trainer, &x, &x, CAE_LOSS_BCE, &loss, &e)) {
+                fprintf(stderr, "error: %s\n", e.msg);
+                free(csv.p);
+                return 0;
+            }
+            sum += loss * n; /* Keras reports the image-weighted mean over the epoch */
+            progress(L, ep, b + n, L->nfit, sum / (b + n), t0);
+        }
+        t1 = now();
+        if (!mean_loss(L, &L->tr, 0, L->nval, NULL, &val)) {
+            free(csv.p);
+            return 0;
+        }
+        t2 = now();
+        L->t_train += t1 - t0;
+        L->hist_loss[ep - 1] = (float)(sum / L->nfit), L->hist_val[ep - 1] = L->nval ? (float)val : 0.0f / 0.0f;
+        if (L->live) printf("\r%70s\r", "");
+        say(L, "Epoch %d/%d - %.1fs - loss: %.4f - val_loss: %.4f (%.0f img/s)\n", ep, L->o.epochs, t1 - t0,
+            sum / L->nfit, val, L->nfit / (t1 - t0));
+        fflush(stdout);
+        if (L->nval) text_printf(&csv, "%d,%.6f,%.6f,%.3f,%.3f\n", ep, sum / L->nfit, val, t1 - t0, t2 - t1);
+        else text_printf(&csv, "%d,%.6f,,%.3f,%.3f\n", ep, sum / L->nfit, t1 - t0, t2 - t1);
+    }
+    write_text(L, "history.csv", &csv);
+    if (cae_net_save(cae_trainer_net(L->trainer), in_out(L, path, sizeof path, "model.cae"), &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        L->ok = 0;
+    }
+    say(L, "training time %.1f s; wrote history.csv and model.cae\n", L->t_train);
+    if (L->o.epochs > 0) {
         cae_series s[2];
-        s[0].label = T->train_loss, s[0].x = NULL, s[0].y = hist_loss, s[0].n = o.epochs;
-        s[1].label = T->val_loss, s[1].x = NULL, s[1].y = hist_val, s[1].n = nval ? o.epochs : 0;
+        s[0].label = T->train_loss, s[0].x = NULL, s[0].y = L->hist_loss, s[0].n = L->o.epochs;
+        s[1].label = T->val_loss, s[1].x = NULL, s[1].y = L->hist_val, s[1].n = L->nval ? L->o.epochs : 0;
         memset(&plot, 0, sizeof plot);
         plot.title = T->loss_title, plot.xlabel = T->epoch, plot.ylabel = T->loss;
-        check(cae_svg_lines(in_out(path, sizeof path, "loss_curves.svg"), &plot, s, 2, &e), &e);
-        embed_svg("loss_curves.svg");
+        check(L, cae_svg_lines(in_out(L, path, sizeof path, "loss_curves.svg"), &plot, s, 2, &e), &e);
+        embed_svg(L, "loss_curves.svg");
     }
+    return 1;
+}
 
-    /* ---- 5. reconstructions ------------------------------------------------------------- */
-    section(T->sec[5]);
-    {
-        int k = te.n < 10 ? te.n : 10;
-        to_float(xb, te.px, NULL, 0, k, hw);
-        cae_model_predict(m, xb, k, xb + (size_t)k * hw, &e);
-        for (i = 0; i < 2 * k; i++) {
-            snprintf(cap[i], sizeof cap[i], "%d", te.y[i % k]);
-            caps[i] = i < k ? cap[i] : NULL;
-        }
-        check(cae_svg_image_grid(in_out(path, sizeof path, "reconstructions.svg"), T->recon, xb, 2 * k, te.h, te.w, 1,
-                                 k, caps, 0, &e),
-              &e);
-        write_grids("reconstructions", xb, 2 * k, te.h, te.w, k);
-        say("%d test images: originals on top, reconstructions below (reconstructions.svg, .png, .pgm)\n", k);
-        embed_svg("reconstructions.svg");
+/* ------------------------------------------------------------------ 5. reconstructions */
+static int reconstruct(lab *L)
+{
+    const dataset *te = &L->te;
+    char path[1024], cap[20][8];
+    const char *caps[20];
+    cae_err e;
+    int i, k = te->n < 10 ? te->n : 10;
+    cae_tensor x, y;
+    section(L, L->T->sec[5]);
+    x = batch(L, te, NULL, 0, k);
+    y = cae_tensor_of(L->xb + (size_t)k * L->hw, k, te->h, te->w, 1);
+    if (cae_net_forward(cae_trainer_net(L->trainer), &x, &y, L->scratch, L->scratch_bytes, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 0;
     }
+    for (i = 0; i < 2 * k; i++) {
+        snprintf(cap[i], sizeof cap[i], "%d", te->y[i % k]);
+        caps[i] = i < k ? cap[i] : NULL;
+    }
+    check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "reconstructions.svg"), L->T->recon, L->xb, 2 * k, te->h,
+                                te->w, 1, k, caps, 0, &e),
+          &e);
+    write_grids(L, "reconstructions", L->xb, 2 * k, te->h, te->w, k);
+    say(L, "%d test images: originals on top, reconstructions below (reconstructions.svg, .png, .pgm)\n", k);
+    embed_svg(L, "reconstructions.svg");
+    return 1;
+}
 
-    /* ---- 6. per-image MSE on the test set ----------------------------------------------- */
-    section(T->sec[6]);
-    {
-        double test_bce = 0, mean = 0;
-        float *sorted = (float *)malloc(sizeof(float) * (size_t)te.n), p99, median;
-        int b, over = 0, top = te.n < 16 ? te.n : 16;
-        FILE *csv;
-        if (!sorted) return 1;
-        for (b = 0; b < te.n; b += o.batch) {
-            int n = te.n - b < o.batch ? te.n - b : o.batch;
-            double loss;
-            to_float(xb, te.px, NULL, b, n, hw);
-            cae_model_evaluate(m, xb, xb, n, CAE_LOSS_BCE, &loss, mse + b, &e);
-            test_bce += loss * n;
-        }
-        for (i = 0; i < te.n; i++) mean += mse[i];
-        memcpy(sorted, mse, sizeof(float) * (size_t)te.n);
-        qsort(sorted, (size_t)te.n, sizeof(float), cmp_float);
-        median = te.n % 2 ? sorted[te.n / 2] : 0.5f * (sorted[te.n / 2 - 1] + sorted[te.n / 2]);
-        p99 = sorted[(int)(0.99 * (te.n - 1))];
-        for (i = 0; i < te.n; i++) over += mse[i] > p99;
-        /* the worst-reconstructed images, highest MSE first */
-        for (i = 0; i < te.n; i++) perm[i] = i;
-        for (i = 0; i < top; i++) {
-            int j, best = i;
-            for (j = i + 1; j < te.n; j++)
-                if (mse[perm[j]] > mse[perm[best]]) best = j;
-            j = perm[i], perm[i] = perm[best], perm[best] = j;
-            snprintf(cap[i], sizeof cap[i], "%d  (%.4f)", te.y[perm[i]], mse[perm[i]]);
-            caps[i] = cap[i];
-        }
-        say("test BCE: %.6f\n", test_bce / te.n);
-        say("MSE  min %.6f  max %.6f  mean %.6f  median %.6f\n", sorted[0], sorted[te.n - 1], mean / te.n, median);
-        say("threshold = 99th percentile = %.6f: %d test images above it (candidate anomalies)\n", p99, over);
-        say("worst reconstructed: test image #%d (label %d, MSE %.6f); anomalies.svg shows the 16 worst as "
-            "\"label  (MSE)\"\n", perm[0], te.y[perm[0]], mse[perm[0]]);
-        memset(&plot, 0, sizeof plot);
-        plot.title = T->mse_title, plot.xlabel = T->mse, plot.ylabel = T->images;
-        check(cae_svg_histogram(in_out(path, sizeof path, "mse_histogram.svg"), &plot, mse, (size_t)te.n, 50, 0.0f,
-                                0.0f, &e),
-              &e);
-        embed_svg("mse_histogram.svg");
-        to_float(xb, te.px, perm, 0, top, hw);
-        write_grids("anomalies", xb, top, te.h, te.w, 4);
-        check(cae_svg_image_grid(in_out(path, sizeof path, "anomalies.svg"), T->anomalies, xb, top, te.h, te.w, 1, 4,
-                                 caps, 0, &e),
-              &e);
-        note(T->anomaly_note);
-        embed_svg("anomalies.svg");
+/* ------------------------------------------------------------------ 6. per-image MSE on the test set */
+static int error_per_image(lab *L)
+{
+    const dataset *te = &L->te;
+    const texts *T = L->T;
+    char path[1024], cap[16][48];
+    const char *caps[16];
+    double test_bce, mean = 0;
+    float *sorted = (float *)malloc(sizeof(float) * (size_t)te->n), p99, median;
+    int i, over = 0, top = te->n < 16 ? te->n : 16;
+    cae_plot plot;
+    cae_err e;
+    text csv;
+    section(L, T->sec[6]);
+    if (!sorted || !mean_loss(L, te, 0, te->n, L->mse, &test_bce)) {
+        if (!sorted) fprintf(stderr, "error: out of memory\n");
         free(sorted);
-        csv = open_out("mse.csv");
-        if (!csv) return 1;
-        fprintf(csv, "index,label,mse\n");
-        for (i = 0; i < te.n; i++) fprintf(csv, "%d,%d,%.8f\n", i, te.y[i], mse[i]);
-        ok = close_out(csv, "mse.csv") && ok;
-        say("wrote mse.csv (one row per test image)\n");
+        return 0;
     }
-
-    /* ---- 7. the encoder alone ----------------------------------------------------------- */
-    section(T->sec[7]);
-    latent = cae_model_find(m, "enc_pool2");
-    {
-        const cae_layer *L = m->layer + latent;
-        int n = o.tsne < te.n ? o.tsne : te.n, b, *lab = (int *)malloc(sizeof(int) * (size_t)(n ? n : 1));
-        size_t ln = (size_t)L->oh * L->ow * L->oc;
-        float *z = (float *)malloc(sizeof(float) * (size_t)(n ? n : 1) * ln);
-        float *pix = (float *)malloc(sizeof(float) * (size_t)(n ? n : 1) * hw), *xy = (float *)malloc(sizeof(float) * 2 * (size_t)(n ? n : 1));
-        if (!z || !pix || !xy || !lab) return 1;
-        say("latent = output of %s: (%d, %d, %d) per image = %zu numbers (the input has %d: %.1fx more)\n", L->name,
-            L->oh, L->ow, L->oc, ln, hw, (double)ln / hw);
-        for (b = 0; b < n; b += o.batch) {
-            int k = n - b < o.batch ? n - b : o.batch;
-            to_float(pix + (size_t)b * hw, te.px, NULL, b, k, hw);
-            cae_model_encode(m, latent, pix + (size_t)b * hw, k, z + (size_t)b * ln, &e);
-        }
-        for (i = 0; i < n; i++) lab[i] = te.y[i];
-        if (n >= 20) {
-            float evr[2];
-            double t0 = now();
-            float acc_z = cae_knn_accuracy(z, lab, n, (int)ln, 5), acc_x = cae_knn_accuracy(pix, lab, n, hw, 5);
-            say("latent codes of the first %d test images: (%d, %d, %d, %d)\n", n, n, L->oh, L->ow, L->oc);
-            say("5-nearest-neighbour class accuracy (leave-one-out): latent %.1f%%, raw pixels %.1f%% (%.1fs)\n",
-                100.0 * acc_z, 100.0 * acc_x, now() - t0);
-            if (cae_pca(z, n, (int)ln, 2, xy, evr, &e) == CAE_OK) {
-                char title[160];
-                snprintf(title, sizeof title, "%s (%.1f%% + %.1f%%)", T->pca_title, 100 * evr[0], 100 * evr[1]);
-                memset(&plot, 0, sizeof plot);
-                plot.title = title, plot.xlabel = "PC 1", plot.ylabel = "PC 2", plot.width = 700, plot.height = 560;
-                check(cae_svg_scatter(in_out(path, sizeof path, "latent_pca.svg"), &plot, xy, lab, n, 10, names, &e), &e);
-                say("PCA: the first two components explain %.1f%% and %.1f%% of the variance\n", 100 * evr[0],
-                    100 * evr[1]);
-                note(T->latent_note);
-                embed_svg("latent_pca.svg");
-            } else {
-                check(1, &e);
-            }
-            t0 = now();
-            if (cae_tsne(z, n, (int)ln, NULL, xy, &e) == CAE_OK) {
-                memset(&plot, 0, sizeof plot);
-                plot.title = T->tsne_title, plot.width = 700, plot.height = 560;
-                check(cae_svg_scatter(in_out(path, sizeof path, "latent_tsne.svg"), &plot, xy, lab, n, 10, names, &e),
-                      &e);
-                say("t-SNE (perplexity 30, PCA to 50 dimensions first) of %d codes in %.1f s\n", n, now() - t0);
-                embed_svg("latent_tsne.svg");
-            } else {
-                check(1, &e);
-            }
-        }
-        free(z), free(pix), free(xy), free(lab);
+    for (i = 0; i < te->n; i++) mean += L->mse[i];
+    memcpy(sorted, L->mse, sizeof(float) * (size_t)te->n);
+    qsort(sorted, (size_t)te->n, sizeof(float), cmp_float);
+    median = te->n % 2 ? sorted[te->n / 2] : 0.5f * (sorted[te->n / 2 - 1] + sorted[te->n / 2]);
+    p99 = sorted[(int)(0.99 * (te->n - 1))];
+    for (i = 0; i < te->n; i++) over += L->mse[i] > p99;
+    /* the worst-reconstructed images, highest MSE first */
+    for (i = 0; i < te->n; i++) L->perm[i] = i;
+    for (i = 0; i < top; i++) {
+        int j, best = i;
+        for (j = i + 1; j < te->n; j++)
+            if (L->mse[L->perm[j]] > L->mse[L->perm[best]]) best = j;
+        j = L->perm[i], L->perm[i] = L->perm[best], L->perm[best] = j;
+        snprintf(cap[i], sizeof cap[i], "%d  (%.4f)", te->y[L->perm[i]], L->mse[L->perm[i]]);
+        caps[i] = cap[i];
     }
+    say(L, "test BCE: %.6f\n", test_bce);
+    say(L, "MSE  min %.6f  max %.6f  mean %.6f  median %.6f\n", sorted[0], sorted[te->n - 1], mean / te->n, median);
+    say(L, "threshold = 99th percentile = %.6f: %d test images above it (candidate anomalies)\n", p99, over);
+    say(L, "worst reconstructed: test image #%d (label %d, MSE %.6f); anomalies.svg shows the 16 worst as "
+           "\"label  (MSE)\"\n",
+        L->perm[0], te->y[L->perm[0]], L->mse[L->perm[0]]);
+    free(sorted);
+    memset(&plot, 0, sizeof plot);
+    plot.title = T->mse_title, plot.xlabel = T->mse, plot.ylabel = T->images;
+    check(L, cae_svg_histogram(in_out(L, path, sizeof path, "mse_histogram.svg"), &plot, L->mse, (size_t)te->n, 50, 0.0f,
+                               0.0f, &e),
+          &e);
+    embed_svg(L, "mse_histogram.svg");
+    to_float(L->xb, te->px, L->perm, 0, top, L->hw);
+    write_grids(L, "anomalies", L->xb, top, te->h, te->w, 4);
+    check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "anomalies.svg"), T->anomalies, L->xb, top, te->h, te->w, 1,
+                                4, caps, 0, &e),
+          &e);
+    note(L, T->anomaly_note);
+    embed_svg(L, "anomalies.svg");
+    memset(&csv, 0, sizeof csv);
+    text_printf(&csv, "index,label,mse\n");
+    for (i = 0; i < te->n; i++) text_printf(&csv, "%d,%d,%.8f\n", i, te->y[i], L->mse[i]);
+    if (write_text(L, "mse.csv", &csv)) say(L, "wrote mse.csv (one row per test image)\n");
+    return 1;
+}
 
-    section(T->settings);
-    say("seed %llu, epochs %d, batch %d, lr %g, validation %.0f%%, training images %d, kernels %s, threads %d\n"
-        "training %.1f s, whole run %.1f s, convae %s\n",
-        o.seed, o.epochs, o.batch, o.lr, 100.0 * o.val_frac, nfit, cae_simd_name(), threads, t_train, now() - t_start,
-        CONVAE_VERSION);
-    end_pre();
-    fputs("</body></html>\n", page);
-    ok = close_out(page, "report.html") && ok;
-    page = NULL;
-    printf("\ndone: %s/report.html and the figures beside it\n", o.out);
-    cae_model_free(m);
-    free(xb), free(mse), free(perm), free(hist_loss), free(hist_val);
-    cae_idx_free(&tr.img), cae_idx_free(&tr.lab), cae_idx_free(&te.img), cae_idx_free(&te.lab);
+/* ------------------------------------------------------------------ 7. the encoder alone */
+/* Two 2-D views of the n latent codes z (d numbers each): PCA and t-SNE, coloured by label. */
+static void latent_views(lab *L, const float *z, const int *labels, int n, int d, float *xy)
+{
+    const texts *T = L->T;
+    char path[1024];
+    cae_plot plot;
+    cae_err e;
+    float evr[2];
+    double t0;
+    if (cae_pca(z, n, d, 2, xy, evr, &e) == CAE_OK) {
+        char title[160];
+        snprintf(title, sizeof title, "%s (%.1f%% + %.1f%%)", T->pca_title, 100 * evr[0], 100 * evr[1]);
+        memset(&plot, 0, sizeof plot);
+        plot.title = title, plot.xlabel = "PC 1", plot.ylabel = "PC 2", plot.width = 700, plot.height = 560;
+        check(L, cae_svg_scatter(in_out(L, path, sizeof path, "latent_pca.svg"), &plot, xy, labels, n, 10, L->names, &e),
+              &e);
+        say(L, "PCA: the first two components explain %.1f%% and %.1f%% of the variance\n", 100 * evr[0],
+            100 * evr[1]);
+        note(L, T->latent_note);
+        embed_svg(L, "latent_pca.svg");
+    } else {
+        check(L, 1, &e);
+    }
+    t0 = now();
+    if (cae_tsne(z, n, d, NULL, xy, &e) == CAE_OK) {
+        memset(&plot, 0, sizeof plot);
+        plot.title = T->tsne_title, plot.width = 700, plot.height = 560;
+        check(L, cae_svg_scatter(in_out(L, path, sizeof path, "latent_tsne.svg"), &plot, xy, labels, n, 10, L->names, &e),
+              &e);
+        say(L, "t-SNE (perplexity 30, PCA to 50 dimensions first) of %d codes in %.1f s\n", n, now() - t0);
+        embed_svg(L, "latent_tsne.svg");
+    } else {
+        check(L, 1, &e);
+    }
+}
+
+static int latent_space(lab *L)
+{
+    const cae_net *net = cae_trainer_net(L->trainer);
+    const dataset *te = &L->te;
+    int li = cae_net_find(net, "enc_pool2"), n = L->o.tsne < te->n ? L->o.tsne : te->n, m = n ? n : 1, b, i, ok = 1;
+    const cae_layer *Ly = net->layer + li;
+    size_t ln = (size_t)Ly->oh * Ly->ow * Ly->oc;
+    int *labels = (int *)malloc(sizeof(int) * (size_t)m);
+    float *z = (float *)malloc(sizeof(float) * (size_t)m * ln), *pix = (float *)malloc(sizeof(float) * (size_t)m * L->hw);
+    float *xy = (float *)malloc(sizeof(float) * 2 * (size_t)m);
+    cae_err e;
+    section(L, L->T->sec[7]);
+    if (!z || !pix || !xy || !labels) {
+        fprintf(stderr, "error: out of memory\n");
+        ok = 0;
+    }
+    if (ok)
+        say(L, "latent = output of %s: (%d, %d, %d) per image = %zu numbers (the input has %d: %.1fx more)\n", Ly->name,
+            Ly->oh, Ly->ow, Ly->oc, ln, L->hw, (double)ln / L->hw);
+    for (b = 0; ok && b < n; b += L->o.batch) {
+        int k = n - b < L->o.batch ? n - b : L->o.batch;
+        cae_tensor x = cae_tensor_of(pix + (size_t)b * L->hw, k, te->h, te->w, 1);
+        cae_tensor y = cae_tensor_of(z + (size_t)b * ln, k, Ly->oh, Ly->ow, Ly->oc);
+        to_float(x.data, te->px, NULL, b, k, L->hw);
+        if (cae_net_encode(net, li, &x, &y, L->scratch, L->scratch_bytes, &e)) {
+            fprintf(stderr, "error: %s\n", e.msg);
+            ok = 0;
+        }
+    }
+    for (i = 0; ok && i < n; i++) labels[i] = te->y[i];
+    if (ok && n >= 20) {
+        double t0 = now();
+        float acc_z = cae_knn_accuracy(z, labels, n, (int)ln, 5), acc_x = cae_knn_accuracy(pix, labels, n, L->hw, 5);
+        say(L, "latent codes of the first %d test images: (%d, %d, %d, %d)\n", n, n, Ly->oh, Ly->ow, Ly->oc);
+        say(L, "5-nearest-neighbour class accuracy (leave-one-out): latent %.1f%%, raw pixels %.1f%% (%.1fs)\n",
+            100.0 * acc_z, 100.0 * acc_x, now() - t0);
+        latent_views(L, z, labels, n, (int)ln, xy);
+    }
+    free(z), free(pix), free(xy), free(labels);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ the settings, and the page */
+static int finish(lab *L)
+{
+    section(L, L->T->settings);
+    say(L, "seed %llu, epochs %d, batch %d, lr %g, validation %.0f%%, training images %d, kernels %s, threads %d\n"
+           "training %.1f s, whole run %.1f s, convae %s\n",
+        L->o.seed, L->o.epochs, L->o.batch, L->o.lr, 100.0 * L->o.val_frac, L->nfit,
+        cae_kernels_name(cae_trainer_net(L->trainer)->ks), L->threads, L->t_train, now() - L->t_start, CONVAE_VERSION);
+    end_pre(L);
+    text_printf(&L->page, "</body></html>\n");
+    if (!write_text(L, "report.html", &L->page)) return 0;
+    printf("\ndone: %s/report.html and the figures beside it\n", L->o.out);
+    return L->ok;
+}
+
+static void labelsfree(lab *L)
+{
+    cae_trainer_free(L->trainer);
+    cae_net_free(&L->net);
+    free(L->scratch), free(L->xb), free(L->mse), free(L->perm), free(L->hist_loss), free(L->hist_val);
+    free(L->page.p);
+    cae_idx_free(&L->tr.img), cae_idx_free(&L->tr.lab), cae_idx_free(&L->te.img), cae_idx_free(&L->te.lab);
+}
+
+/* ------------------------------------------------------------------ the lab */
+int main(int argc, char **argv)
+{
+    lab L;
+    int ok;
+    memset(&L, 0, sizeof L);
+    ok = parse_args(argc, argv, &L.o);
+    if (ok <= 0) return ok ? 0 : 2;
+    ok = setup(&L) && load_and_explore(&L) && preprocess(&L) && build_model(&L) && train(&L) && reconstruct(&L) &&
+         error_per_image(&L) && latent_space(&L) && finish(&L);
+    labelsfree(&L);
     return ok ? 0 : 1;
 }

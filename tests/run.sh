@@ -14,8 +14,11 @@ printf '#define CONVAE_IMPLEMENTATION\n#include "convae.h"\nint main(void){retur
 cp "$tmp/t.c" "$tmp/t.cpp"
 ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -I. -c "$tmp/t.c" -o "$tmp/c.o" || { echo "FAILED: C99 build"; fail=1; }
 ${CXX:-c++} -Wall -Wextra -Werror -I. -c "$tmp/t.cpp" -o "$tmp/cpp.o" || { echo "FAILED: C++ build"; fail=1; }
-${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -DCONVAE_NO_STDIO -DCONVAE_STATIC -I. -c "$tmp/t.c" -o "$tmp/c2.o" \
-    || { echo "FAILED: CONVAE_NO_STDIO build"; fail=1; }
+for opts in "-DCONVAE_NO_STDIO -DCONVAE_STATIC" "-DCONVAE_NO_TRAIN" "-DCONVAE_NO_GZIP" "-DCONVAE_NO_SIMD" \
+            "-DCONVAE_NO_STDIO -DCONVAE_NO_TRAIN -DCONVAE_NO_GZIP -DCONVAE_STATIC"; do
+    ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror $opts -I. -c "$tmp/t.c" -o "$tmp/c2.o" \
+        || { echo "FAILED: build with $opts"; fail=1; }
+done
 # the report header on its own, over convae.h, likewise
 printf '#define CONVAE_IMPLEMENTATION\n#include "convae.h"\n#define CONVAE_REPORT_IMPLEMENTATION\n#include "examples/convae_report.h"\nint main(void){return 0;}\n' > "$tmp/r.c"
 cp "$tmp/r.c" "$tmp/r.cpp"
@@ -27,6 +30,22 @@ printf '#include "convae.h"\nint other(void){cae_rng r = cae_rng_seed(1); return
 printf '#define CONVAE_IMPLEMENTATION\n#include "convae.h"\nint other(void);\nint main(void){return other() > 1;}\n' > "$tmp/m.c"
 ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -I. "$tmp/m.c" "$tmp/u.c" -o "$tmp/two" -lm ||
     { echo "FAILED: a second file that includes convae.h does not link"; fail=1; }
+
+echo "== kernel sets: chosen at run time; CONVAE_KERNELS names one, a bad name is an error"
+cpu_avx2=0
+if grep -q ' avx2' /proc/cpuinfo 2>/dev/null && grep -q ' fma' /proc/cpuinfo 2>/dev/null; then cpu_avx2=1; fi
+# bin/mnist_autoencoder is built without -march: on an AVX2 machine it must still run the AVX2 set
+first=$(bin/mnist_autoencoder --data /nonexistent --out "$tmp/k" 2>/dev/null | grep -o 'kernels: [a-z0-9]*' | head -1)
+want=scalar; [ $cpu_avx2 = 1 ] && want=avx2
+case "$(uname -m)" in x86_64|i?86) ;; *) want=scalar ;; esac
+[ "$first" = "kernels: $want" ] || { echo "FAILED: a build without -march reports '$first', expected 'kernels: $want'"; fail=1; }
+first=$(CONVAE_KERNELS=scalar bin/mnist_autoencoder --data /nonexistent --out "$tmp/k" 2>/dev/null | grep -o 'kernels: [a-z0-9]*' | head -1)
+[ "$first" = "kernels: scalar" ] || { echo "FAILED: CONVAE_KERNELS=scalar gives '$first'"; fail=1; }
+if CONVAE_KERNELS=bogus bin/mnist_autoencoder --data /nonexistent --out "$tmp/k" > "$tmp/k.log" 2>&1 ||
+    ! grep -q 'unknown kernel set "bogus"' "$tmp/k.log"; then
+    cat "$tmp/k.log"; echo "FAILED: CONVAE_KERNELS=bogus must be a clear error"; fail=1
+fi
+echo "   without -march: $want; CONVAE_KERNELS=scalar: scalar; CONVAE_KERNELS=bogus: $(grep -o 'unknown kernel set.*' "$tmp/k.log" | head -1)"
 
 mnist=${CONVAE_MNIST_DIR:-../shared/data/mnist}
 if [ -f "$mnist/train-images-idx3-ubyte.gz" ] || [ -f "$mnist/train-images-idx3-ubyte" ]; then

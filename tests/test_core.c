@@ -1,5 +1,6 @@
-/* test_core.c - tests for the core of convae.h: layers, losses, Adam, initialisation, the
-   model (shapes, gradients, training, determinism), model files and the image grid.
+/* test_core.c - tests for the core of convae.h: layers and kernel sets, losses, Adam,
+   initialisation, the net and the trainer (shapes, gradients, training, determinism, scratch,
+   allocation), model files and the image grid.
 
    Build and run from the repository root (OpenMP optional; also builds as C++):
        cc -std=c99 -O2 -fopenmp -I. tests/test_core.c -o test_core -lm && ./test_core
@@ -9,10 +10,43 @@
    file (by hand or by plain double-precision formulas), never by calling the code under test.
    Tolerances are written next to each check as atol + rtol*|ref|.
 
-   Two internal functions are called, as only a test may: cae__refresh_flips (after editing
-   m->param by hand) and cae__load_buf (to parse every truncation of a model file from an
-   exactly sized buffer). -DTRAIN_N=64 shortens the training group for slow sanitizer runs
-   (its loss-drop check then fails: one step is not enough). */
+   Only the public API is used. The groups that hold the fast kernels to the _ref functions run
+   once for every kernel set built into the program that this CPU can run (and say which they
+   skipped); the whole-net groups run on the set cae_net_create picks. The library allocates
+   through counting hooks (below), so that the "no allocation" group can see every allocation.
+   -DTRAIN_N=64 shortens the training group for slow sanitizer runs (its loss-drop check then
+   fails: one step is not enough). */
+#include <stdlib.h>
+
+/* Allocation hooks: count every malloc and realloc the library makes (all three hooks or none). */
+static long g_allocs;
+
+static void *test_malloc(size_t n)
+{
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+    g_allocs++;
+    return malloc(n);
+}
+
+static void *test_realloc(void *p, size_t n)
+{
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+    g_allocs++;
+    return realloc(p, n);
+}
+
+static void test_free(void *p)
+{
+    free(p);
+}
+
+#define CONVAE_MALLOC(sz) test_malloc(sz)
+#define CONVAE_REALLOC(p, sz) test_realloc(p, sz)
+#define CONVAE_FREE(p) test_free(p)
 #define CONVAE_IMPLEMENTATION
 #include "../convae.h"
 
@@ -56,7 +90,7 @@ static void group_begin(const char *name)
 
 static void group_end(const char *fmt, ...)
 {
-    char extra[512];
+    char extra[1024];
     va_list ap;
     extra[0] = 0;
     if (fmt) {
@@ -154,6 +188,20 @@ static int all_zero(const float *a, size_t n)
     for (i = 0; i < n; i++)
         if (a[i] != 0.0f) return 0;
     return 1;
+}
+
+/* How many of the n floats differ bitwise between a and b; *maxd gets the largest |a - b|. */
+static size_t bits_differ(const float *a, const float *b, size_t n, double *maxd)
+{
+    size_t i, k = 0;
+    *maxd = 0.0;
+    for (i = 0; i < n; i++)
+        if (memcmp(a + i, b + i, sizeof(float)) != 0) {
+            double d = fabs((double)a[i] - b[i]);
+            if (!(d <= *maxd)) *maxd = d; /* NaN sticks */
+            k++;
+        }
+    return k;
 }
 
 static double sigmoid_d(double z)
@@ -257,35 +305,226 @@ static void fix_crc(unsigned char *b, size_t n)
     put32(b + n - 4, cae_crc32(0, b, n - 4));
 }
 
-/* ================================================================ 1. layer forward by hand */
-
-static void conv_both(float *out_ref, float *out_fast, const float *in, const float *wt, const float *bias, int n,
-                      int h, int w, int ci, int co, int k, int act)
+/* OpenMP's thread count (1 without OpenMP). */
+static int max_threads(void)
 {
-    float *work = fbuf(cae_conv2d_work_floats(h, w, ci, co, k));
-    cae_conv2d_forward_ref(out_ref, in, wt, bias, n, h, w, ci, co, k, act);
-    cae_conv2d_forward(out_fast, in, wt, bias, n, h, w, ci, co, k, act, work);
-    free(work);
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
 }
 
+/* Scratch for k threads of net (the caller frees it); *bytes gets its size. */
+static void *net_scratch(const cae_net *net, int k, size_t *bytes)
+{
+    *bytes = (size_t)k * cae_net_scratch_bytes(net);
+    return xmalloc(*bytes);
+}
+
+/* 1 when net holds nothing (what a failed create or load leaves: nothing to free) */
+static int net_is_empty(const cae_net *net)
+{
+    return net->nlayers == 0 && net->nparams == 0 && net->param == NULL && net->wino == NULL && net->own == NULL;
+}
+
+/* The kernel sets: at most this many are tested (the kernels group checks that it is enough). */
+#define TEST_MAX_SETS 8
+
+/* 1 when this CPU runs ks; else says so (the group then skips that set) and returns 0. */
+static int usable_or_skip(const cae_kernels *ks)
+{
+    if (cae_kernels_usable(ks)) return 1;
+    printf("  skipped: %s not supported by this CPU\n", cae_kernels_name(ks));
+    return 0;
+}
+
+/* the set cae_net_create picks, or NULL with a failed check */
+static const cae_kernels *default_set(void)
+{
+    const cae_kernels *ks = NULL;
+    cae_err e;
+    e.msg[0] = 0;
+    check(cae_kernels_pick(NULL, &ks, &e) == CAE_OK && ks, "no default kernel set: %s", e.msg);
+    return ks;
+}
+
+/* ================================================================ 1. kernel sets */
+
+static void test_kernels(void)
+{
+    const cae_kernels *ks, *best = cae_kernels_best(), *got, *last_usable = NULL;
+    cae_err e;
+    char names[256];
+    size_t len = 0;
+    int i, j, rc, nsets = 0;
+    group_begin("kernels");
+    names[0] = 0;
+    ks = cae_kernels_get(0);
+    check(ks != NULL && strcmp(cae_kernels_name(ks), "scalar") == 0 && cae_kernels_usable(ks),
+          "set 0 is \"%s\" (usable %d), want \"scalar\", usable", cae_kernels_name(ks), cae_kernels_usable(ks));
+    check(cae_kernels_get(-1) == NULL, "cae_kernels_get(-1) is not NULL");
+    for (i = 0; i < 64 && (ks = cae_kernels_get(i)) != NULL; i++) {
+        const char *nm = cae_kernels_name(ks);
+        int usable = cae_kernels_usable(ks);
+        nsets++;
+        check(nm && nm[0] && cae_kernels_about(ks)[0], "set %d has no name or no description", i);
+        for (j = 0; j < i; j++)
+            check(strcmp(cae_kernels_name(cae_kernels_get(j)), nm) != 0, "sets %d and %d are both \"%s\"", j, i, nm);
+        if (usable) last_usable = ks;
+        got = NULL;
+        e.code = 0, e.msg[0] = 0;
+        rc = cae_kernels_pick(nm, &got, &e);
+        if (usable)
+            check(rc == CAE_OK && got == ks, "pick(\"%s\"): %d (%s), got set \"%s\"", nm, rc, e.msg,
+                  cae_kernels_name(got));
+        else
+            check(rc == CAE_ERR_ARG && e.msg[0], "pick(\"%s\"), a set this CPU cannot run: %d (%s), want CAE_ERR_ARG",
+                  nm, rc, e.msg);
+        if (len < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s%s", len ? ", " : "", nm,
+                                    usable ? "" : " (not on this CPU)");
+    }
+    check(nsets >= 1 && nsets <= TEST_MAX_SETS, "%d kernel sets; this test handles 1..%d", nsets, TEST_MAX_SETS);
+    check(cae_kernels_usable(best) && best == last_usable, "cae_kernels_best() is \"%s\" (usable %d), want \"%s\", "
+          "the last usable set", cae_kernels_name(best), cae_kernels_usable(best), cae_kernels_name(last_usable));
+    {
+        static const char *pick_best[2] = {"auto", ""};
+        got = NULL;
+        rc = cae_kernels_pick("scalar", &got, &e);
+        check(rc == CAE_OK && got == cae_kernels_get(0), "pick(\"scalar\"): %d, got \"%s\"", rc,
+              cae_kernels_name(got));
+        for (i = 0; i < 2; i++) {
+            got = NULL;
+            rc = cae_kernels_pick(pick_best[i], &got, &e);
+            check(rc == CAE_OK && got == best, "pick(\"%s\"): %d, got \"%s\", want the best, \"%s\"", pick_best[i],
+                  rc, cae_kernels_name(got), cae_kernels_name(best));
+        }
+    }
+    e.code = 0, e.msg[0] = 0;
+    rc = cae_kernels_pick("bogus", &got, &e);
+    check(rc == CAE_ERR_ARG && e.code == rc, "pick(\"bogus\"): %d, want CAE_ERR_ARG", rc);
+    check(strstr(e.msg, "bogus") != NULL && strstr(e.msg, "scalar") != NULL,
+          "pick(\"bogus\"): the message should name it and list the sets (scalar, ...): \"%s\"", e.msg);
+    group_end("built in: %s; best: %s", names, cae_kernels_name(best));
+}
+
+/* ================================================================ 2. layer forward by hand */
+
+/* Runs the convolution through _ref and through every kernel set this CPU runs, and holds each
+   to the values worked out by hand. */
 static void expect_conv(const char *what, const float *in, const float *wt, const float *bias, int h, int w, int ci,
                         int co, int k, int act, const double *want)
 {
     size_t j, no = (size_t)h * w * co;
-    float *a = fbuf(no), *b = fbuf(no);
-    conv_both(a, b, in, wt, bias, 1, h, w, ci, co, k, act);
-    for (j = 0; j < no; j++) {
+    float *a = fbuf(no), *work = fbuf(cae_conv2d_work_floats(h, w, ci, co, k));
+    const cae_kernels *ks;
+    int si;
+    cae_conv2d_forward_ref(a, in, wt, bias, 1, h, w, ci, co, k, act);
+    for (j = 0; j < no; j++)
         check_close(a[j], want[j], 1e-6, 1e-6, "%s ref out[%zu] (y %zu x %zu o %zu)", what, j, j / co / w, j / co % w,
                     j % co);
-        check_close(b[j], want[j], 1e-6, 1e-6, "%s fast out[%zu] (y %zu x %zu o %zu)", what, j, j / co / w,
-                    j / co % w, j % co);
+    for (si = 0; (ks = cae_kernels_get(si)) != NULL; si++) {
+        if (!cae_kernels_usable(ks)) continue; /* the group says which it skipped */
+        cae_conv2d_forward(ks, a, in, wt, bias, 1, h, w, ci, co, k, act, work);
+        for (j = 0; j < no; j++)
+            check_close(a[j], want[j], 1e-6, 1e-6, "%s %s out[%zu] (y %zu x %zu o %zu)", what, cae_kernels_name(ks), j,
+                        j / co / w, j / co % w, j % co);
     }
     free(a);
-    free(b);
+    free(work);
+}
+
+/* Max-pooling, upsampling and ReLU by hand, through the kernel set ks. */
+static void by_hand_set(const cae_kernels *ks)
+{
+    const char *nm = cae_kernels_name(ks);
+    {
+        /* maxpool 4x4 -> 2x2. Bottom-left window {9,6,2,9} ties: the first (index 8) wins;
+           bottom-right is all 1: its top-left (index 10) wins. */
+        const float in[16] = {1, 5, 2, 0, 3, 4, 8, 7, 9, 6, 1, 1, 2, 9, 1, 1};
+        const float want[4] = {5, 8, 9, 1};
+        const int warg[4] = {1, 6, 8, 10};
+        const float dout[4] = {1, 2, 3, 4};
+        float out[4], out2[4], din[16];
+        int arg[4], j;
+        cae_maxpool2d_forward(ks, out, arg, in, 1, 4, 4, 1);
+        for (j = 0; j < 4; j++) {
+            check(out[j] == want[j], "%s maxpool 4x4 out[%d] = %g, want %g", nm, j, out[j], want[j]);
+            check(arg[j] == warg[j], "%s maxpool 4x4 argmax[%d] = %d, want %d", nm, j, arg[j], warg[j]);
+        }
+        /* argmax NULL (inference): the same values */
+        cae_maxpool2d_forward(ks, out2, NULL, in, 1, 4, 4, 1);
+        for (j = 0; j < 4; j++)
+            check(out2[j] == want[j], "%s maxpool 4x4 without argmax out[%d] = %g, want %g", nm, j, out2[j], want[j]);
+        for (j = 0; j < 16; j++) din[j] = 99.0f; /* backward must overwrite, not add */
+        cae_maxpool2d_backward(ks, din, dout, arg, 1, 4, 4, 1);
+        for (j = 0; j < 16; j++) {
+            float wd = j == 1 ? 1.0f : j == 6 ? 2.0f : j == 8 ? 3.0f : j == 10 ? 4.0f : 0.0f;
+            check(din[j] == wd, "%s maxpool 4x4 backward din[%d] = %g, want %g", nm, j, din[j], wd);
+        }
+    }
+    {
+        /* maxpool on 3x5 with 2 channels and 2 images -> 2x3 (Keras 'same': ceil). Channel 1 is
+           minus channel 0; image 2 is constant (every window a tie: its first pixel wins).
+           The last row and column pool over the 2 or 1 pixels that exist. argmax is the NHWC
+           index within the image: pixel*2 + channel. */
+        const float c0[15] = {1, 2, 3, 4, 5, 6, 0, 8, 1, 2, 3, 7, 7, 9, -1};
+        const float w0[6] = {6, 8, 5, 7, 9, -1}, w1[6] = {0, -1, -2, -3, -7, 1};
+        const int p0[6] = {5, 7, 4, 11, 13, 14}, p1[6] = {6, 8, 9, 10, 12, 14}, pt[6] = {0, 2, 4, 10, 12, 14};
+        float in[60], out[24];
+        int arg[24], j;
+        for (j = 0; j < 15; j++) in[2 * j] = c0[j], in[2 * j + 1] = -c0[j], in[30 + 2 * j] = in[31 + 2 * j] = 0.5f;
+        cae_maxpool2d_forward(ks, out, arg, in, 2, 3, 5, 2);
+        for (j = 0; j < 6; j++) {
+            check(out[2 * j] == w0[j] && arg[2 * j] == 2 * p0[j],
+                  "%s maxpool 3x5 ch0 out[%d] = %g argmax %d, want %g at %d", nm, j, out[2 * j], arg[2 * j], w0[j],
+                  2 * p0[j]);
+            check(out[2 * j + 1] == w1[j] && arg[2 * j + 1] == 2 * p1[j] + 1,
+                  "%s maxpool 3x5 ch1 out[%d] = %g argmax %d, want %g at %d", nm, j, out[2 * j + 1], arg[2 * j + 1],
+                  w1[j], 2 * p1[j] + 1);
+            check(out[12 + 2 * j] == 0.5f && arg[12 + 2 * j] == 2 * pt[j] && arg[13 + 2 * j] == 2 * pt[j] + 1,
+                  "%s maxpool 3x5 ties out[%d] = %g argmax %d/%d, want 0.5 at %d/%d", nm, j, out[12 + 2 * j],
+                  arg[12 + 2 * j], arg[13 + 2 * j], 2 * pt[j], 2 * pt[j] + 1);
+        }
+    }
+    {
+        /* upsample 2x nearest: 1x2 image, 2 channels {a0,a1},{b0,b1} -> 2x4, each pixel twice
+           in both directions; backward sums each 2x2 block. */
+        const float in[4] = {1, -2, 3, 0.5f};
+        const float want[16] = {1, -2, 1, -2, 3, 0.5f, 3, 0.5f, 1, -2, 1, -2, 3, 0.5f, 3, 0.5f};
+        float out[16], dout[16], din[4];
+        const float wdin[4] = {0 + 2 + 8 + 10, 1 + 3 + 9 + 11, 4 + 6 + 12 + 14, 5 + 7 + 13 + 15};
+        int j;
+        cae_upsample2d_forward(ks, out, in, 1, 1, 2, 2);
+        for (j = 0; j < 16; j++) check(out[j] == want[j], "%s upsample out[%d] = %g, want %g", nm, j, out[j], want[j]);
+        for (j = 0; j < 16; j++) dout[j] = (float)j;
+        for (j = 0; j < 4; j++) din[j] = 99.0f;
+        cae_upsample2d_backward(ks, din, dout, 1, 1, 2, 2);
+        for (j = 0; j < 4; j++)
+            check(din[j] == wdin[j], "%s upsample backward din[%d] = %g, want %g", nm, j, din[j], wdin[j]);
+    }
+    {
+        /* ReLU values, including 0 and huge arguments */
+        const float x[9] = {-3.0f, 0.0f, 2.5f, 1.0f, -1.0f, 100.0f, -100.0f, 1e30f, -1e30f};
+        float y[9], dy[9], dx[9];
+        int j;
+        cae_relu_forward(ks, y, x, 9);
+        for (j = 0; j < 9; j++) check(y[j] == (x[j] > 0 ? x[j] : 0.0f), "%s relu(%g) = %g", nm, x[j], y[j]);
+        for (j = 0; j < 9; j++) dy[j] = (float)(j + 1);
+        cae_relu_backward(ks, dx, dy, y, 9);
+        for (j = 0; j < 9; j++)
+            check(dx[j] == (x[j] > 0 ? dy[j] : 0.0f), "%s relu backward at x=%g: %g, want %g", nm, x[j], dx[j],
+                  x[j] > 0 ? dy[j] : 0.0f);
+    }
 }
 
 static void test_forward_by_hand(void)
 {
+    const cae_kernels *ks;
+    char sets[256];
+    size_t n = 0;
+    int si;
     group_begin("forward");
     {
         /* 3x3 input 1..9, 3x3 kernel, bias 0.5, zero padding all round.
@@ -346,79 +585,16 @@ static void test_forward_by_hand(void)
         const double want[6] = {2.0, 5, -1, -2.75, 2.0, 1.5};
         expect_conv("conv k1 1x2", in, wt, b, 1, 2, 2, 3, 1, CAE_ACT_NONE, want);
     }
+    for (si = 0; (ks = cae_kernels_get(si)) != NULL; si++)
+        if (usable_or_skip(ks)) by_hand_set(ks);
     {
-        /* maxpool 4x4 -> 2x2. Bottom-left window {9,6,2,9} ties: the first (index 8) wins;
-           bottom-right is all 1: its top-left (index 10) wins. */
-        const float in[16] = {1, 5, 2, 0, 3, 4, 8, 7, 9, 6, 1, 1, 2, 9, 1, 1};
-        const float want[4] = {5, 8, 9, 1};
-        const int warg[4] = {1, 6, 8, 10};
-        const float dout[4] = {1, 2, 3, 4};
-        float out[4], din[16];
-        int arg[4], j;
-        cae_maxpool2d_forward(out, arg, in, 1, 4, 4, 1);
-        for (j = 0; j < 4; j++) {
-            check(out[j] == want[j], "maxpool 4x4 out[%d] = %g, want %g", j, out[j], want[j]);
-            check(arg[j] == warg[j], "maxpool 4x4 argmax[%d] = %d, want %d", j, arg[j], warg[j]);
-        }
-        for (j = 0; j < 16; j++) din[j] = 99.0f; /* backward must overwrite, not add */
-        cae_maxpool2d_backward(din, dout, arg, 1, 4, 4, 1);
-        for (j = 0; j < 16; j++) {
-            float wd = j == 1 ? 1.0f : j == 6 ? 2.0f : j == 8 ? 3.0f : j == 10 ? 4.0f : 0.0f;
-            check(din[j] == wd, "maxpool 4x4 backward din[%d] = %g, want %g", j, din[j], wd);
-        }
-    }
-    {
-        /* maxpool on 3x5 with 2 channels and 2 images -> 2x3 (Keras 'same': ceil). Channel 1 is
-           minus channel 0; image 2 is constant (every window a tie: its first pixel wins).
-           The last row and column pool over the 2 or 1 pixels that exist. argmax is the NHWC
-           index within the image: pixel*2 + channel. */
-        const float c0[15] = {1, 2, 3, 4, 5, 6, 0, 8, 1, 2, 3, 7, 7, 9, -1};
-        const float w0[6] = {6, 8, 5, 7, 9, -1}, w1[6] = {0, -1, -2, -3, -7, 1};
-        const int p0[6] = {5, 7, 4, 11, 13, 14}, p1[6] = {6, 8, 9, 10, 12, 14}, pt[6] = {0, 2, 4, 10, 12, 14};
-        float in[60], out[24];
-        int arg[24], j;
-        for (j = 0; j < 15; j++) in[2 * j] = c0[j], in[2 * j + 1] = -c0[j], in[30 + 2 * j] = in[31 + 2 * j] = 0.5f;
-        cae_maxpool2d_forward(out, arg, in, 2, 3, 5, 2);
-        for (j = 0; j < 6; j++) {
-            check(out[2 * j] == w0[j] && arg[2 * j] == 2 * p0[j], "maxpool 3x5 ch0 out[%d] = %g argmax %d, want %g at %d",
-                  j, out[2 * j], arg[2 * j], w0[j], 2 * p0[j]);
-            check(out[2 * j + 1] == w1[j] && arg[2 * j + 1] == 2 * p1[j] + 1,
-                  "maxpool 3x5 ch1 out[%d] = %g argmax %d, want %g at %d", j, out[2 * j + 1], arg[2 * j + 1], w1[j],
-                  2 * p1[j] + 1);
-            check(out[12 + 2 * j] == 0.5f && arg[12 + 2 * j] == 2 * pt[j] && arg[13 + 2 * j] == 2 * pt[j] + 1,
-                  "maxpool 3x5 ties out[%d] = %g argmax %d/%d, want 0.5 at %d/%d", j, out[12 + 2 * j],
-                  arg[12 + 2 * j], arg[13 + 2 * j], 2 * pt[j], 2 * pt[j] + 1);
-        }
-    }
-    {
-        /* upsample 2x nearest: 1x2 image, 2 channels {a0,a1},{b0,b1} -> 2x4, each pixel twice
-           in both directions; backward sums each 2x2 block. */
-        const float in[4] = {1, -2, 3, 0.5f};
-        const float want[16] = {1, -2, 1, -2, 3, 0.5f, 3, 0.5f, 1, -2, 1, -2, 3, 0.5f, 3, 0.5f};
-        float out[16], dout[16], din[4];
-        const float wdin[4] = {0 + 2 + 8 + 10, 1 + 3 + 9 + 11, 4 + 6 + 12 + 14, 5 + 7 + 13 + 15};
-        int j;
-        cae_upsample2d_forward(out, in, 1, 1, 2, 2);
-        for (j = 0; j < 16; j++) check(out[j] == want[j], "upsample out[%d] = %g, want %g", j, out[j], want[j]);
-        for (j = 0; j < 16; j++) dout[j] = (float)j;
-        for (j = 0; j < 4; j++) din[j] = 99.0f;
-        cae_upsample2d_backward(din, dout, 1, 1, 2, 2);
-        for (j = 0; j < 4; j++) check(din[j] == wdin[j], "upsample backward din[%d] = %g, want %g", j, din[j], wdin[j]);
-    }
-    {
-        /* ReLU and sigmoid values, including 0 and huge or infinite arguments */
+        /* sigmoid values, including 0 and huge or infinite arguments */
         const float x[9] = {-3.0f, 0.0f, 2.5f, 1.0f, -1.0f, 100.0f, -100.0f, 1e30f, -1e30f};
         float y[9], dy[9], dx[9];
         int j;
         float inf = (float)HUGE_VAL;
         float xi[2], yi[2];
-        cae_relu_forward(y, x, 9);
-        for (j = 0; j < 9; j++) check(y[j] == (x[j] > 0 ? x[j] : 0.0f), "relu(%g) = %g", x[j], y[j]);
         for (j = 0; j < 9; j++) dy[j] = (float)(j + 1);
-        cae_relu_backward(dx, dy, y, 9);
-        for (j = 0; j < 9; j++)
-            check(dx[j] == (x[j] > 0 ? dy[j] : 0.0f), "relu backward at x=%g: %g, want %g", x[j], dx[j],
-                  x[j] > 0 ? dy[j] : 0.0f);
         cae_sigmoid_forward(y, x, 9);
         check(y[1] == 0.5f, "sigmoid(0) = %.9g, want exactly 0.5", y[1]);
         for (j = 0; j < 9; j++) {
@@ -437,13 +613,17 @@ static void test_forward_by_hand(void)
         }
         check(dx[1] == 0.5f, "sigmoid backward at 0 with dy=2: %g, want 0.5", dx[1]);
     }
-    group_end(NULL);
+    sets[0] = 0;
+    for (si = 0; (ks = cae_kernels_get(si)) != NULL && n + 40 < sizeof sets; si++)
+        if (cae_kernels_usable(ks)) n += (size_t)snprintf(sets + n, sizeof sets - n, " %s", cae_kernels_name(ks));
+    group_end("conv, pool, upsample, relu by hand through ref and%s", sets);
 }
 
-/* ================================================================ 2. gradients by finite differences */
+/* ================================================================ 3. gradients by finite differences */
 
 typedef struct conv_ctx {
-    int n, h, w, ci, co, k, act, fast;
+    int n, h, w, ci, co, k, act;
+    const cae_kernels *ks; /* the set to run, or NULL for the _ref functions */
     float *in, *wt, *bias, *out, *R, *work;
 } conv_ctx;
 
@@ -451,14 +631,17 @@ typedef struct conv_ctx {
 static double conv_L(void *p)
 {
     conv_ctx *c = (conv_ctx *)p;
-    if (c->fast)
-        cae_conv2d_forward(c->out, c->in, c->wt, c->bias, c->n, c->h, c->w, c->ci, c->co, c->k, c->act, c->work);
+    if (c->ks)
+        cae_conv2d_forward(c->ks, c->out, c->in, c->wt, c->bias, c->n, c->h, c->w, c->ci, c->co, c->k, c->act,
+                           c->work);
     else
         cae_conv2d_forward_ref(c->out, c->in, c->wt, c->bias, c->n, c->h, c->w, c->ci, c->co, c->k, c->act);
     return dot(c->out, c->R, (size_t)c->n * c->h * c->w * c->co);
 }
 
-static void conv_grad_case(int fast, int n, int h, int w, int ci, int co, int k, int act, cae_rng *r, gstat *st)
+/* ks: the set to check, or NULL for the _ref functions */
+static void conv_grad_case(const cae_kernels *ks, int n, int h, int w, int ci, int co, int k, int act, cae_rng *r,
+                           gstat *st)
 {
     conv_ctx c;
     size_t nin = (size_t)n * h * w * ci, nout = (size_t)n * h * w * co, nw = (size_t)k * k * ci * co, wk;
@@ -466,7 +649,7 @@ static void conv_grad_case(int fast, int n, int h, int w, int ci, int co, int k,
     char name[128];
     const double atol = 2e-3, rtol = 2e-2;
     const float eps = 1e-2f;
-    c.n = n, c.h = h, c.w = w, c.ci = ci, c.co = co, c.k = k, c.act = act, c.fast = fast;
+    c.n = n, c.h = h, c.w = w, c.ci = ci, c.co = co, c.k = k, c.act = act, c.ks = ks;
     c.in = fbuf(nin), c.wt = fbuf(nw), c.bias = fbuf((size_t)co), c.out = fbuf(nout), c.R = fbuf(nout);
     wk = cae_conv2d_work_floats(h, w, ci, co, k);
     c.work = fbuf(wk);
@@ -492,11 +675,12 @@ static void conv_grad_case(int fast, int n, int h, int w, int ci, int co, int k,
     }
     memset(dwt, 0, nw * sizeof(float));
     memset(dbias, 0, (size_t)co * sizeof(float));
-    if (fast)
-        cae_conv2d_backward(din, dwt, dbias, dpre, c.in, c.wt, n, h, w, ci, co, k, work2);
+    if (ks)
+        cae_conv2d_backward(ks, din, dwt, dbias, dpre, c.in, c.wt, n, h, w, ci, co, k, work2);
     else
         cae_conv2d_backward_ref(din, dwt, dbias, dpre, c.in, c.wt, n, h, w, ci, co, k);
-    snprintf(name, sizeof name, "%s n%d %dx%d ci%d co%d k%d act%d", fast ? "fast" : "ref", n, h, w, ci, co, k, act);
+    snprintf(name, sizeof name, "%s n%d %dx%d ci%d co%d k%d act%d", ks ? cae_kernels_name(ks) : "ref", n, h, w, ci, co,
+             k, act);
     {
         char what[160];
         snprintf(what, sizeof what, "%s din", name);
@@ -512,6 +696,7 @@ static void conv_grad_case(int fast, int n, int h, int w, int ci, int co, int k,
 
 typedef struct pool_ctx {
     int kind, n, h, w, c; /* kind: 0 maxpool, 1 upsample, 2 relu, 3 sigmoid */
+    const cae_kernels *ks;
     float *in, *out, *R;
     int *arg;
     size_t nout;
@@ -521,21 +706,21 @@ static double simple_L(void *p)
 {
     pool_ctx *c = (pool_ctx *)p;
     size_t nin = (size_t)c->n * c->h * c->w * c->c;
-    if (c->kind == 0) cae_maxpool2d_forward(c->out, c->arg, c->in, c->n, c->h, c->w, c->c);
-    if (c->kind == 1) cae_upsample2d_forward(c->out, c->in, c->n, c->h, c->w, c->c);
-    if (c->kind == 2) cae_relu_forward(c->out, c->in, nin);
+    if (c->kind == 0) cae_maxpool2d_forward(c->ks, c->out, c->arg, c->in, c->n, c->h, c->w, c->c);
+    if (c->kind == 1) cae_upsample2d_forward(c->ks, c->out, c->in, c->n, c->h, c->w, c->c);
+    if (c->kind == 2) cae_relu_forward(c->ks, c->out, c->in, nin);
     if (c->kind == 3) cae_sigmoid_forward(c->out, c->in, nin);
     return dot(c->out, c->R, c->nout);
 }
 
-static void simple_grad_case(int kind, int n, int h, int w, int ch, cae_rng *r, gstat *st)
+static void simple_grad_case(const cae_kernels *ks, int kind, int n, int h, int w, int ch, cae_rng *r, gstat *st)
 {
     static const char *names[4] = {"maxpool", "upsample", "relu", "sigmoid"};
     pool_ctx c;
     size_t nin = (size_t)n * h * w * ch, i;
     float *din;
     char what[96];
-    c.kind = kind, c.n = n, c.h = h, c.w = w, c.c = ch;
+    c.kind = kind, c.n = n, c.h = h, c.w = w, c.c = ch, c.ks = ks;
     c.nout = kind == 0 ? (size_t)n * ((h + 1) / 2) * ((w + 1) / 2) * ch : kind == 1 ? 4 * nin : nin;
     c.in = fbuf(nin), c.out = fbuf(c.nout), c.R = fbuf(c.nout), din = fbuf(nin);
     c.arg = (int *)xmalloc(c.nout * sizeof(int));
@@ -557,57 +742,77 @@ static void simple_grad_case(int kind, int n, int h, int w, int ch, cae_rng *r, 
     }
     simple_L(&c);
     for (i = 0; i < nin; i++) din[i] = 1e6f;
-    if (kind == 0) cae_maxpool2d_backward(din, c.R, c.arg, n, h, w, ch);
-    if (kind == 1) cae_upsample2d_backward(din, c.R, n, h, w, ch);
-    if (kind == 2) cae_relu_backward(din, c.R, c.out, nin);
+    if (kind == 0) cae_maxpool2d_backward(ks, din, c.R, c.arg, n, h, w, ch);
+    if (kind == 1) cae_upsample2d_backward(ks, din, c.R, n, h, w, ch);
+    if (kind == 2) cae_relu_backward(ks, din, c.R, c.out, nin);
     if (kind == 3) cae_sigmoid_backward(din, c.R, c.out, nin);
-    snprintf(what, sizeof what, "%s n%d %dx%dx%d din", names[kind], n, h, w, ch);
+    snprintf(what, sizeof what, "%s %s n%d %dx%dx%d din", cae_kernels_name(ks), names[kind], n, h, w, ch);
     grad_check(what, simple_L, &c, c.in, din, nin, 64, 1e-2f, 1e-3, 1e-2, 0, r, st);
     free(c.in), free(c.out), free(c.R), free(c.arg), free(din);
 }
 
-static void test_layer_gradients(void)
+/* The conv cases of one pass: ks NULL is the _ref pass, else the pass through the set ks. The
+   channel counts differ between the two passes, so that together they cover more shapes. */
+static void conv_grad_pass(const cae_kernels *ks, cae_rng *r, gstat *st)
 {
     static const int chs[5] = {1, 3, 5, 17, 33};
     static const int hh[3] = {1, 3, 7}, ww[3] = {1, 5, 7};
-    static const int ks[4] = {1, 2, 3, 5};
-    cae_rng r = cae_rng_seed(2);
-    gstat conv_st, simple_st;
-    int fast, a, b, i;
-    memset(&conv_st, 0, sizeof conv_st);
-    memset(&simple_st, 0, sizeof simple_st);
-    group_begin("gradients");
-    for (fast = 0; fast < 2; fast++) {
-        i = 0;
-        for (a = 0; a < 3; a++)
-            for (b = 0; b < 4; b++, i++) {
-                /* every image size with every kernel size; channel counts cycle through all
-                   of {1,3,5,17,33} on both sides */
-                int ci = chs[(i + fast) % 5], co = chs[(3 * i + 2) % 5];
-                conv_grad_case(fast, 1 + i % 2, hh[a], ww[a], ci, co, ks[b], CAE_ACT_NONE, &r, &conv_st);
-            }
-        /* through a fused sigmoid (smooth, so no kinks): dpre = sigmoid_backward(R) */
-        conv_grad_case(fast, 2, 3, 5, 3, 5, 3, CAE_ACT_SIGMOID, &r, &conv_st);
-        conv_grad_case(fast, 1, 7, 7, 17, 1, 2, CAE_ACT_SIGMOID, &r, &conv_st);
-    }
-    /* shapes that take the SIMD kernels where built: Winograd both ways, one output channel */
-    conv_grad_case(1, 1, 7, 7, 16, 32, 3, CAE_ACT_NONE, &r, &conv_st);
-    conv_grad_case(1, 2, 3, 5, 32, 8, 3, CAE_ACT_NONE, &r, &conv_st);
-    conv_grad_case(1, 1, 7, 7, 8, 1, 3, CAE_ACT_NONE, &r, &conv_st);
-    conv_grad_case(1, 1, 3, 5, 16, 16, 2, CAE_ACT_NONE, &r, &conv_st);
-    for (a = 0; a < 3; a++) {
-        int k;
-        for (k = 0; k < 4; k++) simple_grad_case(k, 2, hh[a], ww[a], 1 + 2 * (a % 2), &r, &simple_st);
-    }
-    simple_grad_case(0, 1, 4, 4, 2, &r, &simple_st);
-    simple_grad_case(0, 2, 6, 3, 3, &r, &simple_st);
-    simple_grad_case(1, 1, 2, 3, 4, &r, &simple_st);
-    group_end("conv: %d coords, worst err/tol %.3f (tol 2e-3 + 2e-2*|fd|); pool/up/relu/sigmoid: %d coords, "
-              "worst %.3f (tol 1e-3 + 1e-2*|fd|)",
-              conv_st.checked, conv_st.worst, simple_st.checked, simple_st.worst);
+    static const int kk[4] = {1, 2, 3, 5};
+    int fast = ks != NULL, a, b, i = 0;
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 4; b++, i++) {
+            /* every image size with every kernel size; channel counts cycle through all
+               of {1,3,5,17,33} on both sides */
+            int ci = chs[(i + fast) % 5], co = chs[(3 * i + 2) % 5];
+            conv_grad_case(ks, 1 + i % 2, hh[a], ww[a], ci, co, kk[b], CAE_ACT_NONE, r, st);
+        }
+    /* through a fused sigmoid (smooth, so no kinks): dpre = sigmoid_backward(R) */
+    conv_grad_case(ks, 2, 3, 5, 3, 5, 3, CAE_ACT_SIGMOID, r, st);
+    conv_grad_case(ks, 1, 7, 7, 17, 1, 2, CAE_ACT_SIGMOID, r, st);
+    if (!ks) return;
+    /* shapes that take the SIMD kernels of a set that has them: Winograd both ways, one output
+       channel */
+    conv_grad_case(ks, 1, 7, 7, 16, 32, 3, CAE_ACT_NONE, r, st);
+    conv_grad_case(ks, 2, 3, 5, 32, 8, 3, CAE_ACT_NONE, r, st);
+    conv_grad_case(ks, 1, 7, 7, 8, 1, 3, CAE_ACT_NONE, r, st);
+    conv_grad_case(ks, 1, 3, 5, 16, 16, 2, CAE_ACT_NONE, r, st);
 }
 
-/* ================================================================ 3. fast kernels vs reference */
+static void test_layer_gradients(void)
+{
+    static const int hh[3] = {1, 3, 7}, ww[3] = {1, 5, 7};
+    const cae_kernels *ks;
+    cae_rng r = cae_rng_seed(2);
+    gstat conv_st, simple_st;
+    char sum[900];
+    size_t len;
+    int a, si;
+    group_begin("gradients");
+    memset(&conv_st, 0, sizeof conv_st);
+    conv_grad_pass(NULL, &r, &conv_st);
+    len = (size_t)snprintf(sum, sizeof sum, "ref conv: %d coords, worst err/tol %.3f", conv_st.checked, conv_st.worst);
+    for (si = 0; (ks = cae_kernels_get(si)) != NULL; si++) {
+        if (!usable_or_skip(ks)) continue;
+        memset(&conv_st, 0, sizeof conv_st);
+        memset(&simple_st, 0, sizeof simple_st);
+        conv_grad_pass(ks, &r, &conv_st);
+        for (a = 0; a < 3; a++) {
+            int k;
+            for (k = 0; k < 4; k++) simple_grad_case(ks, k, 2, hh[a], ww[a], 1 + 2 * (a % 2), &r, &simple_st);
+        }
+        simple_grad_case(ks, 0, 1, 4, 4, 2, &r, &simple_st);
+        simple_grad_case(ks, 0, 2, 6, 3, 3, &r, &simple_st);
+        simple_grad_case(ks, 1, 1, 2, 3, 4, &r, &simple_st);
+        if (len < sizeof sum)
+            len += (size_t)snprintf(sum + len, sizeof sum - len,
+                                    "; %s conv: %d coords, worst %.3f, pool/up/relu/sigmoid: %d coords, worst %.3f",
+                                    cae_kernels_name(ks), conv_st.checked, conv_st.worst, simple_st.checked,
+                                    simple_st.worst);
+    }
+    group_end("%s (tol conv 2e-3 + 2e-2*|fd|, others 1e-3 + 1e-2*|fd|)", sum);
+}
+
+/* ================================================================ 4. fast kernels vs reference */
 
 typedef struct maxerr {
     double abs;   /* largest |fast - ref| */
@@ -670,58 +875,68 @@ static void conv_abs_sums(double *Sw, double *Sb, const float *in, const float *
             }
 }
 
-static void fast_vs_ref_case(int n, int h, int w, int ci, int co, int k, int act, int nullcheck, cae_rng *r, maxerr *mf,
-                             maxerr *mb, maxerr *mw)
+/* One shape: the _ref forward and backward once, then every usable set held to them (me[si]:
+   the worst differences of set si). */
+static void fast_vs_ref_case(int n, int h, int w, int ci, int co, int k, int act, int nullcheck, cae_rng *r,
+                             maxerr *mf, maxerr *mb, maxerr *mw)
 {
     size_t nin = (size_t)n * h * w * ci, nout = (size_t)n * h * w * co, nw = (size_t)k * k * ci * co, i;
     size_t wk = cae_conv2d_work_floats(h, w, ci, co, k);
     float *in = fbuf(nin), *wt = fbuf(nw), *bias = fbuf((size_t)co), *o1 = fbuf(nout), *o2 = fbuf(nout);
     float *dpre = fbuf(nout), *din1 = fbuf(nin), *din2 = fbuf(nin), *work = fbuf(wk);
-    float *dw1 = fbuf(nw), *dw2, *db1 = fbuf((size_t)co), *db2;
+    float *dw0 = fbuf(nw), *dw1, *dw2 = fbuf(nw), *db0 = fbuf((size_t)co), *db1, *db2 = fbuf((size_t)co);
     double *Sw, *Sb;
-    char what[128];
+    const cae_kernels *ks;
+    char what[160];
     float s = sqrtf(3.0f / (float)(ci * k * k));
+    int si;
     fill_u(in, nin, r, -1, 1);
     fill_u(wt, nw, r, -s, s);
     fill_u(bias, (size_t)co, r, -0.5f, 0.5f);
     fill_u(dpre, nout, r, -1, 1);
-    fill_u(dw1, nw, r, -1, 1); /* accumulators start non-zero: backward must add */
-    fill_u(db1, (size_t)co, r, -1, 1);
-    dw2 = fcopy(dw1, nw), db2 = fcopy(db1, (size_t)co);
+    fill_u(dw0, nw, r, -1, 1); /* accumulators start non-zero: backward must add */
+    fill_u(db0, (size_t)co, r, -1, 1);
+    dw1 = fcopy(dw0, nw), db1 = fcopy(db0, (size_t)co);
     Sw = (double *)xmalloc(nw * sizeof(double)), Sb = (double *)xmalloc((size_t)co * sizeof(double));
-    conv_abs_sums(Sw, Sb, in, dpre, dw1, db1, n, h, w, ci, co, k);
-    for (i = 0; i < nout; i++) o2[i] = 1e6f;
+    conv_abs_sums(Sw, Sb, in, dpre, dw0, db0, n, h, w, ci, co, k);
     cae_conv2d_forward_ref(o1, in, wt, bias, n, h, w, ci, co, k, act);
-    cae_conv2d_forward(o2, in, wt, bias, n, h, w, ci, co, k, act, work);
-    snprintf(what, sizeof what, "forward n%d %dx%d ci%d co%d k%d act%d", n, h, w, ci, co, k, act);
-    compare_arrays(what, o2, o1, NULL, nout, mf);
-    for (i = 0; i < nin; i++) din2[i] = 1e6f;
     cae_conv2d_backward_ref(din1, dw1, db1, dpre, in, wt, n, h, w, ci, co, k);
-    cae_conv2d_backward(din2, dw2, db2, dpre, in, wt, n, h, w, ci, co, k, work);
-    snprintf(what, sizeof what, "backward din n%d %dx%d ci%d co%d k%d", n, h, w, ci, co, k);
-    compare_arrays(what, din2, din1, NULL, nin, mb);
-    snprintf(what, sizeof what, "backward dwt n%d %dx%d ci%d co%d k%d", n, h, w, ci, co, k);
-    compare_arrays(what, dw2, dw1, Sw, nw, mw);
-    snprintf(what, sizeof what, "backward dbias n%d %dx%d ci%d co%d k%d", n, h, w, ci, co, k);
-    compare_arrays(what, db2, db1, Sb, (size_t)co, mw);
-    if (nullcheck) {
-        /* din, dwt, dbias may each be NULL; what is computed must not change */
-        float *dw3 = fbuf(nw), *db3 = fbuf((size_t)co), *din3 = fbuf(nin);
-        memset(dw3, 0, nw * sizeof(float));
-        memset(db3, 0, (size_t)co * sizeof(float));
-        cae_conv2d_backward(NULL, dw3, db3, dpre, in, wt, n, h, w, ci, co, k, work);
-        memset(dw2, 0, nw * sizeof(float));
-        memset(db2, 0, (size_t)co * sizeof(float));
-        cae_conv2d_backward(din2, dw2, db2, dpre, in, wt, n, h, w, ci, co, k, work);
-        check(memcmp(dw3, dw2, nw * sizeof(float)) == 0 && memcmp(db3, db2, (size_t)co * sizeof(float)) == 0,
-              "backward with din NULL changes dwt/dbias (%s)", what);
-        cae_conv2d_backward(din3, NULL, NULL, dpre, in, wt, n, h, w, ci, co, k, work);
-        check(memcmp(din3, din2, nin * sizeof(float)) == 0, "backward with dwt, dbias NULL changes din (%s)", what);
-        cae_conv2d_backward_ref(NULL, dw3, NULL, dpre, in, wt, n, h, w, ci, co, k); /* no crash */
-        free(dw3), free(db3), free(din3);
+    for (si = 0; si < TEST_MAX_SETS && (ks = cae_kernels_get(si)) != NULL; si++) {
+        const char *nm = cae_kernels_name(ks);
+        if (!cae_kernels_usable(ks)) continue; /* the group says which it skipped */
+        for (i = 0; i < nout; i++) o2[i] = 1e6f;
+        cae_conv2d_forward(ks, o2, in, wt, bias, n, h, w, ci, co, k, act, work);
+        snprintf(what, sizeof what, "%s forward n%d %dx%d ci%d co%d k%d act%d", nm, n, h, w, ci, co, k, act);
+        compare_arrays(what, o2, o1, NULL, nout, mf + si);
+        for (i = 0; i < nin; i++) din2[i] = 1e6f;
+        memcpy(dw2, dw0, nw * sizeof(float));
+        memcpy(db2, db0, (size_t)co * sizeof(float));
+        cae_conv2d_backward(ks, din2, dw2, db2, dpre, in, wt, n, h, w, ci, co, k, work);
+        snprintf(what, sizeof what, "%s backward din n%d %dx%d ci%d co%d k%d", nm, n, h, w, ci, co, k);
+        compare_arrays(what, din2, din1, NULL, nin, mb + si);
+        snprintf(what, sizeof what, "%s backward dwt n%d %dx%d ci%d co%d k%d", nm, n, h, w, ci, co, k);
+        compare_arrays(what, dw2, dw1, Sw, nw, mw + si);
+        snprintf(what, sizeof what, "%s backward dbias n%d %dx%d ci%d co%d k%d", nm, n, h, w, ci, co, k);
+        compare_arrays(what, db2, db1, Sb, (size_t)co, mw + si);
+        if (nullcheck) {
+            /* din, dwt, dbias may each be NULL; what is computed must not change */
+            float *dw3 = fbuf(nw), *db3 = fbuf((size_t)co), *din3 = fbuf(nin);
+            memset(dw3, 0, nw * sizeof(float));
+            memset(db3, 0, (size_t)co * sizeof(float));
+            cae_conv2d_backward(ks, NULL, dw3, db3, dpre, in, wt, n, h, w, ci, co, k, work);
+            memset(dw2, 0, nw * sizeof(float));
+            memset(db2, 0, (size_t)co * sizeof(float));
+            cae_conv2d_backward(ks, din2, dw2, db2, dpre, in, wt, n, h, w, ci, co, k, work);
+            check(memcmp(dw3, dw2, nw * sizeof(float)) == 0 && memcmp(db3, db2, (size_t)co * sizeof(float)) == 0,
+                  "backward with din NULL changes dwt/dbias (%s)", what);
+            cae_conv2d_backward(ks, din3, NULL, NULL, dpre, in, wt, n, h, w, ci, co, k, work);
+            check(memcmp(din3, din2, nin * sizeof(float)) == 0, "backward with dwt, dbias NULL changes din (%s)", what);
+            cae_conv2d_backward_ref(NULL, dw3, NULL, dpre, in, wt, n, h, w, ci, co, k); /* no crash */
+            free(dw3), free(db3), free(din3);
+        }
     }
     free(in), free(wt), free(bias), free(o1), free(o2), free(dpre), free(din1), free(din2), free(work);
-    free(dw1), free(dw2), free(db1), free(db2), free(Sw), free(Sb);
+    free(dw0), free(dw1), free(dw2), free(db0), free(db1), free(db2), free(Sw), free(Sb);
 }
 
 static void test_fast_vs_ref(void)
@@ -732,12 +947,16 @@ static void test_fast_vs_ref(void)
     /* the lab model's five convolutions */
     static const int lab[5][4] = {{28, 28, 1, 32}, {14, 14, 32, 64}, {7, 7, 64, 64}, {14, 14, 64, 32}, {28, 28, 32, 1}};
     cae_rng r = cae_rng_seed(3);
-    maxerr mf, mb, mw;
-    int i, cases = 0;
-    memset(&mf, 0, sizeof mf);
-    memset(&mb, 0, sizeof mb);
-    memset(&mw, 0, sizeof mw);
+    maxerr mf[TEST_MAX_SETS], mb[TEST_MAX_SETS], mw[TEST_MAX_SETS];
+    const cae_kernels *set;
+    char sum[900];
+    size_t len = 0;
+    int i, si, cases = 0;
+    memset(mf, 0, sizeof mf);
+    memset(mb, 0, sizeof mb);
+    memset(mw, 0, sizeof mw);
     group_begin("fast-vs-ref");
+    for (si = 0; (set = cae_kernels_get(si)) != NULL; si++) usable_or_skip(set);
     for (i = 0; i < 45; i++) {
         /* every input channel count with every image size; the rest drawn */
         int ci = chs[i % 9], img = (i / 9) % 5, co = chs[cae_rng_below(&r, 9)], k = ks[cae_rng_below(&r, 5)];
@@ -751,12 +970,12 @@ static void test_fast_vs_ref(void)
             else
                 co = co > 1 ? co / 2 : 1;
         }
-        fast_vs_ref_case(n, h, w, ci, co, k, i % 3, i % 7 == 0, &r, &mf, &mb, &mw);
+        fast_vs_ref_case(n, h, w, ci, co, k, i % 3, i % 7 == 0, &r, mf, mb, mw);
         cases++;
     }
     for (i = 0; i < 5; i++, cases++)
         fast_vs_ref_case(2, lab[i][0], lab[i][1], lab[i][2], lab[i][3], 3, i == 4 ? CAE_ACT_SIGMOID : CAE_ACT_RELU, i == 2,
-                         &r, &mf, &mb, &mw);
+                         &r, mf, mb, mw);
     /* channel counts the SIMD kernels special-case: multiples of 8 in, 16 or 1 out (Winograd
        for 3x3 both ways, 6x16 blocks, one-channel dot products), on odd and even sizes */
     {
@@ -767,28 +986,33 @@ static void test_fast_vs_ref(void)
                 for (c = 0; c < 4; c++, cases++) {
                     int ci = cin[a], co = cout[b], n = c < 2 ? 2 : 1;
                     if (c == 3 && ci * co > 1024) co /= 4; /* 14x14: keep it short */
-                    fast_vs_ref_case(n, hh[c], ww[c] + (c == 3), ci, co, 3, (a + b + c) % 3, 0, &r, &mf, &mb, &mw);
+                    fast_vs_ref_case(n, hh[c], ww[c] + (c == 3), ci, co, 3, (a + b + c) % 3, 0, &r, mf, mb, mw);
                 }
         for (a = 0; a < 4; a++)
             for (b = 0; b < 3; b++, cases++) {
                 static const int kk[3] = {1, 2, 5};
-                fast_vs_ref_case(1, 7, 7, cin[a], b == 1 ? 16 : 1, kk[b], b, 0, &r, &mf, &mb, &mw);
+                fast_vs_ref_case(1, 7, 7, cin[a], b == 1 ? 16 : 1, kk[b], b, 0, &r, mf, mb, mw);
             }
     }
-    group_end("%d cases (%s kernels), max |fast-ref| and its ratio to 1e-5+1e-4*|ref|: forward %.3g (%.3f), din %.3g "
-              "(%.3f), dwt/dbias %.3g (%.3f; %.2f float ulps of sum|terms|, limit 16)",
-              cases, cae_simd_name(), mf.abs, mf.ratio, mb.abs, mb.ratio, mw.abs, mw.ratio, mw.sum_ratio);
+    sum[0] = 0;
+    for (si = 0; si < TEST_MAX_SETS && (set = cae_kernels_get(si)) != NULL && len < sizeof sum; si++)
+        if (cae_kernels_usable(set))
+            len += (size_t)snprintf(sum + len, sizeof sum - len,
+                                    "%s%s: forward %.3g (%.3f), din %.3g (%.3f), dwt/dbias %.3g (%.3f; %.2f ulps)",
+                                    len ? "; " : "", cae_kernels_name(set), mf[si].abs, mf[si].ratio, mb[si].abs,
+                                    mb[si].ratio, mw[si].abs, mw[si].ratio, mw[si].sum_ratio);
+    group_end("%d cases; max |fast-ref| and its ratio to 1e-5+1e-4*|ref| (dwt/dbias also in float ulps of "
+              "sum|terms|, limit 16) per set: %s",
+              cases, sum);
 }
 
-/* Pooling, upsampling and ReLU: the SIMD versions must give exactly the reference's values
-   (they add the same numbers in the same order), argmax included, on channel counts with and
-   without a tail past the last multiple of 8 and on odd sizes; ReLU also on NaN, -0 and +-inf. */
-static void test_layers_fast_vs_ref(void)
+/* The pooling, upsampling and ReLU cases through the set ks; returns how many. */
+static int layers_set(const cae_kernels *ks)
 {
     static const int chs[6] = {1, 3, 8, 13, 32, 64}, hs[5] = {1, 2, 3, 7, 14}, ws[5] = {1, 5, 4, 7, 14};
-    cae_rng r = cae_rng_seed(11);
+    const char *nm = cae_kernels_name(ks);
+    cae_rng r = cae_rng_seed(11); /* every set sees the same inputs */
     int a, b, cases = 0;
-    group_begin("layers-simd");
     for (a = 0; a < 6; a++)
         for (b = 0; b < 5; b++, cases++) {
             int n = 2, c = chs[a], h = hs[b], w = ws[(b + a) % 5], oh = (h + 1) / 2, ow = (w + 1) / 2;
@@ -803,22 +1027,26 @@ static void test_layers_fast_vs_ref(void)
                 g[i] = cae_rng_uniform(&r) - 0.5f;
             }
             cae_maxpool2d_forward_ref(p1, a1, x, n, h, w, c);
-            cae_maxpool2d_forward(p2, a2, x, n, h, w, c);
+            cae_maxpool2d_forward(ks, p2, a2, x, n, h, w, c);
             for (i = 0; i < np; i++) bad += p1[i] != p2[i], bada += a1[i] != a2[i];
-            check(!bad && !bada, "maxpool forward %dx%dx%d: %zu values and %zu argmax differ", h, w, c, bad, bada);
+            check(!bad && !bada, "%s maxpool forward %dx%dx%d: %zu values and %zu argmax differ", nm, h, w, c, bad,
+                  bada);
+            cae_maxpool2d_forward(ks, p2, NULL, x, n, h, w, c); /* inference: no argmax */
+            for (i = 0, bad = 0; i < np; i++) bad += p1[i] != p2[i];
+            check(!bad, "%s maxpool forward %dx%dx%d without argmax: %zu of %zu differ", nm, h, w, c, bad, np);
             cae_maxpool2d_backward_ref(p1, g, a1, n, h, w, c);
             memset(p2, 0x7f, sizeof(float) * ni); /* the fast path must write every element */
-            cae_maxpool2d_backward(p2, g, a1, n, h, w, c);
+            cae_maxpool2d_backward(ks, p2, g, a1, n, h, w, c);
             for (i = 0, bad = 0; i < ni; i++) bad += p1[i] != p2[i];
-            check(!bad, "maxpool backward %dx%dx%d: %zu of %zu differ", h, w, c, bad, ni);
+            check(!bad, "%s maxpool backward %dx%dx%d: %zu of %zu differ", nm, h, w, c, bad, ni);
             cae_upsample2d_forward_ref(p1, x, n, h, w, c);
-            cae_upsample2d_forward(p2, x, n, h, w, c);
+            cae_upsample2d_forward(ks, p2, x, n, h, w, c);
             for (i = 0, bad = 0; i < nu; i++) bad += p1[i] != p2[i];
-            check(!bad, "upsample forward %dx%dx%d: %zu of %zu differ", h, w, c, bad, nu);
+            check(!bad, "%s upsample forward %dx%dx%d: %zu of %zu differ", nm, h, w, c, bad, nu);
             cae_upsample2d_backward_ref(p1, g, n, h, w, c);
-            cae_upsample2d_backward(p2, g, n, h, w, c);
+            cae_upsample2d_backward(ks, p2, g, n, h, w, c);
             for (i = 0, bad = 0; i < ni; i++) bad += p1[i] != p2[i];
-            check(!bad, "upsample backward %dx%dx%d: %zu of %zu differ", h, w, c, bad, ni);
+            check(!bad, "%s upsample backward %dx%dx%d: %zu of %zu differ", nm, h, w, c, bad, ni);
             free(x), free(p1), free(p2), free(g), free(a1), free(a2);
         }
     {
@@ -827,19 +1055,41 @@ static void test_layers_fast_vs_ref(void)
         for (i = 0; i < 37; i++) x[i] = (float)(i % 9) - 4.0f, d[i] = (float)i;
         x[3] = 0.0f / 0.0f, x[5] = -0.0f, x[8] = 1.0f / 0.0f, x[20] = -1.0f / 0.0f, x[30] = 0.0f / 0.0f;
         cae_relu_forward_ref(y1, x, 37);
-        cae_relu_forward(y2, x, 37);
+        cae_relu_forward(ks, y2, x, 37);
         for (i = 0; i < 37; i++) bad += memcmp(y1 + i, y2 + i, sizeof(float)) != 0;
-        check(!bad, "relu forward: %d of 37 differ bitwise (NaN, -0, inf included)", bad);
+        check(!bad, "%s relu forward: %d of 37 differ bitwise (NaN, -0, inf included)", nm, bad);
         cae_relu_backward_ref(d1, d, x, 37);
-        cae_relu_backward(d2, d, x, 37);
+        cae_relu_backward(ks, d2, d, x, 37);
         for (i = 0, bad = 0; i < 37; i++) bad += d1[i] != d2[i];
-        check(!bad, "relu backward: %d of 37 differ", bad);
+        check(!bad, "%s relu backward: %d of 37 differ", nm, bad);
         cases++;
     }
-    group_end("%d cases (%s kernels), all bit-identical", cases, cae_simd_name());
+    return cases;
 }
 
-/* ================================================================ 4. losses */
+/* Pooling, upsampling and ReLU: every set must give exactly the reference's values (they add
+   the same numbers in the same order), argmax included, on channel counts with and without a
+   tail past the last multiple of 8 and on odd sizes; ReLU also on NaN, -0 and +-inf. */
+static void test_layers_fast_vs_ref(void)
+{
+    const cae_kernels *ks;
+    char sum[256];
+    size_t len = 0;
+    int si;
+    group_begin("layers-simd");
+    sum[0] = 0;
+    for (si = 0; (ks = cae_kernels_get(si)) != NULL; si++) {
+        int cases;
+        if (!usable_or_skip(ks)) continue;
+        cases = layers_set(ks);
+        if (len < sizeof sum)
+            len += (size_t)snprintf(sum + len, sizeof sum - len, "%s%s: %d cases", len ? ", " : "",
+                                    cae_kernels_name(ks), cases);
+    }
+    group_end("%s, all bit-identical to ref", sum);
+}
+
+/* ================================================================ 5. losses */
 
 typedef struct loss_ctx {
     int kind; /* 0 bce_logits, 1 bce, 2 mse */
@@ -946,7 +1196,7 @@ static void test_losses(void)
     group_end("finite differences: %d coords, worst err/tol %.3f", st.checked, st.worst);
 }
 
-/* ================================================================ 5. Adam */
+/* ================================================================ 6. Adam */
 
 static void test_adam(void)
 {
@@ -993,7 +1243,7 @@ static void test_adam(void)
     group_end(NULL);
 }
 
-/* ================================================================ 6. Glorot */
+/* ================================================================ 7. Glorot */
 
 static void test_glorot(void)
 {
@@ -1024,73 +1274,101 @@ static void test_glorot(void)
     group_end("lim %.5f, mean %.2e, var/(lim^2/3) %.4f", lim, mean, var / (lim * lim / 3));
 }
 
-/* ================================================================ 7. the model */
+/* ================================================================ 8. the net and the trainer */
 
 typedef struct model_ctx {
-    cae_model *m;
+    cae_trainer *tr;
+    float *p; /* the parameters the finite differences move */
     const float *x, *t;
     int n, loss;
+    void *scratch;
+    size_t bytes;
 } model_ctx;
 
-/* the mean loss cae_model_evaluate reports, after a change to m->param */
+/* the mean loss cae_net_evaluate reports on the trainer's net, after a change to c->p */
 static double model_L(void *p)
 {
     model_ctx *c = (model_ctx *)p;
+    const cae_net *net = cae_trainer_net(c->tr);
+    const cae_layer *L = net->layer + net->nlayers - 1;
+    cae_tensor x = cae_tensor_of((float *)c->x, c->n, net->h, net->w, net->c);
+    cae_tensor t = cae_tensor_of((float *)c->t, c->n, L->oh, L->ow, L->oc);
     double l = -1.0;
     cae_err e;
-    cae__refresh_flips(c->m); /* the input-gradient path keeps flipped kernels */
-    if (cae_model_evaluate(c->m, c->x, c->t, c->n, c->loss, &l, NULL, &e) != CAE_OK) {
-        check(0, "evaluate failed: %s", e.msg);
+    /* set_params remakes the kernels derived from the weights (Winograd, flipped) */
+    if (cae_trainer_set_params(c->tr, c->p, net->nparams, &e) != CAE_OK ||
+        cae_net_evaluate(net, &x, &t, c->loss, &l, NULL, c->scratch, c->bytes, &e) != CAE_OK) {
+        check(0, "set_params or evaluate failed: %s", e.msg);
     }
     return l;
 }
 
-/* Whole-model gradient: train_step with lr = 0 leaves the parameters where they are and the
-   gradient of the mean loss in m->grad; hold it to central differences of evaluate's loss. */
+/* Whole-net gradient: a trainer step with lr = 0 leaves the parameters where they are and the
+   gradient of the mean loss in cae_trainer_grad; hold it to central differences of
+   cae_net_evaluate's loss. ks: the kernel set (NULL: the one cae_net_create picks). */
 static void model_grad_case(const char *title, const cae_layer_spec *specs, int ns, int h, int w, int c, int n, int loss,
-                            cae_rng *r, gstat *st)
+                            const cae_kernels *ks, cae_rng *r, gstat *st)
 {
-    cae_model *m = NULL;
+    cae_net net;
+    cae_trainer *tr = NULL;
+    const cae_net *tn;
     cae_err e;
     model_ctx ctx;
     size_t in_n = (size_t)h * w * c, out_n, i;
     float *x, *t, *p0, *g;
     double l0 = -1, l1 = -1;
-    int rc = cae_model_create(&m, h, w, c, specs, ns, 4, 77, &e), skipped_before = st->skipped;
+    int rc = cae_net_create(&net, h, w, c, specs, ns, 77, &e), skipped_before = st->skipped;
     if (!check(rc == CAE_OK, "%s: create failed: %s", title, e.msg)) return;
-    out_n = (size_t)m->layer[ns - 1].oh * m->layer[ns - 1].ow * m->layer[ns - 1].oc;
+    if (ks) net.ks = ks;
+    rc = cae_trainer_create(&tr, &net, 4, &e);
+    cae_net_free(&net); /* the trainer has its own copy */
+    if (!check(rc == CAE_OK, "%s: trainer_create failed: %s", title, e.msg)) return;
+    tn = cae_trainer_net(tr);
+    check(tn->ks == (ks ? ks : default_set()), "%s: the trainer runs on %s, want %s", title, cae_kernels_name(tn->ks),
+          ks ? cae_kernels_name(ks) : "the default set");
+    out_n = (size_t)tn->layer[ns - 1].oh * tn->layer[ns - 1].ow * tn->layer[ns - 1].oc;
     x = fbuf(in_n * n), t = fbuf(out_n * n);
     fill_u(x, in_n * n, r, 0, 1);
     fill_u(t, out_n * n, r, 0, 1);
     for (i = 0; i < out_n * n; i += 3) t[i] = (float)(i % 2); /* some hard 0/1 targets */
     /* random biases too, so their gradients are not at a special point */
-    for (i = 0; i < (size_t)m->nlayers; i++) {
-        const cae_layer *L = m->layer + i;
-        if (L->kind == CAE_CONV2D) fill_u(m->param + L->poff + L->nparams - L->oc, (size_t)L->oc, r, -0.2f, 0.3f);
+    ctx.p = fcopy(tn->param, tn->nparams);
+    for (i = 0; i < (size_t)tn->nlayers; i++) {
+        const cae_layer *L = tn->layer + i;
+        if (L->kind == CAE_CONV2D) fill_u(ctx.p + L->poff + L->nparams - L->oc, (size_t)L->oc, r, -0.2f, 0.3f);
     }
-    cae__refresh_flips(m);
-    p0 = fcopy(m->param, m->nparams);
-    m->adam.lr = 0.0f;
-    rc = cae_model_train_step(m, x, t, n, loss, &l0, &e);
-    check(rc == CAE_OK, "%s: train_step: %s", title, e.msg);
-    check(memcmp(p0, m->param, m->nparams * sizeof(float)) == 0, "%s: parameters moved with lr = 0", title);
-    g = fcopy(m->grad, m->nparams);
-    /* thousands of tiny evaluations follow: one thread, so that a busy machine does not make
-       each OpenMP region wait for a descheduled partner (results do not depend on it) */
-    m->threads = 1;
-    ctx.m = m, ctx.x = x, ctx.t = t, ctx.n = n, ctx.loss = loss;
+    rc = cae_trainer_set_params(tr, ctx.p, tn->nparams, &e);
+    check(rc == CAE_OK, "%s: set_params: %s", title, e.msg);
+    p0 = fcopy(tn->param, tn->nparams);
+    cae_trainer_adam(tr)->lr = 0.0f;
+    {
+        cae_tensor xt = cae_tensor_of(x, n, h, w, c);
+        cae_tensor tt = cae_tensor_of(t, n, tn->layer[ns - 1].oh, tn->layer[ns - 1].ow, tn->layer[ns - 1].oc);
+        rc = cae_trainer_step(tr, &xt, &tt, loss, &l0, &e);
+    }
+    check(rc == CAE_OK, "%s: trainer_step: %s", title, e.msg);
+    {
+        double md = 0.0;
+        size_t nd = bits_differ(p0, tn->param, tn->nparams, &md);
+        check(nd == 0, "%s: %zu of %zu parameters moved with lr = 0, by up to %.3g", title, nd, tn->nparams, md);
+    }
+    g = fcopy(cae_trainer_grad(tr), tn->nparams);
+    /* thousands of tiny evaluations follow: scratch for one thread, so that a busy machine does
+       not make each OpenMP region wait for a descheduled partner (results do not depend on it) */
+    ctx.scratch = net_scratch(tn, 1, &ctx.bytes);
+    ctx.tr = tr, ctx.x = x, ctx.t = t, ctx.n = n, ctx.loss = loss;
     l1 = model_L(&ctx);
-    check_close(l1, l0, 1e-12, 1e-9, "%s: evaluate's loss vs train_step's", title);
+    check_close(l1, l0, 1e-12, 1e-9, "%s: evaluate's loss vs trainer_step's", title);
     /* eps 1e-3: a ReLU or pooling switch inside the step is then rare (and caught by the
        eps/2 comparison); rounding noise in the mean loss is ~1e-8, i.e. ~1e-5 in the slope */
-    grad_check(title, model_L, &ctx, m->param, g, m->nparams, 300, 1e-3f, 1e-4, 2e-2, 1, r, st);
+    grad_check(title, model_L, &ctx, ctx.p, g, tn->nparams, 300, 1e-3f, 1e-4, 2e-2, 1, r, st);
     {
-        int tried = m->nparams < 300 ? (int)m->nparams : 300;
+        int tried = tn->nparams < 300 ? (int)tn->nparams : 300;
         check(st->skipped - skipped_before <= tried / 10, "%s: %d of %d coordinates skipped as kinks (more than 10%%)",
               title, st->skipped - skipped_before, tried);
     }
-    free(x), free(t), free(p0), free(g);
-    cae_model_free(m);
+    free(x), free(t), free(p0), free(g), free(ctx.p), free(ctx.scratch);
+    cae_trainer_free(tr);
 }
 
 static void test_model(void)
@@ -1101,37 +1379,38 @@ static void test_model(void)
                                      {14, 14, 64}, {14, 14, 32}, {28, 28, 32}, {28, 28, 1}};
     static const size_t np[9] = {320, 0, 18496, 0, 36928, 0, 18464, 0, 289};
     int count = 0, rc, l;
-    cae_model *m = NULL;
+    cae_net net;
     cae_err e;
     const cae_layer_spec *specs = cae_lab_specs(&count);
     cae_rng r = cae_rng_seed(7);
-    gstat st;
+    gstat st, st0;
     memset(&st, 0, sizeof st);
+    memset(&st0, 0, sizeof st0);
     group_begin("model");
     check(count == 9, "cae_lab_specs: %d layers, want 9", count);
-    rc = cae_model_create(&m, 28, 28, 1, specs, count, 64, 1, &e);
-    if (check(rc == CAE_OK && m, "create lab model: %d %s", rc, e.msg)) {
+    rc = cae_net_create(&net, 28, 28, 1, specs, count, 1, &e);
+    if (check(rc == CAE_OK && net.param, "create lab model: %d %s", rc, e.msg)) {
         char *buf;
         size_t need, need2;
         char small[40];
         int li;
-        check(m->nparams == 74497, "lab model nparams %zu, want 74497", m->nparams);
-        check(m->nlayers == 9, "lab model nlayers %d", m->nlayers);
-        for (l = 0; l < 9 && l < m->nlayers; l++) {
-            const cae_layer *L = m->layer + l;
+        check(net.nparams == 74497, "lab model nparams %zu, want 74497", net.nparams);
+        check(net.nlayers == 9, "lab model nlayers %d", net.nlayers);
+        for (l = 0; l < 9 && l < net.nlayers; l++) {
+            const cae_layer *L = net.layer + l;
             check(L->oh == shapes[l][0] && L->ow == shapes[l][1] && L->oc == shapes[l][2],
                   "layer %d (%s) output %dx%dx%d, want %dx%dx%d", l, L->name, L->oh, L->ow, L->oc, shapes[l][0],
                   shapes[l][1], shapes[l][2]);
             check(strcmp(L->name, names[l]) == 0, "layer %d name \"%s\", want \"%s\"", l, L->name, names[l]);
             check(L->nparams == np[l], "layer %d (%s) nparams %zu, want %zu", l, names[l], L->nparams, np[l]);
         }
-        li = cae_model_find(m, "enc_pool2");
-        check(li == 3 && m->layer[li].oh == 7 && m->layer[li].ow == 7 && m->layer[li].oc == 64,
-              "cae_model_find(enc_pool2) = %d, want 3 with 7x7x64", li);
-        check(cae_model_find(m, "nope") == -1, "cae_model_find(nope) = %d, want -1", cae_model_find(m, "nope"));
-        need = cae_model_summary(m, "autoencoder", NULL, 0);
+        li = cae_net_find(&net, "enc_pool2");
+        check(li == 3 && net.layer[li].oh == 7 && net.layer[li].ow == 7 && net.layer[li].oc == 64,
+              "cae_net_find(enc_pool2) = %d, want 3 with 7x7x64", li);
+        check(cae_net_find(&net, "nope") == -1, "cae_net_find(nope) = %d, want -1", cae_net_find(&net, "nope"));
+        need = cae_net_summary(&net, "autoencoder", NULL, 0);
         buf = (char *)xmalloc(need);
-        need2 = cae_model_summary(m, "autoencoder", buf, need);
+        need2 = cae_net_summary(&net, "autoencoder", buf, need);
         check(need2 == need && strlen(buf) + 1 == need, "summary: needs %zu, then %zu, strlen %zu", need, need2,
               strlen(buf));
         check(strstr(buf, "Total params: 74,497") != NULL, "summary lacks \"Total params: 74,497\":\n%s", buf);
@@ -1139,12 +1418,12 @@ static void test_model(void)
         for (l = 0; l < 9; l++) check(strstr(buf, names[l]) != NULL, "summary lacks layer name %s", names[l]);
         check(strstr(buf, "(None, 7, 7, 64)") != NULL, "summary lacks \"(None, 7, 7, 64)\"");
         memset(small, 'x', sizeof small);
-        need2 = cae_model_summary(m, "autoencoder", small, sizeof small);
+        need2 = cae_net_summary(&net, "autoencoder", small, sizeof small);
         check(need2 == need && small[sizeof small - 1] == 0 && strncmp(small, buf, sizeof small - 1) == 0,
               "summary into a 40-byte buffer: returned %zu (want %zu), truncated text wrong or not terminated", need2,
               need);
         free(buf);
-        cae_model_free(m);
+        cae_net_free(&net);
     }
     {
         /* default names count per kind, Keras style */
@@ -1153,14 +1432,14 @@ static void test_model(void)
                                      {CAE_CONV2D, 1, 1, CAE_ACT_NONE, ""},
                                      {CAE_SIGMOID, 0, 0, 0, NULL}};
         static const char *want[4] = {"conv2d_1", "max_pooling2d_1", "conv2d_2", "sigmoid_1"};
-        rc = cae_model_create(&m, 5, 5, 1, s, 4, 1, 1, &e);
+        rc = cae_net_create(&net, 5, 5, 1, s, 4, 1, &e);
         if (check(rc == CAE_OK, "create small model: %s", e.msg)) {
             for (l = 0; l < 4; l++)
-                check(strcmp(m->layer[l].name, want[l]) == 0, "default name of layer %d: \"%s\", want \"%s\"", l,
-                      m->layer[l].name, want[l]);
-            check(m->layer[1].oh == 3 && m->layer[1].ow == 3, "maxpool of 5x5 gives %dx%d, want 3x3", m->layer[1].oh,
-                  m->layer[1].ow);
-            cae_model_free(m);
+                check(strcmp(net.layer[l].name, want[l]) == 0, "default name of layer %d: \"%s\", want \"%s\"", l,
+                      net.layer[l].name, want[l]);
+            check(net.layer[1].oh == 3 && net.layer[1].ow == 3, "maxpool of 5x5 gives %dx%d, want 3x3",
+                  net.layer[1].oh, net.layer[1].ow);
+            cae_net_free(&net);
         }
     }
     {
@@ -1183,19 +1462,41 @@ static void test_model(void)
                                         {CAE_CONV2D, 8, 3, CAE_ACT_RELU, NULL},
                                         {CAE_UPSAMPLE2D, 0, 0, 0, NULL},
                                         {CAE_CONV2D, 1, 3, CAE_ACT_SIGMOID, NULL}};
-        model_grad_case("tiny BCE", tiny, 5, 6, 6, 1, 3, CAE_LOSS_BCE, &r, &st);
-        model_grad_case("tiny MSE", tiny, 5, 6, 6, 1, 3, CAE_LOSS_MSE, &r, &st);
-        model_grad_case("split BCE", split, 7, 6, 6, 2, 2, CAE_LOSS_BCE, &r, &st);
-        model_grad_case("split MSE", split, 7, 6, 6, 2, 2, CAE_LOSS_MSE, &r, &st);
-        /* channel counts that take the SIMD paths where built (16-wide blocks, Winograd
-           8->16 forward and 16->8 input gradient, one-output-channel kernels) */
-        model_grad_case("wide BCE", wide, 5, 6, 6, 8, 2, CAE_LOSS_BCE, &r, &st);
+        /* on the set cae_net_create picks, then once more on the scalar set (unless that is the
+           default: the same run again) */
+        int pass, passes = default_set() == cae_kernels_get(0) ? 1 : 2;
+        for (pass = 0; pass < passes; pass++) {
+            const cae_kernels *ks = pass ? cae_kernels_get(0) : NULL;
+            char title[64];
+            const char *nm = pass ? "scalar" : "default";
+            gstat *g = pass ? &st0 : &st;
+            r = cae_rng_seed(7); /* both passes on the same inputs */
+            snprintf(title, sizeof title, "%s tiny BCE", nm);
+            model_grad_case(title, tiny, 5, 6, 6, 1, 3, CAE_LOSS_BCE, ks, &r, g);
+            snprintf(title, sizeof title, "%s tiny MSE", nm);
+            model_grad_case(title, tiny, 5, 6, 6, 1, 3, CAE_LOSS_MSE, ks, &r, g);
+            snprintf(title, sizeof title, "%s split BCE", nm);
+            model_grad_case(title, split, 7, 6, 6, 2, 2, CAE_LOSS_BCE, ks, &r, g);
+            snprintf(title, sizeof title, "%s split MSE", nm);
+            model_grad_case(title, split, 7, 6, 6, 2, 2, CAE_LOSS_MSE, ks, &r, g);
+            /* channel counts that take the SIMD paths of a set that has them (16-wide blocks,
+               Winograd 8->16 forward and 16->8 input gradient, one-output-channel kernels) */
+            snprintf(title, sizeof title, "%s wide BCE", nm);
+            model_grad_case(title, wide, 5, 6, 6, 8, 2, CAE_LOSS_BCE, ks, &r, g);
+        }
     }
-    group_end("model gradients: %d coords checked, %d skipped at kinks, worst err/tol %.3f (tol 1e-4 + 2e-2*|fd|)",
-              st.checked, st.skipped, st.worst);
+    if (st0.checked)
+        group_end("model gradients (tol 1e-4 + 2e-2*|fd|): %s set: %d coords checked, %d skipped at kinks, worst "
+                  "err/tol %.3f; scalar set: %d checked, %d skipped, worst %.3f",
+                  cae_kernels_name(default_set()), st.checked, st.skipped, st.worst, st0.checked, st0.skipped,
+                  st0.worst);
+    else
+        group_end("model gradients (tol 1e-4 + 2e-2*|fd|) on the scalar set, the default: %d coords checked, %d "
+                  "skipped at kinks, worst err/tol %.3f",
+                  st.checked, st.skipped, st.worst);
 }
 
-/* ================================================================ 8. training */
+/* ================================================================ 9. training */
 
 /* n deterministic 28x28 pictures: 1-3 anti-aliased strokes and sometimes a soft blob. */
 static float *make_images(int n, unsigned long long seed)
@@ -1236,24 +1537,21 @@ static float *make_images(int n, unsigned long long seed)
     return x;
 }
 
-/* mean loss over n images, evaluated in chunks of the model's batch size */
-static double eval_all(cae_model *m, const float *x, int n, int loss)
+/* mean loss of net over n images (one call; scratch for as many threads as OpenMP has) */
+static double eval_all(const cae_net *net, const float *x, int n, int loss)
 {
-    double total = 0.0, l;
+    double l = -1.0;
     cae_err e;
-    int i;
-    for (i = 0; i < n; i += m->max_batch) {
-        int b = n - i < m->max_batch ? n - i : m->max_batch;
-        if (!check(cae_model_evaluate(m, x + (size_t)i * 784, x + (size_t)i * 784, b, loss, &l, NULL, &e) == CAE_OK,
-                   "evaluate: %s", e.msg))
-            return -1.0;
-        total += l * b;
-    }
-    return total / n;
+    size_t bytes;
+    void *scratch = net_scratch(net, max_threads(), &bytes);
+    cae_tensor xt = cae_tensor_of((float *)x, n, 28, 28, 1);
+    check(cae_net_evaluate(net, &xt, &xt, loss, &l, NULL, scratch, bytes, &e) == CAE_OK, "evaluate: %s", e.msg);
+    free(scratch);
+    return l;
 }
 
-/* 256 images, 4 steps: the scalar kernels (any build without -mavx2 -mfma) do ~1e9
-   multiply-adds a second, and this group alone is then ~12 CPU-seconds. The loss drops ~15%. */
+/* 256 images, 4 steps: the scalar kernels do ~1e9 multiply-adds a second, and this group alone
+   is then ~12 CPU-seconds (the AVX2 set: well under one). The loss drops ~15%. */
 #ifndef TRAIN_N
 #define TRAIN_N 256
 #endif
@@ -1262,33 +1560,39 @@ static void test_training(void)
 {
     int count, step, rc;
     const cae_layer_spec *specs = cae_lab_specs(&count);
-    cae_model *m = NULL;
+    cae_net net;
+    cae_trainer *t = NULL;
     cae_err e;
     float *x = make_images(TRAIN_N, 8);
     double before, after, l = 0;
     group_begin("training");
-    rc = cae_model_create(&m, 28, 28, 1, specs, count, 64, 42, &e);
+    rc = cae_net_create(&net, 28, 28, 1, specs, count, 42, &e);
+    if (rc == CAE_OK) {
+        rc = cae_trainer_create(&t, &net, 64, &e);
+        cae_net_free(&net);
+    }
     if (!check(rc == CAE_OK, "create: %s", e.msg)) {
         free(x);
         group_end(NULL);
         return;
     }
-    before = eval_all(m, x, TRAIN_N, CAE_LOSS_BCE);
+    before = eval_all(cae_trainer_net(t), x, TRAIN_N, CAE_LOSS_BCE);
     for (step = 0; step < TRAIN_N / 64; step++) { /* one pass over the images */
-        const float *b = x + (size_t)step * 64 * 784;
-        rc = cae_model_train_step(m, b, b, 64, CAE_LOSS_BCE, &l, &e);
-        check(rc == CAE_OK && l == l, "train_step %d: rc %d loss %g %s", step, rc, l, rc ? e.msg : "");
+        cae_tensor b = cae_tensor_of(x + (size_t)step * 64 * 784, 64, 28, 28, 1);
+        rc = cae_trainer_step(t, &b, &b, CAE_LOSS_BCE, &l, &e);
+        check(rc == CAE_OK && l == l, "trainer_step %d: rc %d loss %g %s", step, rc, l, rc ? e.msg : "");
     }
-    after = eval_all(m, x, TRAIN_N, CAE_LOSS_BCE);
+    after = eval_all(cae_trainer_net(t), x, TRAIN_N, CAE_LOSS_BCE);
     check(after < 0.9 * before, "training %d steps: BCE %.5f -> %.5f, want a drop of at least 10%%", TRAIN_N / 64,
           before, after);
-    check(m->adam.t == TRAIN_N / 64, "adam.t = %lld after %d steps", m->adam.t, TRAIN_N / 64);
-    group_end("BCE on the %d images %.4f -> %.4f after %d steps of 64 (lr 1e-3)", TRAIN_N, before, after, TRAIN_N / 64);
-    cae_model_free(m);
+    check(cae_trainer_adam(t)->t == TRAIN_N / 64, "adam.t = %lld after %d steps", cae_trainer_adam(t)->t, TRAIN_N / 64);
+    group_end("BCE on the %d images %.4f -> %.4f after %d steps of 64 (lr 1e-3, %s kernels)", TRAIN_N, before, after,
+              TRAIN_N / 64, cae_kernels_name(cae_trainer_net(t)->ks));
+    cae_trainer_free(t);
     free(x);
 }
 
-/* ================================================================ 9. determinism */
+/* ================================================================ 10. determinism */
 
 /* A small model for the determinism checks: it takes the same kinds of kernels as the lab
    model (16-wide blocks, Winograd, one output channel) at a fraction of the cost. */
@@ -1298,58 +1602,83 @@ static const cae_layer_spec det_specs[5] = {{CAE_CONV2D, 16, 3, CAE_ACT_RELU, NU
                                             {CAE_UPSAMPLE2D, 0, 0, 0, NULL},
                                             {CAE_CONV2D, 1, 3, CAE_ACT_SIGMOID, NULL}};
 
-static cae_model *trained(unsigned long long seed, int threads, const float *x, int n, int steps)
+/* A trainer for det_specs from seed, for batches of up to max_batch (NULL on failure). */
+static cae_trainer *det_trainer(unsigned long long seed, int max_batch)
+{
+    cae_net net;
+    cae_trainer *t = NULL;
+    cae_err e;
+    if (!check(cae_net_create(&net, 28, 28, 1, det_specs, 5, seed, &e) == CAE_OK, "create: %s", e.msg)) return NULL;
+    check(cae_trainer_create(&t, &net, max_batch, &e) == CAE_OK, "trainer_create: %s", e.msg);
+    cae_net_free(&net);
+    return t;
+}
+
+/* One step on the n images at x (as their own targets). */
+static void det_step(cae_trainer *t, const float *x, int n)
+{
+    cae_tensor b = cae_tensor_of((float *)x, n, 28, 28, 1);
+    cae_err e;
+    check(cae_trainer_step(t, &b, &b, CAE_LOSS_BCE, NULL, &e) == CAE_OK, "trainer_step: %s", e.msg);
+}
+
+static cae_trainer *trained(unsigned long long seed, int threads, const float *x, int n, int steps)
 {
     int s;
-    cae_model *m = NULL;
-    cae_err e;
-    if (!check(cae_model_create(&m, 28, 28, 1, det_specs, 5, 64, seed, &e) == CAE_OK, "create: %s", e.msg)) return NULL;
-    m->threads = threads;
-    for (s = 0; s < steps; s++)
-        check(cae_model_train_step(m, x + (size_t)s * n * 784, x + (size_t)s * n * 784, n, CAE_LOSS_BCE, NULL, &e) ==
-                  CAE_OK,
-              "train_step: %s", e.msg);
-    return m;
+    cae_trainer *t = det_trainer(seed, 64);
+    if (!t) return NULL;
+    cae_trainer_set_threads(t, threads);
+    for (s = 0; s < steps; s++) det_step(t, x + (size_t)s * n * 784, n);
+    return t;
+}
+
+/* Checks that a and b hold the same parameters bit for bit. */
+static void same_params(const cae_trainer *a, const cae_trainer *b, const char *what)
+{
+    const cae_net *na = cae_trainer_net(a), *nb = cae_trainer_net(b);
+    double md = 0.0;
+    size_t nd = na->nparams == nb->nparams ? bits_differ(na->param, nb->param, na->nparams, &md) : na->nparams;
+    check(nd == 0, "%s: %zu of %zu parameters differ, by up to %.3g", what, nd, na->nparams, md);
 }
 
 static void test_determinism(void)
 {
-    float *x = make_images(2 * 37, 9);
-    cae_model *a, *b, *c = NULL;
-    cae_err e;
+    float *x = make_images(3 * 37, 9);
+    cae_trainer *a, *b, *c = NULL;
     group_begin("determinism");
     a = trained(5, 0, x, 37, 2);
     b = trained(5, 0, x, 37, 2);
     if (a && b) {
-        check(memcmp(a->param, b->param, a->nparams * sizeof(float)) == 0, "same seed and batches, different parameters");
-        check(memcmp(a->m, b->m, a->nparams * sizeof(float)) == 0 && memcmp(a->v, b->v, a->nparams * sizeof(float)) == 0,
-              "same seed and batches, different Adam moments");
+        same_params(a, b, "same seed and batches");
+        /* The Adam moments are not visible; the next update depends on them (and on the
+           parameters, equal above), so one more identical step must give the same bits. */
+        det_step(a, x + (size_t)2 * 37 * 784, 37);
+        det_step(b, x + (size_t)2 * 37 * 784, 37);
+        same_params(a, b, "same seed and batches, after a third step (the Adam moments differ)");
     }
-    cae_model_free(a);
-    cae_model_free(b);
-    a = b = NULL;
-    if (check(cae_model_create(&a, 28, 28, 1, det_specs, 5, 8, 5, &e) == CAE_OK, "create: %s", e.msg) &&
-        check(cae_model_create(&b, 28, 28, 1, det_specs, 5, 64, 5, &e) == CAE_OK, "create: %s", e.msg) &&
-        check(cae_model_create(&c, 28, 28, 1, det_specs, 5, 8, 6, &e) == CAE_OK, "create: %s", e.msg)) {
+    cae_trainer_free(a);
+    cae_trainer_free(b);
+    a = det_trainer(5, 8);
+    b = det_trainer(5, 64);
+    c = det_trainer(6, 8);
+    if (a && b && c) {
+        const cae_net *na = cae_trainer_net(a), *nc = cae_trainer_net(c);
         size_t i, same = 0;
-        check(memcmp(a->param, b->param, a->nparams * sizeof(float)) == 0,
-              "same seed, different batch size: different initial weights");
-        for (i = 0; i < a->nparams; i++) same += a->param[i] == c->param[i];
+        same_params(a, b, "same seed, different batch size: initial weights");
+        for (i = 0; i < na->nparams; i++) same += na->param[i] == nc->param[i];
         /* only the zero biases (16+16+1 = 33) may agree */
         check(same == 33, "seeds 5 and 6: %zu of %zu initial values equal, want only the 33 zero biases", same,
-              a->nparams);
-        cae_model_free(c);
+              na->nparams);
     }
-    cae_model_free(a);
-    cae_model_free(b);
+    cae_trainer_free(a);
+    cae_trainer_free(b);
+    cae_trainer_free(c);
 #ifdef _OPENMP
     a = trained(5, 1, x, 37, 2);
     b = trained(5, 2, x, 37, 2);
-    if (a && b)
-        check(memcmp(a->param, b->param, a->nparams * sizeof(float)) == 0,
-              "OpenMP: 1 and 2 threads give different parameters");
-    cae_model_free(a);
-    cae_model_free(b);
+    if (a && b) same_params(a, b, "OpenMP: 1 and 2 threads");
+    cae_trainer_free(a);
+    cae_trainer_free(b);
     group_end("OpenMP: 1 vs 2 threads compared");
 #else
     group_end("no OpenMP: thread-count check not built");
@@ -1357,41 +1686,61 @@ static void test_determinism(void)
     free(x);
 }
 
-/* ================================================================ 10. batch-size consistency */
+/* ================================================================ 11. batch-size consistency */
 
 static void test_batch_consistency(void)
 {
     const int n = 5;
     int count, i, L;
     const cae_layer_spec *specs = cae_lab_specs(&count);
-    cae_model *m = NULL;
+    cae_net net0;
+    const cae_net *net;
+    cae_trainer *t = NULL;
     cae_err e;
-    float *x = make_images(n, 10), *all, *one, mse_all[5], mse_one;
+    float *x = make_images(n, 10), *all, *one, *p, mse_all[5], mse_one;
     double lall = 0, lone, sum = 0;
-    size_t out_n = 784, lat_n = 7 * 7 * 64;
+    size_t out_n = 784, lat_n = 7 * 7 * 64, bytes;
+    void *scratch;
+    cae_tensor xa, xo, ya, yo;
+    int rc;
     group_begin("batch");
-    if (!check(cae_model_create(&m, 28, 28, 1, specs, count, 16, 11, &e) == CAE_OK, "create: %s", e.msg)) {
+    rc = cae_net_create(&net0, 28, 28, 1, specs, count, 11, &e);
+    if (rc == CAE_OK) {
+        rc = cae_trainer_create(&t, &net0, 1, &e);
+        cae_net_free(&net0);
+    }
+    if (!check(rc == CAE_OK, "create: %s", e.msg)) {
         free(x);
         group_end(NULL);
         return;
     }
+    net = cae_trainer_net(t);
     /* non-zero biases so nothing is trivially zero */
+    p = fcopy(net->param, net->nparams);
     for (i = 0; i < 9; i++)
-        if (m->layer[i].kind == CAE_CONV2D) {
+        if (net->layer[i].kind == CAE_CONV2D) {
             cae_rng r = cae_rng_seed((unsigned long long)i);
-            fill_u(m->param + m->layer[i].poff + m->layer[i].nparams - m->layer[i].oc, (size_t)m->layer[i].oc, &r, -0.1f,
-                   0.1f);
+            fill_u(p + net->layer[i].poff + net->layer[i].nparams - net->layer[i].oc, (size_t)net->layer[i].oc, &r,
+                   -0.1f, 0.1f);
         }
-    cae__refresh_flips(m);
+    check(cae_trainer_set_params(t, p, net->nparams, &e) == CAE_OK, "set_params: %s", e.msg);
+    free(p);
+    scratch = net_scratch(net, max_threads(), &bytes);
     all = fbuf(n * out_n), one = fbuf(out_n);
-    check(cae_model_predict(m, x, n, all, &e) == CAE_OK, "predict: %s", e.msg);
-    check(cae_model_evaluate(m, x, x, n, CAE_LOSS_BCE, &lall, mse_all, &e) == CAE_OK, "evaluate: %s", e.msg);
+    xa = cae_tensor_of(x, n, 28, 28, 1), ya = cae_tensor_of(all, n, 28, 28, 1);
+    check(cae_net_forward(net, &xa, &ya, scratch, bytes, &e) == CAE_OK, "forward: %s", e.msg);
+    check(cae_net_evaluate(net, &xa, &xa, CAE_LOSS_BCE, &lall, mse_all, scratch, bytes, &e) == CAE_OK, "evaluate: %s",
+          e.msg);
     for (i = 0; i < n; i++) {
-        check(cae_model_predict(m, x + (size_t)i * 784, 1, one, &e) == CAE_OK, "predict 1: %s", e.msg);
-        check(memcmp(one, all + (size_t)i * out_n, out_n * sizeof(float)) == 0,
-              "predict: image %d alone differs from image %d of a batch of %d", i, i, n);
-        check(cae_model_evaluate(m, x + (size_t)i * 784, x + (size_t)i * 784, 1, CAE_LOSS_BCE, &lone, &mse_one, &e) ==
-                  CAE_OK,
+        xo = cae_tensor_of(x + (size_t)i * 784, 1, 28, 28, 1), yo = cae_tensor_of(one, 1, 28, 28, 1);
+        check(cae_net_forward(net, &xo, &yo, scratch, bytes, &e) == CAE_OK, "forward 1: %s", e.msg);
+        {
+            double md = 0.0;
+            size_t nd = bits_differ(one, all + (size_t)i * out_n, out_n, &md);
+            check(nd == 0, "forward: image %d alone differs from image %d of a batch of %d (%zu values, by up to %.3g)",
+                  i, i, n, nd, md);
+        }
+        check(cae_net_evaluate(net, &xo, &xo, CAE_LOSS_BCE, &lone, &mse_one, scratch, bytes, &e) == CAE_OK,
               "evaluate 1: %s", e.msg);
         sum += lone;
         check(mse_one == mse_all[i], "evaluate: per-image mse of image %d alone %.9g, in a batch %.9g", i, mse_one,
@@ -1403,47 +1752,297 @@ static void test_batch_consistency(void)
                 double d = (double)one[j] - x[(size_t)i * 784 + j];
                 want += d * d;
             }
-            check_close(mse_one, want / out_n, 1e-9, 1e-5, "evaluate: mse of image %d vs its prediction", i);
+            check_close(mse_one, want / out_n, 1e-9, 1e-5, "evaluate: mse of image %d vs its output", i);
         }
     }
     check_close(lall, sum / n, 1e-6, 0, "evaluate: loss of a batch of %d vs the mean of one at a time", n);
     free(all);
     free(one);
     /* encode at the bottleneck, batch vs one at a time */
-    L = cae_model_find(m, "enc_pool2");
+    L = cae_net_find(net, "enc_pool2");
     all = fbuf(n * lat_n), one = fbuf(lat_n);
-    check(cae_model_encode(m, L, x, n, all, &e) == CAE_OK, "encode: %s", e.msg);
+    ya = cae_tensor_of(all, n, 7, 7, 64);
+    check(cae_net_encode(net, L, &xa, &ya, scratch, bytes, &e) == CAE_OK, "encode: %s", e.msg);
     for (i = 0; i < n; i++) {
-        check(cae_model_encode(m, L, x + (size_t)i * 784, 1, one, &e) == CAE_OK, "encode 1: %s", e.msg);
-        check(memcmp(one, all + (size_t)i * lat_n, lat_n * sizeof(float)) == 0,
-              "encode: image %d alone differs from the batch", i);
+        xo = cae_tensor_of(x + (size_t)i * 784, 1, 28, 28, 1), yo = cae_tensor_of(one, 1, 7, 7, 64);
+        check(cae_net_encode(net, L, &xo, &yo, scratch, bytes, &e) == CAE_OK, "encode 1: %s", e.msg);
+        {
+            double md = 0.0;
+            size_t nd = bits_differ(one, all + (size_t)i * lat_n, lat_n, &md);
+            check(nd == 0, "encode: image %d alone differs from the batch (%zu values, by up to %.3g)", i, nd, md);
+        }
     }
     check(!all_zero(all, n * lat_n), "encode: latent all zero");
     free(all);
     free(one);
     free(x);
-    cae_model_free(m);
+    free(scratch);
+    cae_trainer_free(t);
     group_end(NULL);
 }
 
-/* ================================================================ 11. save and load */
+/* ================================================================ 12. the net: init, scratch, shapes, memory files */
+
+/* y = net(x) for x's images, with scratch for k threads; returns the status */
+static int forward_k(const cae_net *net, const cae_tensor *x, cae_tensor *y, int k, cae_err *e)
+{
+    size_t bytes;
+    void *scratch = net_scratch(net, k, &bytes);
+    int rc = cae_net_forward(net, x, y, scratch, bytes, e);
+    free(scratch);
+    return rc;
+}
+
+static void test_net(void)
+{
+    enum { N = 5 }; /* not a multiple of the slice count */
+    int count, rc, i;
+    const cae_layer_spec *specs = cae_lab_specs(&count);
+    const cae_kernels *scalar = cae_kernels_get(0), *def;
+    cae_net a, b, c;
+    cae_trainer *t = NULL;
+    cae_err e;
+    float *x = make_images(N, 15), *ya = fbuf(N * 784), *yb = fbuf(N * 784), *lat = fbuf(N * 7 * 7 * 64), *p;
+    float mse1[N], mse4[N];
+    double l1 = -1, l4 = -2;
+    size_t per, b1, b4, nd;
+    double md = 0.0;
+    void *s1, *s4;
+    maxerr me;
+    cae_tensor xt = cae_tensor_of(x, N, 28, 28, 1), yat = cae_tensor_of(ya, N, 28, 28, 1);
+    cae_tensor ybt = cae_tensor_of(yb, N, 28, 28, 1);
+    group_begin("net");
+    memset(&me, 0, sizeof me);
+    rc = cae_net_create(&a, 28, 28, 1, specs, count, 21, &e);
+    if (!check(rc == CAE_OK, "create: %s", e.msg)) {
+        free(x), free(ya), free(yb), free(lat);
+        group_end(NULL);
+        return;
+    }
+    def = a.ks;
+    check(def == default_set(), "cae_net_create picked \"%s\", cae_kernels_pick(NULL) \"%s\"", cae_kernels_name(def),
+          cae_kernels_name(default_set()));
+    per = cae_net_scratch_bytes(&a);
+    s1 = net_scratch(&a, 1, &b1);
+    s4 = net_scratch(&a, 4, &b4);
+
+    /* (a) a net over the caller's parameters: the same outputs as the net they come from */
+    p = fcopy(a.param, a.nparams);
+    rc = cae_net_init(&b, 28, 28, 1, specs, count, p, a.nparams, &e);
+    if (check(rc == CAE_OK, "init: %s", e.msg)) {
+        check(b.param == p && b.own == NULL && b.wino == NULL && b.nparams == a.nparams,
+              "init: the net should point at the caller's parameters and own nothing");
+        a.ks = b.ks = scalar;
+        check(forward_k(&a, &xt, &yat, 4, &e) == CAE_OK && forward_k(&b, &xt, &ybt, 4, &e) == CAE_OK, "forward: %s",
+              e.msg);
+        nd = bits_differ(yb, ya, N * 784, &md);
+        check(nd == 0, "scalar set: the init net's output differs from the created net's (%zu of %d, by up to %.3g)",
+              nd, N * 784, md);
+        a.ks = b.ks = def;
+        check(forward_k(&a, &xt, &yat, 4, &e) == CAE_OK && forward_k(&b, &xt, &ybt, 4, &e) == CAE_OK, "forward: %s",
+              e.msg);
+        compare_arrays("default set: init net (direct convolution) vs created net", yb, ya, NULL, N * 784, &me);
+    }
+
+    /* (b) scratch for 1 thread or for 4: the same bits */
+    check(cae_net_forward(&a, &xt, &yat, s1, b1, &e) == CAE_OK, "forward, 1 thread: %s", e.msg);
+    check(cae_net_forward(&a, &xt, &ybt, s4, b4, &e) == CAE_OK, "forward, 4 threads: %s", e.msg);
+    nd = bits_differ(yb, ya, N * 784, &md);
+    check(nd == 0, "forward: scratch for 1 and for 4 threads, %zu of %d outputs differ, by up to %.3g", nd, N * 784,
+          md);
+    check(cae_net_evaluate(&a, &xt, &xt, CAE_LOSS_BCE, &l1, mse1, s1, b1, &e) == CAE_OK, "evaluate, 1 thread: %s",
+          e.msg);
+    check(cae_net_evaluate(&a, &xt, &xt, CAE_LOSS_BCE, &l4, mse4, s4, b4, &e) == CAE_OK, "evaluate, 4 threads: %s",
+          e.msg);
+    check(memcmp(&l1, &l4, sizeof l1) == 0 && memcmp(mse1, mse4, sizeof mse1) == 0,
+          "evaluate: scratch for 1 and for 4 threads, loss %.17g vs %.17g (or the per-image mse) differ", l1, l4);
+
+    /* (c) too little scratch, wrong shapes, a layer that is not there */
+    {
+        cae_tensor xw = cae_tensor_of(x, N, 28, 27, 1), xc = cae_tensor_of(x, 1, 28, 28, 2);
+        cae_tensor yc = cae_tensor_of(ya, 1, 28, 28, 2), yn = cae_tensor_of(ya, N - 1, 28, 28, 1);
+        cae_tensor lt = cae_tensor_of(lat, N, 7, 7, 64), lw = cae_tensor_of(lat, N, 14, 14, 64);
+        int L = cae_net_find(&a, "enc_pool2");
+        check(cae_net_forward(&a, &xt, &yat, s1, per - 1, &e) == CAE_ERR_ARG && e.msg[0],
+              "forward with %zu bytes of scratch (needs %zu): not CAE_ERR_ARG", per - 1, per);
+        check(cae_net_forward(&a, &xt, &yat, NULL, per, &e) == CAE_ERR_ARG, "forward with scratch NULL");
+        check(cae_net_encode(&a, L, &xt, &lt, s1, per - 1, &e) == CAE_ERR_ARG, "encode with too little scratch");
+        check(cae_net_evaluate(&a, &xt, &xt, CAE_LOSS_MSE, &l1, NULL, s1, per - 1, &e) == CAE_ERR_ARG,
+              "evaluate with too little scratch");
+        check(cae_net_evaluate(&a, &xt, &xt, CAE_LOSS_MSE, &l1, NULL, NULL, per, &e) == CAE_ERR_ARG,
+              "evaluate with scratch NULL");
+        check(cae_net_forward(&a, &xw, &yat, s1, b1, &e) == CAE_ERR_SHAPE && e.msg[0], "forward of 28x27 images");
+        check(cae_net_forward(&a, &xc, &yc, s1, b1, &e) == CAE_ERR_SHAPE, "forward of 2-channel images");
+        check(cae_net_forward(&a, &xt, &yc, s1, b1, &e) == CAE_ERR_SHAPE, "forward into a 1x28x28x2 output");
+        check(cae_net_forward(&a, &xt, &yn, s1, b1, &e) == CAE_ERR_SHAPE, "forward of %d images into %d", N, N - 1);
+        check(cae_net_encode(&a, L, &xt, &lw, s1, b1, &e) == CAE_ERR_SHAPE, "encode enc_pool2 into 14x14x64");
+        check(cae_net_encode(&a, L, &xt, &lt, s1, b1, &e) == CAE_OK, "encode enc_pool2 into 7x7x64: %s", e.msg);
+        check(cae_net_evaluate(&a, &xt, &yn, CAE_LOSS_MSE, &l1, NULL, s1, b1, &e) == CAE_ERR_SHAPE,
+              "evaluate against %d targets for %d images", N - 1, N);
+        check(cae_net_encode(&a, -1, &xt, &yat, s1, b1, &e) == CAE_ERR_ARG, "encode layer -1");
+        check(cae_net_encode(&a, a.nlayers, &xt, &yat, s1, b1, &e) == CAE_ERR_ARG, "encode layer %d of %d", a.nlayers,
+              a.nlayers);
+    }
+
+    /* (d) cae_net_init with the wrong parameter count, or none */
+    {
+        static const int dn[2] = {-1, 1};
+        for (i = 0; i < 2; i++) {
+            memset(&c, 0x5a, sizeof c);
+            rc = cae_net_init(&c, 28, 28, 1, specs, count, p, a.nparams + dn[i], &e);
+            check(rc == CAE_ERR_ARG && e.msg[0] && net_is_empty(&c), "init with %zu parameters of %zu: %d (%s)",
+                  a.nparams + dn[i], a.nparams, rc, e.msg);
+        }
+        rc = cae_net_init(&c, 28, 28, 1, specs, count, NULL, a.nparams, &e);
+        check(rc == CAE_ERR_ARG && net_is_empty(&c), "init with parameters NULL: %d", rc);
+    }
+
+    /* (e) a model file through memory: the same parameters and outputs; too small a buffer fails */
+    rc = cae_trainer_create(&t, &a, N + 1, &e);
+    if (check(rc == CAE_OK, "trainer: %s", e.msg)) {
+        const cae_net *tn = cae_trainer_net(t);
+        size_t len;
+        unsigned char *buf;
+        cae_trainer_adam(t)->lr = 1e-2f;
+        check(cae_trainer_step(t, &xt, &xt, CAE_LOSS_BCE, NULL, &e) == CAE_OK, "step: %s", e.msg); /* biases != 0 */
+        len = cae_net_file_bytes(tn);
+        check(len == 28 + (size_t)tn->nlayers * 48 + 8 + 4 * tn->nparams + 4, "cae_net_file_bytes: %zu, want %zu", len,
+              28 + (size_t)tn->nlayers * 48 + 8 + 4 * tn->nparams + 4);
+        buf = (unsigned char *)xmalloc(len + 8);
+        memset(buf, 0xee, len + 8);
+        rc = cae_net_write_mem(tn, buf, len, &e);
+        check(rc == CAE_OK, "write_mem: %s", e.msg);
+        for (i = 0; i < 8; i++) check(buf[len + i] == 0xee, "write_mem wrote past its %zu bytes (byte %d)", len, i);
+        {
+            /* the file cae_net_save writes holds the same bytes */
+            char path[512];
+            unsigned char *fb;
+            size_t flen = 0;
+            tmp_path(path, sizeof path, "mem.cae");
+            check(cae_net_save(tn, path, &e) == CAE_OK, "save: %s", e.msg);
+            fb = read_bytes(path, &flen);
+            check(fb && flen == len && memcmp(fb, buf, len) == 0, "the saved file (%zu bytes) differs from write_mem's "
+                  "%zu bytes", flen, len);
+            free(fb);
+            remove(path);
+        }
+        memset(&c, 0x5a, sizeof c);
+        rc = cae_net_load_mem(&c, buf, len, "mem", &e);
+        if (check(rc == CAE_OK, "load_mem: %s", e.msg)) {
+            nd = c.nparams == tn->nparams ? bits_differ(c.param, tn->param, tn->nparams, &md) : tn->nparams;
+            check(nd == 0, "load_mem: %zu of %zu parameters differ, by up to %.3g", nd, tn->nparams, md);
+            check(c.nlayers == tn->nlayers && c.h == 28 && c.w == 28 && c.c == 1 && c.ks == def,
+                  "load_mem: shape or kernel set differ");
+            check(forward_k(tn, &xt, &yat, 4, &e) == CAE_OK && forward_k(&c, &xt, &ybt, 4, &e) == CAE_OK,
+                  "forward: %s", e.msg);
+            nd = bits_differ(yb, ya, N * 784, &md);
+            check(nd == 0, "load_mem: %zu of %d outputs differ from the trained net's, by up to %.3g", nd, N * 784, md);
+            cae_net_free(&c);
+            check(net_is_empty(&c), "cae_net_free leaves the net not zeroed");
+        }
+        e.msg[0] = 0;
+        rc = cae_net_write_mem(tn, buf, len - 1, &e);
+        check(rc != CAE_OK && e.msg[0], "write_mem with %zu bytes of room for %zu: %d (%s)", len - 1, len, rc, e.msg);
+        free(buf);
+        cae_trainer_free(t);
+    }
+    group_end("default set %s; init vs created net (default set): max |diff| %.3g, ratio to 1e-5+1e-4*|ref| %.3f",
+              cae_kernels_name(def), me.abs, me.ratio);
+    cae_net_free(&a);
+    free(x), free(ya), free(yb), free(lat), free(p), free(s1), free(s4);
+}
+
+/* ================================================================ 13. no allocation */
+
+static void test_no_alloc(void)
+{
+    enum { N = 3 };
+    int count, rc;
+    const cae_layer_spec *specs = cae_lab_specs(&count);
+    cae_net net, init;
+    cae_trainer *t = NULL;
+    cae_err e;
+    float *x = make_images(N, 16), *y = fbuf(N * 784), *lat = fbuf(N * 7 * 7 * 64), *p = NULL;
+    float mse[N];
+    double l;
+    size_t bytes;
+    void *scratch = NULL;
+    long c0;
+    cae_tensor xt = cae_tensor_of(x, N, 28, 28, 1), yt = cae_tensor_of(y, N, 28, 28, 1);
+    cae_tensor lt = cae_tensor_of(lat, N, 7, 7, 64);
+    group_begin("no allocation");
+    c0 = g_allocs;
+    rc = cae_net_create(&net, 28, 28, 1, specs, count, 3, &e);
+    if (!check(rc == CAE_OK, "create: %s", e.msg)) goto done;
+    check(g_allocs > c0, "cae_net_create made no allocation through the hooks (are they used?)");
+    c0 = g_allocs;
+    rc = cae_trainer_create(&t, &net, N, &e);
+    if (!check(rc == CAE_OK, "trainer_create: %s", e.msg)) goto done;
+    check(g_allocs > c0, "cae_trainer_create made no allocation through the hooks");
+    scratch = net_scratch(&net, max_threads(), &bytes); /* plain malloc: not counted */
+    c0 = g_allocs;
+    check(cae_net_forward(&net, &xt, &yt, scratch, bytes, &e) == CAE_OK, "forward: %s", e.msg);
+    check(g_allocs == c0, "cae_net_forward: %ld allocations", g_allocs - c0);
+    c0 = g_allocs;
+    check(cae_net_encode(&net, 3, &xt, &lt, scratch, bytes, &e) == CAE_OK, "encode: %s", e.msg);
+    check(g_allocs == c0, "cae_net_encode: %ld allocations", g_allocs - c0);
+    c0 = g_allocs;
+    check(cae_net_evaluate(&net, &xt, &xt, CAE_LOSS_BCE, &l, mse, scratch, bytes, &e) == CAE_OK,
+                   "evaluate: %s", e.msg);
+    check(g_allocs == c0, "cae_net_evaluate: %ld allocations", g_allocs - c0);
+    c0 = g_allocs;
+    check(cae_trainer_step(t, &xt, &xt, CAE_LOSS_BCE, &l, &e) == CAE_OK, "step: %s", e.msg);
+    check(cae_trainer_step(t, &xt, &xt, CAE_LOSS_MSE, &l, &e) == CAE_OK, "step: %s", e.msg);
+    check(g_allocs == c0, "cae_trainer_step: %ld allocations in 2 steps", g_allocs - c0);
+    c0 = g_allocs;
+    check(cae_net_forward(cae_trainer_net(t), &xt, &yt, scratch, bytes, &e) == CAE_OK, "forward: %s", e.msg);
+    check(g_allocs == c0, "cae_net_forward on the trainer's net: %ld allocations", g_allocs - c0);
+    /* a net over the caller's parameters allocates nothing at all */
+    p = fcopy(net.param, net.nparams);
+    c0 = g_allocs;
+    rc = cae_net_init(&init, 28, 28, 1, specs, count, p, net.nparams, &e);
+    check(rc == CAE_OK, "init: %s", e.msg);
+    if (rc == CAE_OK)
+        check(cae_net_forward(&init, &xt, &yt, scratch, bytes, &e) == CAE_OK, "forward: %s", e.msg);
+    check(g_allocs == c0, "cae_net_init and a forward pass on it: %ld allocations", g_allocs - c0);
+    cae_net_free(&init);
+done:
+    cae_trainer_free(t);
+    cae_net_free(&net);
+    free(x), free(y), free(lat), free(p), free(scratch);
+    group_end("forward, encode, evaluate, 2 trainer steps, init and forward on the lab model (batch %d)", N);
+}
+
+/* ================================================================ 14. save and load */
 
 static char g_msg[320]; /* the message of the last load_fails */
 
 static int load_fails(const char *path, const char *what, int want1, int want2)
 {
-    cae_model *m = (cae_model *)(void *)&g_checks; /* must be set to NULL */
+    cae_net net;
     cae_err e;
     int rc;
+    memset(&net, 0x5a, sizeof net); /* must be zeroed */
     e.code = 0, e.msg[0] = 0;
-    rc = cae_model_load(&m, path, 4, &e);
+    rc = cae_net_load(&net, path, &e);
     check(rc == want1 || rc == want2, "%s: load returned %d %s (%s), want %s%s%s", what, rc, cae_strerror(rc), e.msg,
           cae_strerror(want1), want2 != want1 ? " or " : "", want2 != want1 ? cae_strerror(want2) : "");
-    check(m == NULL, "%s: *out not NULL after a failed load", what);
+    check(rc == CAE_OK || net_is_empty(&net), "%s: the net is not zeroed after a failed load", what);
     check(e.msg[0] != 0 && e.code == rc, "%s: no message (code %d, returned %d)", what, e.code, rc);
     memcpy(g_msg, e.msg, sizeof g_msg);
-    if (rc == CAE_OK) cae_model_free(m);
+    if (rc == CAE_OK) cae_net_free(&net);
     return rc;
+}
+
+/* net's output for the n 28x28 images at x, into y */
+static void forward28(const cae_net *net, const float *x, int n, float *y)
+{
+    size_t bytes;
+    void *scratch = net_scratch(net, max_threads(), &bytes);
+    cae_tensor xt = cae_tensor_of((float *)x, n, 28, 28, 1), yt = cae_tensor_of(y, n, 28, 28, 1);
+    cae_err e;
+    check(cae_net_forward(net, &xt, &yt, scratch, bytes, &e) == CAE_OK, "forward: %s", e.msg);
+    free(scratch);
 }
 
 static void test_save_load(void)
@@ -1456,86 +2055,99 @@ static void test_save_load(void)
     char path[512], path2[512], tmpdir[600], trunc[512];
     int count, rc, l;
     const cae_layer_spec *specs = cae_lab_specs(&count);
-    cae_model *m = NULL, *m2 = NULL;
+    cae_net net, n2;
+    cae_trainer *t = NULL;
     cae_err e;
     float *x = make_images(4, 12), *p1 = fbuf(4 * 784), *p2 = fbuf(4 * 784);
     unsigned char *b = NULL, *c;
     size_t len = 0, i;
+    cae_tensor xt = cae_tensor_of(x, 4, 28, 28, 1);
     group_begin("save/load");
     tmp_path(path, sizeof path, "lab.cae");
     tmp_path(path2, sizeof path2, "tiny.cae");
     tmp_path(trunc, sizeof trunc, "cut.cae");
-    /* the lab model: save, load, same predictions bit for bit */
-    rc = cae_model_create(&m, 28, 28, 1, specs, count, 4, 13, &e);
+    /* the lab model: save, load, same outputs bit for bit */
+    rc = cae_net_create(&net, 28, 28, 1, specs, count, 13, &e);
+    if (rc == CAE_OK) {
+        rc = cae_trainer_create(&t, &net, 4, &e);
+        cae_net_free(&net);
+    }
     if (check(rc == CAE_OK, "create: %s", e.msg)) {
-        m->adam.lr = 1e-2f;
-        cae_model_train_step(m, x, x, 4, CAE_LOSS_BCE, NULL, &e); /* non-zero biases */
-        rc = cae_model_save(m, path, &e);
+        const cae_net *m = cae_trainer_net(t);
+        cae_trainer_adam(t)->lr = 1e-2f;
+        cae_trainer_step(t, &xt, &xt, CAE_LOSS_BCE, NULL, &e); /* non-zero biases */
+        rc = cae_net_save(m, path, &e);
         check(rc == CAE_OK, "save %s: %s", path, e.msg);
-        rc = cae_model_load(&m2, path, 4, &e);
-        if (check(rc == CAE_OK && m2, "load %s: %d %s", path, rc, e.msg)) {
-            check(m2->nparams == m->nparams && memcmp(m2->param, m->param, m->nparams * sizeof(float)) == 0,
-                  "loaded parameters differ");
-            check(m2->nlayers == m->nlayers && m2->h == 28 && m2->w == 28 && m2->c == 1, "loaded shape differs");
-            for (l = 0; l < m->nlayers && l < m2->nlayers; l++)
-                check(strcmp(m->layer[l].name, m2->layer[l].name) == 0 && m->layer[l].act == m2->layer[l].act &&
-                          m->layer[l].oc == m2->layer[l].oc,
-                      "loaded layer %d differs (%s vs %s)", l, m2->layer[l].name, m->layer[l].name);
-            cae_model_predict(m, x, 4, p1, &e);
-            cae_model_predict(m2, x, 4, p2, &e);
-            check(memcmp(p1, p2, 4 * 784 * sizeof(float)) == 0, "predictions after load differ");
-            cae_model_free(m2);
-            m2 = NULL;
+        rc = cae_net_load(&n2, path, &e);
+        if (check(rc == CAE_OK && n2.param, "load %s: %d %s", path, rc, e.msg)) {
+            double md = 0.0;
+            size_t nd = n2.nparams == m->nparams ? bits_differ(n2.param, m->param, m->nparams, &md) : m->nparams;
+            check(nd == 0, "loaded parameters: %zu of %zu differ, by up to %.3g", nd, m->nparams, md);
+            check(n2.nlayers == m->nlayers && n2.h == 28 && n2.w == 28 && n2.c == 1, "loaded shape differs");
+            for (l = 0; l < m->nlayers && l < n2.nlayers; l++)
+                check(strcmp(m->layer[l].name, n2.layer[l].name) == 0 && m->layer[l].act == n2.layer[l].act &&
+                          m->layer[l].oc == n2.layer[l].oc,
+                      "loaded layer %d differs (%s vs %s)", l, n2.layer[l].name, m->layer[l].name);
+            forward28(m, x, 4, p1);
+            forward28(&n2, x, 4, p2);
+            nd = bits_differ(p2, p1, 4 * 784, &md);
+            check(nd == 0, "outputs after load: %zu of %d differ, by up to %.3g", nd, 4 * 784, md);
+            cae_net_free(&n2);
         }
         /* failed saves: a missing folder; a target whose .tmp sibling cannot be created */
         {
             char missing[600];
             snprintf(missing, sizeof missing, "%s/test_core_%s_no_such_dir/m.cae", g_tmpdir, g_tag);
             e.msg[0] = 0;
-            rc = cae_model_save(m, missing, &e);
+            rc = cae_net_save(m, missing, &e);
             check(rc == CAE_ERR_IO && e.msg[0], "save into a missing folder: %d (%s), want CAE_ERR_IO", rc, e.msg);
         }
         snprintf(tmpdir, sizeof tmpdir, "%s.tmp", path);
         check(test_mkdir(tmpdir) == 0, "cannot make %s for the test", tmpdir);
-        m->adam.lr = 1e-2f;
-        cae_model_train_step(m, x, x, 4, CAE_LOSS_BCE, NULL, &e); /* now differs from the file */
+        cae_trainer_adam(t)->lr = 1e-2f;
+        cae_trainer_step(t, &xt, &xt, CAE_LOSS_BCE, NULL, &e); /* now differs from the file */
         e.msg[0] = 0;
-        rc = cae_model_save(m, path, &e);
+        rc = cae_net_save(m, path, &e);
         check(rc == CAE_ERR_IO && e.msg[0], "save with %s a folder: %d (%s), want CAE_ERR_IO", tmpdir, rc, e.msg);
         remove(tmpdir);
-        rc = cae_model_load(&m2, path, 4, &e);
-        if (check(rc == CAE_OK && m2, "the old file does not load after a failed save: %d %s", rc, e.msg)) {
-            cae_model_predict(m2, x, 4, p2, &e);
-            check(memcmp(p1, p2, 4 * 784 * sizeof(float)) == 0, "the old file changed after a failed save");
-            cae_model_free(m2);
-            m2 = NULL;
+        rc = cae_net_load(&n2, path, &e);
+        if (check(rc == CAE_OK && n2.param, "the old file does not load after a failed save: %d %s", rc, e.msg)) {
+            forward28(&n2, x, 4, p2);
+            double md = 0.0;
+            size_t nd = bits_differ(p2, p1, 4 * 784, &md);
+            check(nd == 0, "the old file changed after a failed save: %zu of %d outputs differ, by up to %.3g", nd,
+                  4 * 784, md);
+            cae_net_free(&n2);
         }
-        cae_model_free(m);
-        m = NULL;
+        cae_trainer_free(t);
+        t = NULL;
     }
     remove(path);
     /* a small model for the damaged files */
-    rc = cae_model_create(&m, 6, 6, 1, tiny, 5, 4, 14, &e);
+    rc = cae_net_create(&net, 6, 6, 1, tiny, 5, 14, &e);
     if (check(rc == CAE_OK, "create tiny: %s", e.msg) &&
-        check(cae_model_save(m, path2, &e) == CAE_OK, "save tiny: %s", e.msg) &&
-        check((b = read_bytes(path2, &len)) != NULL && len == 28 + 5 * 48 + 8 + 4 * m->nparams + 4,
-              "tiny file: %zu bytes, want %zu", len, 28 + 5 * 48 + 8 + 4 * m->nparams + 4)) {
+        check(cae_net_save(&net, path2, &e) == CAE_OK, "save tiny: %s", e.msg) &&
+        check((b = read_bytes(path2, &len)) != NULL && len == 28 + 5 * 48 + 8 + 4 * net.nparams + 4 &&
+                  cae_net_file_bytes(&net) == len,
+              "tiny file: %zu bytes (cae_net_file_bytes %zu), want %zu", len, cae_net_file_bytes(&net),
+              28 + 5 * 48 + 8 + 4 * net.nparams + 4)) {
         int ok_all = 1;
-        /* every truncation fails cleanly. The parser (cae__load_buf, internal) gets each prefix
-           in a buffer of exactly that size, so a sanitizer sees any read past the end; a few
-           lengths also go through real files (writing ~1000 files is slow on some disks). */
+        /* every truncation fails cleanly. cae_net_load_mem gets each prefix in a buffer of
+           exactly that size, so a sanitizer sees any read past the end; a few lengths also go
+           through real files (writing ~1000 files is slow on some disks). */
         for (i = 0; i < len; i++) {
             int r2;
-            cae_model *t = NULL;
+            cae_net cn;
             unsigned char *cut = (unsigned char *)xmalloc(i);
             memcpy(cut, b, i);
+            memset(&cn, 0x5a, sizeof cn);
             e.msg[0] = 0;
-            r2 = cae__load_buf(&t, cut, i, "cut", 4, &e);
+            r2 = cae_net_load_mem(&cn, cut, i, "cut", &e);
             free(cut);
-            if (!(r2 == CAE_ERR_FORMAT || r2 == CAE_ERR_IO) || t != NULL || !e.msg[0]) {
+            if (!(r2 == CAE_ERR_FORMAT || r2 == CAE_ERR_IO) || !net_is_empty(&cn) || !e.msg[0]) {
                 ok_all = 0;
-                check(0, "file cut to %zu of %zu bytes: parser returned %d (%s)", i, len, r2, e.msg);
-                if (r2 == CAE_OK) cae_model_free(t);
+                check(0, "file cut to %zu of %zu bytes: cae_net_load_mem returned %d (%s)", i, len, r2, e.msg);
+                if (r2 == CAE_OK) cae_net_free(&cn);
             }
         }
         check(ok_all, "truncated files");
@@ -1606,7 +2218,7 @@ static void test_save_load(void)
         write_bytes(trunc, c, len);
         load_fails(trunc, "filters 0xFFFFFFF0", CAE_ERR_FORMAT, CAE_ERR_FORMAT);
         memcpy(c, b, len);
-        put32(c + 28 + 5 * 48, (unsigned long)m->nparams + 1);
+        put32(c + 28 + 5 * 48, (unsigned long)net.nparams + 1);
         fix_crc(c, len);
         write_bytes(trunc, c, len);
         load_fails(trunc, "parameter count + 1", CAE_ERR_FORMAT, CAE_ERR_FORMAT);
@@ -1640,48 +2252,60 @@ static void test_save_load(void)
         fix_crc(c, len);
         write_bytes(trunc, c, len);
         load_fails(trunc, "conv with 0 filters", CAE_ERR_FORMAT, CAE_ERR_FORMAT);
-        /* missing file; max_batch 0 */
+        /* missing file; a trainer with max_batch 0 on a loaded net (loading takes no batch size) */
         remove(trunc);
         load_fails(trunc, "missing file", CAE_ERR_IO, CAE_ERR_IO);
         load_fails(path2 + strlen(path2), "empty path", CAE_ERR_IO, CAE_ERR_ARG);
-        {
-            cae_model *t = NULL;
-            rc = cae_model_load(&t, path2, 0, &e);
-            check(rc == CAE_ERR_ARG && t == NULL, "load with max_batch 0: %d, want CAE_ERR_ARG", rc);
-            if (t) cae_model_free(t);
+        if (check(cae_net_load(&n2, path2, &e) == CAE_OK, "load tiny: %s", e.msg)) {
+            t = (cae_trainer *)(void *)&g_checks; /* must be set to NULL */
+            rc = cae_trainer_create(&t, &n2, 0, &e);
+            check(rc == CAE_ERR_ARG && t == NULL, "trainer with max_batch 0: %d, want CAE_ERR_ARG", rc);
+            if (rc == CAE_OK) cae_trainer_free(t);
+            cae_net_free(&n2);
         }
         free(c);
     }
     free(b);
     remove(path2);
     remove(trunc);
-    cae_model_free(m);
+    cae_net_free(&net);
     free(x), free(p1), free(p2);
     group_end(NULL);
 }
 
-/* ================================================================ 12. bad arguments */
+/* ================================================================ 15. bad arguments */
 
+/* Creating the net (and, when that works, a trainer for batches of `batch`: the batch size is
+   the trainer's) fails with `want`, leaving nothing behind. */
 static void expect_create_fails(const char *what, int want, int h, int w, int c, const cae_layer_spec *s, int ns,
                                 int batch)
 {
-    cae_model *m = (cae_model *)(void *)&g_checks;
+    cae_net net;
+    cae_trainer *t = (cae_trainer *)(void *)&g_checks; /* must be set to NULL */
     cae_err e;
     int rc;
     e.code = 0, e.msg[0] = 0;
-    rc = cae_model_create(&m, h, w, c, s, ns, batch, 1, &e);
+    memset(&net, 0x5a, sizeof net); /* must be zeroed */
+    rc = cae_net_create(&net, h, w, c, s, ns, 1, &e);
+    if (rc == CAE_OK) {
+        rc = cae_trainer_create(&t, &net, batch, &e);
+        cae_net_free(&net);
+        check(t == NULL, "create with %s: the trainer is not NULL", what);
+    } else {
+        check(net_is_empty(&net), "create with %s: the net is not zeroed", what);
+    }
     check(rc == want, "create with %s: returned %d (%s), want %d (%s)", what, rc, e.msg, want, cae_strerror(want));
-    check(m == NULL, "create with %s: *out not NULL", what);
     check(e.code == rc && e.msg[0] != 0, "create with %s: error code %d, message \"%s\"", what, e.code, e.msg);
-    if (rc == CAE_OK && m) cae_model_free(m);
+    if (rc == CAE_OK && t) cae_trainer_free(t);
 }
 
 static void test_bad_args(void)
 {
     cae_layer_spec s[34];
-    cae_model *m = NULL;
+    cae_net net;
+    cae_trainer *m = NULL;
     cae_err e;
-    float x[2 * 36], out[2 * 36];
+    float x[3 * 36], out[3 * 36];
     double l;
     int i, rc;
     group_begin("bad args");
@@ -1692,11 +2316,13 @@ static void test_bad_args(void)
     expect_create_fails("33 layers", CAE_ERR_ARG, 28, 28, 1, s, 33, 8);
     expect_create_fails("-1 layers", CAE_ERR_ARG, 28, 28, 1, s, -1, 8);
     expect_create_fails("NULL specs", CAE_ERR_ARG, 28, 28, 1, NULL, 3, 8);
-    {
-        cae_model *mm = NULL;
-        rc = cae_model_create(&mm, 28, 28, 1, s, 32, 1, 1, &e); /* 32 layers is allowed */
-        check(rc == CAE_OK, "create with 32 layers: %d %s", rc, e.msg);
-        cae_model_free(mm);
+    rc = cae_net_create(&net, 28, 28, 1, s, 32, 1, &e); /* 32 layers is allowed */
+    if (check(rc == CAE_OK, "create with 32 layers: %d %s", rc, e.msg)) {
+        rc = cae_trainer_create(&m, &net, 1, &e);
+        check(rc == CAE_OK, "trainer with 32 layers: %d %s", rc, e.msg);
+        cae_trainer_free(m);
+        m = NULL;
+        cae_net_free(&net);
     }
     s[0].kind = 0;
     expect_create_fails("kind 0", CAE_ERR_ARG, 28, 28, 1, s, 2, 8);
@@ -1726,48 +2352,78 @@ static void test_bad_args(void)
         up[0].kind = CAE_UPSAMPLE2D, up[0].filters = 0, up[0].ksize = 0, up[0].act = 0, up[0].name = NULL;
         expect_create_fails("upsampling 4000 to 8000", CAE_ERR_SHAPE, 4000, 1, 1, up, 1, 1);
     }
-    rc = cae_model_create(NULL, 28, 28, 1, s, 2, 8, 1, &e);
-    check(rc == CAE_ERR_ARG, "create with out NULL: %d, want CAE_ERR_ARG", rc);
-    rc = cae_model_create(&m, 6, 6, 1, s, 1, 2, 1, NULL); /* a NULL cae_err is allowed */
+    rc = cae_net_create(NULL, 28, 28, 1, s, 2, 1, &e);
+    check(rc == CAE_ERR_ARG, "create with net NULL: %d, want CAE_ERR_ARG", rc);
+    rc = cae_trainer_create(NULL, &net, 8, &e);
+    check(rc == CAE_ERR_ARG, "trainer_create with out NULL: %d, want CAE_ERR_ARG", rc);
+    rc = cae_net_create(&net, 6, 6, 1, s, 1, 1, NULL); /* a NULL cae_err is allowed */
     check(rc == CAE_OK, "create with e NULL: %d", rc);
-    cae_model_free(m);
-    m = NULL;
-    /* calls on a model: n outside 1..max_batch, NULL data, unknown loss, bad layer */
-    s[0].filters = 1; /* one output channel: x (2 images of 6x6x1) is also the target */
-    rc = cae_model_create(&m, 6, 6, 1, s, 2, 2, 1, &e);
-    if (check(rc == CAE_OK, "create 6x6: %s", e.msg)) {
-        float *p0 = fcopy(m->param, m->nparams);
-        memset(x, 0, sizeof x);
-        check(cae_model_train_step(m, x, x, 0, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG && e.msg[0], "train_step n=0");
-        check(cae_model_train_step(m, x, x, 3, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG && e.msg[0],
-              "train_step n > max_batch");
-        check(cae_model_train_step(m, x, x, -1, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG, "train_step n=-1");
-        check(cae_model_train_step(m, NULL, x, 1, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG, "train_step x NULL");
-        check(cae_model_train_step(m, x, NULL, 1, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG, "train_step t NULL");
-        check(cae_model_train_step(m, x, x, 1, 7, &l, &e) == CAE_ERR_ARG, "train_step loss 7");
-        check(cae_model_train_step(NULL, x, x, 1, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG, "train_step model NULL");
-        check(memcmp(p0, m->param, m->nparams * sizeof(float)) == 0 && m->adam.t == 0,
-              "a failed train_step changed the model");
-        check(cae_model_evaluate(m, x, x, 0, CAE_LOSS_BCE, &l, NULL, &e) == CAE_ERR_ARG, "evaluate n=0");
-        check(cae_model_evaluate(m, x, x, 3, CAE_LOSS_BCE, &l, NULL, &e) == CAE_ERR_ARG, "evaluate n=3 > 2");
-        check(cae_model_evaluate(m, x, x, 1, 0, &l, NULL, &e) == CAE_ERR_ARG, "evaluate loss 0");
-        check(cae_model_predict(m, x, 0, out, &e) == CAE_ERR_ARG, "predict n=0");
-        check(cae_model_predict(m, x, 3, out, &e) == CAE_ERR_ARG, "predict n=3 > 2");
-        check(cae_model_predict(m, x, 1, NULL, &e) == CAE_ERR_ARG, "predict out NULL");
-        check(cae_model_predict(NULL, x, 1, out, &e) == CAE_ERR_ARG, "predict model NULL");
-        check(cae_model_encode(m, -1, x, 1, out, &e) == CAE_ERR_ARG, "encode layer -1");
-        check(cae_model_encode(m, 2, x, 1, out, &e) == CAE_ERR_ARG, "encode layer 2 of 2");
-        check(cae_model_train_step(m, x, x, 2, CAE_LOSS_MSE, &l, &e) == CAE_OK, "train_step n = max_batch: %s", e.msg);
-        free(p0);
-        cae_model_free(m);
+    if (rc == CAE_OK) {
+        rc = cae_trainer_create(&m, &net, 2, NULL);
+        check(rc == CAE_OK, "trainer_create with e NULL: %d", rc);
+        cae_trainer_free(m);
+        m = NULL;
     }
-    cae_model_free(NULL); /* allowed */
+    cae_net_free(&net);
+    /* calls on a trainer and its net: n outside 1..max_batch, NULL data, unknown loss, bad layer */
+    s[0].filters = 1; /* one output channel: x (2 images of 6x6x1) is also the target */
+    rc = cae_net_create(&net, 6, 6, 1, s, 2, 1, &e);
+    if (rc == CAE_OK) {
+        rc = cae_trainer_create(&m, &net, 2, &e);
+        cae_net_free(&net);
+    }
+    if (check(rc == CAE_OK, "create 6x6: %s", e.msg)) {
+        const cae_net *mn = cae_trainer_net(m);
+        float *p0 = fcopy(mn->param, mn->nparams);
+        size_t bytes;
+        void *scratch = net_scratch(mn, 1, &bytes);
+        cae_tensor x0 = cae_tensor_of(x, 0, 6, 6, 1), x1 = cae_tensor_of(x, 1, 6, 6, 1);
+        cae_tensor x2 = cae_tensor_of(x, 2, 6, 6, 1), x3 = cae_tensor_of(x, 3, 6, 6, 1);
+        cae_tensor xm = cae_tensor_of(x, -1, 6, 6, 1), xnull = cae_tensor_of(NULL, 1, 6, 6, 1);
+        cae_tensor o1 = cae_tensor_of(out, 1, 6, 6, 1), o3 = cae_tensor_of(out, 3, 6, 6, 1);
+        cae_tensor o0 = cae_tensor_of(out, 0, 6, 6, 1), onull = cae_tensor_of(NULL, 1, 6, 6, 1);
+        memset(x, 0, sizeof x);
+        /* a batch of 0 or -1 images is a tensor of the wrong shape */
+        check(cae_trainer_step(m, &x0, &x0, CAE_LOSS_BCE, &l, &e) == CAE_ERR_SHAPE && e.msg[0], "trainer_step n=0");
+        check(cae_trainer_step(m, &x3, &x3, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG && e.msg[0],
+              "trainer_step n > max_batch");
+        check(cae_trainer_step(m, &xm, &xm, CAE_LOSS_BCE, &l, &e) == CAE_ERR_SHAPE, "trainer_step n=-1");
+        check(cae_trainer_step(m, NULL, &x1, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG, "trainer_step x NULL");
+        check(cae_trainer_step(m, &xnull, &x1, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG, "trainer_step x data NULL");
+        check(cae_trainer_step(m, &x1, NULL, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG, "trainer_step t NULL");
+        check(cae_trainer_step(m, &x1, &xnull, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG, "trainer_step t data NULL");
+        check(cae_trainer_step(m, &x1, &x2, CAE_LOSS_BCE, &l, &e) == CAE_ERR_SHAPE, "trainer_step 1 image, 2 targets");
+        check(cae_trainer_step(m, &x1, &x1, 7, &l, &e) == CAE_ERR_ARG, "trainer_step loss 7");
+        check(cae_trainer_step(NULL, &x1, &x1, CAE_LOSS_BCE, &l, &e) == CAE_ERR_ARG, "trainer_step trainer NULL");
+        check(memcmp(p0, mn->param, mn->nparams * sizeof(float)) == 0 && cae_trainer_adam(m)->t == 0,
+              "a failed trainer_step changed the trainer");
+        check(cae_net_evaluate(mn, &x0, &x0, CAE_LOSS_BCE, &l, NULL, scratch, bytes, &e) == CAE_ERR_SHAPE,
+              "evaluate n=0");
+        /* a net has no batch limit: 3 images evaluate although the trainer takes 2 */
+        check(cae_net_evaluate(mn, &x3, &x3, CAE_LOSS_BCE, &l, NULL, scratch, bytes, &e) == CAE_OK,
+              "evaluate n=3: %s", e.msg);
+        check(cae_net_evaluate(mn, &x1, &x1, 0, &l, NULL, scratch, bytes, &e) == CAE_ERR_ARG, "evaluate loss 0");
+        check(cae_net_forward(mn, &x0, &o0, scratch, bytes, &e) == CAE_ERR_SHAPE, "forward n=0");
+        check(cae_net_forward(mn, &x3, &o3, scratch, bytes, &e) == CAE_OK, "forward n=3: %s", e.msg);
+        check(cae_net_forward(mn, &x1, NULL, scratch, bytes, &e) == CAE_ERR_ARG, "forward out NULL");
+        check(cae_net_forward(mn, &x1, &onull, scratch, bytes, &e) == CAE_ERR_ARG, "forward out data NULL");
+        check(cae_net_forward(NULL, &x1, &o1, scratch, bytes, &e) == CAE_ERR_ARG, "forward net NULL");
+        check(cae_net_encode(mn, -1, &x1, &o1, scratch, bytes, &e) == CAE_ERR_ARG, "encode layer -1");
+        check(cae_net_encode(mn, 2, &x1, &o1, scratch, bytes, &e) == CAE_ERR_ARG, "encode layer 2 of 2");
+        check(cae_trainer_step(m, &x2, &x2, CAE_LOSS_MSE, &l, &e) == CAE_OK, "trainer_step n = max_batch: %s", e.msg);
+        free(p0);
+        free(scratch);
+        cae_trainer_free(m);
+    }
+    cae_trainer_free(NULL); /* allowed */
+    cae_net_free(NULL);     /* allowed */
+    cae_net_free(&net);     /* allowed on a freed (zeroed) net */
     check(strcmp(cae_strerror(CAE_OK), "ok") == 0 && cae_strerror(CAE_ERR_IO)[0] && cae_strerror(12345)[0],
           "cae_strerror");
     group_end(NULL);
 }
 
-/* ================================================================ 13. image grid */
+/* ================================================================ 16. image grid */
 
 static void test_grid(void)
 {
@@ -1833,12 +2489,24 @@ int main(void)
     /* a name of its own, so that two runs at once do not share files */
     snprintf(g_tag, sizeof g_tag, "%lx%lx", (unsigned long)time(NULL) & 0xFFFFFUL,
              (unsigned long)(((size_t)&local >> 4) & 0xFFFFFUL));
-    printf("test_core: convae %s, %s kernels, ", CONVAE_VERSION, cae_simd_name());
+    {
+        const cae_kernels *ks = NULL;
+        cae_err e;
+        int i;
+        printf("test_core: convae %s, kernel sets:", CONVAE_VERSION);
+        for (i = 0; (ks = cae_kernels_get(i)) != NULL; i++)
+            printf(" %s%s", cae_kernels_name(ks), cae_kernels_usable(ks) ? "" : " (not on this CPU)");
+        if (cae_kernels_pick(NULL, &ks, &e) == CAE_OK)
+            printf("; nets run on %s; ", cae_kernels_name(ks));
+        else
+            printf("; no default set (%s); ", e.msg);
+    }
 #ifdef _OPENMP
     printf("OpenMP with %d threads\n", omp_get_max_threads());
 #else
     printf("no OpenMP\n");
 #endif
+    test_kernels();
     test_forward_by_hand();
     test_layer_gradients();
     test_fast_vs_ref();
@@ -1850,6 +2518,8 @@ int main(void)
     test_training();
     test_determinism();
     test_batch_consistency();
+    test_net();
+    test_no_alloc();
     test_save_load();
     test_bad_args();
     test_grid();

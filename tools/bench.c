@@ -1,18 +1,23 @@
 /* bench.c - how fast convae runs the lab's model on this machine, with PyTorch running the
    same model side by side, in the same run.
 
-   Build:  make bin/bench   (or: cc -O3 -march=native -fopenmp -I. tools/bench.c -o bench -lm)
+   Build:  make bin/bench   (or: cc -O3 -fopenmp -I. tools/bench.c -o bench -lm; no -march is
+           needed: the library's kernels and the FMA loops below choose AVX2 at run time)
    Run:    bin/bench --data ../shared/data/mnist          (this is `make bench`)
    Flags:  --help lists them. Everything printed is a Markdown table, ready for a README;
-           --json FILE writes the same numbers for scripts.
+           --json FILE writes the same numbers for scripts. --kernels NAME picks the kernel set
+           (default: the library's choice, which honours the environment variable CONVAE_KERNELS).
 
    What it measures, in this order:
-     1. the FMA peak of this machine: a loop of independent FMAs on registers only, the
-        ceiling every other figure is a percentage of;
+     1. the FMA peak of this machine: a loop of independent FMAs on registers only, in the
+        instruction set of the kernel set that runs (AVX2 for "avx2", a plain C loop for
+        "scalar"), the ceiling every other figure is a percentage of; the other SIMD loops this
+        CPU runs (AVX2, AVX-512) are timed too and printed beside it, for information only;
      2. each of the model's five convolutions, forward, weight gradient and input gradient,
         256 images split across the threads and run one at a time through the per-image
-        kernels the model uses (cae__conv_fwd1/_bwd1, with the derived kernels made first);
-     3. training steps and 4. inference through cae_model_*, on MNIST;
+        kernels the model uses (cae_conv2d_forward1/_backward1 on the chosen kernel set, with
+        the derived kernels made first);
+     3. training steps (cae_trainer_step) and 4. inference (cae_net_forward), on MNIST;
      5. peak memory; 6. PyTorch (pytorch_seed_ae.py, the same model) run between convae's
         rounds of 3 and 4, so that both see the same machine.
    The development box is shared and its speed drifts by 1.5x over a day, so: medians of
@@ -20,6 +25,7 @@
    other processes meanwhile: /proc/stat busy time minus our own) that says when to distrust
    a figure. FLOPs are those of a direct convolution (2*h*w*ci*co*9 per image); the Winograd
    layers do fewer real ones, so they may show more than 100% of peak. */
+
 #define CONVAE_IMPLEMENTATION
 #include "convae.h"
 
@@ -31,9 +37,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#endif
 
 #define BATCH 256
 #define MAX_TORCH 3 /* default environment, AVX-512 forced, AVX2 only */
@@ -41,6 +44,7 @@
 
 typedef struct options {
     const char *data, *python, *script, *json;
+    const char *kernels; /* --kernels, or NULL: the library's choice (CONVAE_KERNELS, else the best) */
     int threads, steps, epoch, torch, quick;
 } options;
 
@@ -227,12 +231,70 @@ static double foreign_cores(cpu_snap a, cpu_snap b)
 
 /* ================================================================ 1. FMA peak */
 
+/* One loop per instruction set, each `iters` rounds of independent multiply-adds on registers
+   only; the values converge to 1 and never reach denormals. The SIMD loops carry target
+   attributes (GCC and clang on x86), so that, like the library's kernels, they are built
+   whatever the flags and run where the CPU reports their instruction set; other compilers
+   build them only when their flags already enable it. */
+typedef struct fma_loop {
+    const char *name;   /* the kernel set's name ("scalar", "avx2"), or "avx512" */
+    const char *about;
+    int flops_per_iter;
+    float (*run)(long iters);
+    int (*usable)(void);
+} fma_loop;
+
+static float fma_scalar(long iters)
+{
+    float a[64], r = 0.0f;
+    long i;
+    int j;
+    for (j = 0; j < 64; j++) a[j] = (float)j;
+    for (i = 0; i < iters; i++)
+        for (j = 0; j < 64; j++) a[j] = a[j] * 0.9999999f + 1e-7f;
+    for (j = 0; j < 64; j++) r += a[j];
+    return r;
+}
+
+static int fma_always(void)
+{
+    return 1;
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && ((defined(__GNUC__) && __GNUC__ >= 5) || defined(__clang__))
+#include <immintrin.h>
+#define FMA_AVX2_FN __attribute__((target("avx2,fma")))
+#define FMA_AVX512_FN __attribute__((target("avx512f")))
+#define FMA_AVX2 1
+#define FMA_AVX512 1
+static int fma_avx2_usable(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+static int fma_avx512_usable(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+#else
 #if defined(__AVX2__) && defined(__FMA__)
-#define FMA_KIND "AVX2 _mm256_fmadd_ps, 12 independent accumulators"
-#define FMA_FLOPS_PER_ITER (12 * 8 * 2)
-/* 12 chains: more than FMA latency x FMA pipes (4 x 2 on Zen 3), so throughput-bound. The
-   values converge to 1 and never reach denormals. */
-static float fma_loop(long iters)
+#include <immintrin.h>
+#define FMA_AVX2_FN
+#define FMA_AVX2 1
+#define fma_avx2_usable fma_always /* the flags promised it */
+#endif
+#ifdef __AVX512F__
+#include <immintrin.h>
+#define FMA_AVX512_FN
+#define FMA_AVX512 1
+#define fma_avx512_usable fma_always
+#endif
+#endif
+
+#ifdef FMA_AVX2
+/* 12 chains: more than FMA latency x FMA pipes (4 x 2 on Zen 3), so throughput-bound. */
+static FMA_AVX2_FN float fma_avx2(long iters)
 {
     __m256 a[12], mul = _mm256_set1_ps(0.9999999f), add = _mm256_set1_ps(1e-7f), s;
     float out[8], r = 0.0f;
@@ -247,26 +309,46 @@ static float fma_loop(long iters)
     for (j = 0; j < 8; j++) r += out[j];
     return r;
 }
-#else
-#define FMA_KIND "scalar multiply-add loop over 64 independent floats (as the compiler vectorises it)"
-#define FMA_FLOPS_PER_ITER (64 * 2)
-static float fma_loop(long iters)
+#endif
+
+#ifdef FMA_AVX512
+/* 24 chains of 16 lanes, three times latency x pipes (4 x 2), in 24 of the 32 zmm registers:
+   two arrays of 12, because compilers keep an array in registers only where they unroll the
+   loops over it completely, and GCC does that up to 16 iterations. */
+static FMA_AVX512_FN float fma_avx512(long iters)
 {
-    float a[64], r = 0.0f;
+    __m512 a[12], b[12], mul = _mm512_set1_ps(0.9999999f), add = _mm512_set1_ps(1e-7f), s;
+    float out[16], r = 0.0f;
     long i;
     int j;
-    for (j = 0; j < 64; j++) a[j] = (float)j;
+    for (j = 0; j < 12; j++) a[j] = _mm512_set1_ps((float)j), b[j] = _mm512_set1_ps((float)(j + 12));
     for (i = 0; i < iters; i++)
-        for (j = 0; j < 64; j++) a[j] = a[j] * 0.9999999f + 1e-7f;
-    for (j = 0; j < 64; j++) r += a[j];
+        for (j = 0; j < 12; j++) a[j] = _mm512_fmadd_ps(a[j], mul, add), b[j] = _mm512_fmadd_ps(b[j], mul, add);
+    s = b[0];
+    for (j = 0; j < 12; j++) s = _mm512_add_ps(s, a[j]);
+    for (j = 1; j < 12; j++) s = _mm512_add_ps(s, b[j]);
+    _mm512_storeu_ps(out, s);
+    for (j = 0; j < 16; j++) r += out[j];
     return r;
 }
 #endif
 
+static const fma_loop fma_loops[] = {
+    {"scalar", "plain C multiply-add loop over 64 independent floats (as the compiler vectorises it)", 64 * 2,
+     fma_scalar, fma_always},
+#ifdef FMA_AVX2
+    {"avx2", "AVX2 _mm256_fmadd_ps, 12 independent accumulators", 12 * 8 * 2, fma_avx2, fma_avx2_usable},
+#endif
+#ifdef FMA_AVX512
+    {"avx512", "AVX-512 _mm512_fmadd_ps, 24 independent accumulators", 24 * 16 * 2, fma_avx512, fma_avx512_usable},
+#endif
+};
+enum { NFMA = sizeof fma_loops / sizeof fma_loops[0] };
+
 static volatile float fma_sink; /* keeps the loops from being optimised away */
 
 /* GFLOP/s of `threads` threads each running the loop `iters` times, all at once */
-static double fma_gflops(int threads, long iters)
+static double fma_gflops(const fma_loop *L, int threads, long iters)
 {
     double t0 = now(), t;
     int nt = 1;
@@ -274,7 +356,7 @@ static double fma_gflops(int threads, long iters)
 #pragma omp parallel num_threads(threads)
 #endif
     {
-        float r = fma_loop(iters);
+        float r = L->run(iters);
         if (thread_id() == 0) nt = thread_count();
 #ifdef _OPENMP
 #pragma omp critical
@@ -283,24 +365,24 @@ static double fma_gflops(int threads, long iters)
     }
     (void)threads;
     t = now() - t0;
-    return (double)nt * iters * FMA_FLOPS_PER_ITER / t / 1e9;
+    return (double)nt * iters * L->flops_per_iter / t / 1e9;
 }
 
 /* median over reps runs of about `seconds` each: peak[0] all threads, peak[1] one thread */
-static void fma_peak(int threads, int reps, double seconds, double peak[2])
+static void fma_peak(const fma_loop *L, int threads, int reps, double seconds, double peak[2])
 {
     double g[16], t;
     long iters = 1L << 18;
     int r;
-    fma_gflops(threads, iters); /* wakes the thread pool */
+    fma_gflops(L, threads, iters); /* wakes the thread pool */
     t = now();
-    fma_sink += fma_loop(iters);
+    fma_sink += L->run(iters);
     t = now() - t;
     iters = (long)(iters * seconds / (t > 1e-6 ? t : 1e-6));
     if (iters < 1000) iters = 1000;
-    for (r = 0; r < reps; r++) g[r] = fma_gflops(threads, iters);
+    for (r = 0; r < reps; r++) g[r] = fma_gflops(L, threads, iters);
     peak[0] = median(g, reps);
-    for (r = 0; r < reps; r++) g[r] = fma_gflops(1, iters);
+    for (r = 0; r < reps; r++) g[r] = fma_gflops(L, 1, iters);
     peak[1] = median(g, reps);
 }
 
@@ -325,6 +407,7 @@ static double conv_flops(const conv_shape *s) /* per image, one direction */
 }
 
 typedef struct conv_bufs {
+    const cae_kernels *ks; /* the kernel set timed */
     float *in, *out, *dpre, *din, *wt, *bias;
     float *wflip, *U, *Uf;                 /* the kernels the model derives once per step */
     float *dw[64], *du[64], *work[64]; /* per thread: weight and bias gradients, scratch */
@@ -347,16 +430,20 @@ static double time_conv(const conv_shape *s, int dir, int n, int threads, conv_b
         size_t ip = (size_t)s->h * s->w * s->ci, op = (size_t)s->h * s->w * s->co;
         float *dw = b->dw[t], *db = dw + (size_t)9 * s->ci * s->co, *in = b->in + lo * ip, *out = b->out + lo * op;
         float *dpre = b->dpre + lo * op, *din = b->din + lo * ip;
-        const float *U = cae__wino_ok(s->ci, s->co, k) ? b->U : NULL, *Uf = cae__wino_ok(s->co, s->ci, k) ? b->Uf : NULL;
+        const cae_kernels *ks = b->ks;
+        const float *U = cae_conv2d_wino(ks, s->ci, s->co, k) ? b->U : NULL;
+        const float *Uf = cae_conv2d_wino(ks, s->co, s->ci, k) ? b->Uf : NULL;
         int i;
         for (i = lo; i < hi; i++) {
             if (dir == DIR_FWD)
-                cae__conv_fwd1(out, in, b->wt, U, b->bias, s->h, s->w, s->ci, s->co, k,
-                               s->co == 1 ? CAE_ACT_NONE : CAE_ACT_RELU, b->work[t]);
+                cae_conv2d_forward1(ks, out, in, b->wt, U, b->bias, s->h, s->w, s->ci, s->co, k,
+                                    s->co == 1 ? CAE_ACT_NONE : CAE_ACT_RELU, b->work[t]);
             else if (dir == DIR_DW) /* din NULL: weight (or Winograd-domain) and bias gradients */
-                cae__conv_bwd1(NULL, dw, b->du[t], db, dpre, in, b->wflip, Uf, s->h, s->w, s->ci, s->co, k, b->work[t]);
+                cae_conv2d_backward1(ks, NULL, dw, b->du[t], db, dpre, in, b->wflip, Uf, s->h, s->w, s->ci, s->co, k,
+                                     b->work[t]);
             else /* the input gradient only */
-                cae__conv_bwd1(din, NULL, NULL, NULL, dpre, in, b->wflip, Uf, s->h, s->w, s->ci, s->co, k, b->work[t]);
+                cae_conv2d_backward1(ks, din, NULL, NULL, NULL, dpre, in, b->wflip, Uf, s->h, s->w, s->ci, s->co, k,
+                                     b->work[t]);
         }
     }
     (void)threads;
@@ -365,7 +452,7 @@ static double time_conv(const conv_shape *s, int dir, int n, int threads, conv_b
 
 /* seconds per batch, median of reps after one warm-up, for each layer and direction
    (NAN: not measured; the model never computes the first layer's input gradient) */
-static void bench_convs(int threads, int reps, double sec[5][NDIR], size_t *bytes_used)
+static void bench_convs(const cae_kernels *ks, int threads, int reps, double sec[5][NDIR], size_t *bytes_used)
 {
     conv_bufs b;
     size_t max_in = 0, max_out = 0, max_w = 0, max_work = 0, i;
@@ -380,6 +467,7 @@ static void bench_convs(int threads, int reps, double sec[5][NDIR], size_t *byte
         max_w = w > max_w ? w : max_w, max_work = wk > max_work ? wk : max_work;
     }
     max_in *= BATCH, max_out *= BATCH;
+    b.ks = ks;
     b.in = (float *)xmalloc(sizeof(float) * max_in);
     b.din = (float *)xmalloc(sizeof(float) * max_in);
     b.out = (float *)xmalloc(sizeof(float) * max_out);
@@ -404,9 +492,9 @@ static void bench_convs(int threads, int reps, double sec[5][NDIR], size_t *byte
     for (l = 0; l < 5; l++) {
         double all[NDIR][16];
         const conv_shape *s = convs + l;
-        cae__flip(b.wflip, b.wt, s->ci, s->co, 3);
-        if (cae__wino_ok(s->ci, s->co, 3)) cae__wino_kernel(b.U, b.wt, s->ci, s->co);
-        if (cae__wino_ok(s->co, s->ci, 3)) cae__wino_kernel(b.Uf, b.wflip, s->co, s->ci);
+        cae_conv2d_flip(b.wflip, b.wt, s->ci, s->co, 3);
+        if (cae_conv2d_wino(ks, s->ci, s->co, 3)) cae_conv2d_wino_kernel(b.U, b.wt, s->ci, s->co);
+        if (cae_conv2d_wino(ks, s->co, s->ci, 3)) cae_conv2d_wino_kernel(b.Uf, b.wflip, s->co, s->ci);
         for (r = 0; r <= reps; r++) /* the directions interleaved, so drift hits all alike */
             for (d = 0; d < NDIR; d++)
                 if (d != DIR_DIN || l > 0) all[d][r] = time_conv(convs + l, d, BATCH, threads, &b);
@@ -479,13 +567,16 @@ static void to_float(float *dst, const unsigned char *px, const int *idx, int fi
 
 /* ================================================================ 3-4. training and inference */
 
-/* The lab's training data: the training file minus its first 10% (validation), shuffled. */
+/* The lab's training data: the training file minus its first 10% (validation), shuffled;
+   the trainer, and the scratch its net runs inference on. */
 typedef struct trainer {
-    cae_model *m;
+    cae_trainer *t;
     const images *tr;
     int *perm, nfit, nval, pos;
     cae_rng rng;
     float *xb;
+    void *scratch; /* threads x cae_net_scratch_bytes: inference and validation on that many threads */
+    size_t scratch_bytes;
 } trainer;
 
 /* One training step on the next full batch of the shuffled order; seconds, or -1 on error. */
@@ -493,10 +584,11 @@ static double train_step(trainer *T)
 {
     double t0, loss;
     cae_err e;
+    cae_tensor x = cae_tensor_of(T->xb, BATCH, 28, 28, 1);
     if (T->pos + BATCH > T->nfit) cae_rng_shuffle(&T->rng, T->perm, T->nfit), T->pos = 0;
     t0 = now();
     to_float(T->xb, T->tr->px, T->perm + T->pos, 0, BATCH, 28 * 28);
-    if (cae_model_train_step(T->m, T->xb, T->xb, BATCH, CAE_LOSS_BCE, &loss, &e)) {
+    if (cae_trainer_step(T->t, &x, &x, CAE_LOSS_BCE, &loss, &e)) {
         fprintf(stderr, "error: %s\n", e.msg);
         return -1;
     }
@@ -504,16 +596,17 @@ static double train_step(trainer *T)
     return now() - t0;
 }
 
-/* One pass of cae_model_predict over `n` test images in batches; seconds. */
-static double infer_pass(cae_model *m, const images *te, int n, float *xb, float *yb)
+/* One pass of cae_net_forward over `n` test images in batches; seconds. */
+static double infer_pass(const trainer *T, const images *te, int n, float *yb)
 {
     double t0 = now();
     cae_err e;
     int b;
     for (b = 0; b < n; b += BATCH) {
         int k = n - b < BATCH ? n - b : BATCH;
-        to_float(xb, te->px, NULL, b, k, 28 * 28);
-        if (cae_model_predict(m, xb, k, yb, &e)) {
+        cae_tensor x = cae_tensor_of(T->xb, k, 28, 28, 1), y = cae_tensor_of(yb, k, 28, 28, 1);
+        to_float(T->xb, te->px, NULL, b, k, 28 * 28);
+        if (cae_net_forward(cae_trainer_net(T->t), &x, &y, T->scratch, T->scratch_bytes, &e)) {
             fprintf(stderr, "error: %s\n", e.msg);
             exit(1);
         }
@@ -522,7 +615,7 @@ static double infer_pass(cae_model *m, const images *te, int n, float *xb, float
 }
 
 /* One full epoch as the lab runs it: shuffle, every batch (the last one partial), then the
-   validation images through cae_model_evaluate. */
+   validation images through cae_net_evaluate. */
 static void full_epoch(trainer *T, double *train_s, double *val_s)
 {
     double t0 = now(), loss;
@@ -531,15 +624,24 @@ static void full_epoch(trainer *T, double *train_s, double *val_s)
     cae_rng_shuffle(&T->rng, T->perm, T->nfit);
     for (b = 0; b < T->nfit; b += BATCH) {
         int n = T->nfit - b < BATCH ? T->nfit - b : BATCH;
+        cae_tensor x = cae_tensor_of(T->xb, n, 28, 28, 1);
         to_float(T->xb, T->tr->px, T->perm + b, 0, n, 28 * 28);
-        cae_model_train_step(T->m, T->xb, T->xb, n, CAE_LOSS_BCE, &loss, &e);
+        if (cae_trainer_step(T->t, &x, &x, CAE_LOSS_BCE, &loss, &e)) {
+            fprintf(stderr, "error: %s\n", e.msg);
+            exit(1);
+        }
     }
     *train_s = now() - t0;
     t0 = now();
     for (b = 0; b < T->nval; b += BATCH) {
         int n = T->nval - b < BATCH ? T->nval - b : BATCH;
+        cae_tensor x = cae_tensor_of(T->xb, n, 28, 28, 1);
         to_float(T->xb, T->tr->px, NULL, b, n, 28 * 28);
-        cae_model_evaluate(T->m, T->xb, T->xb, n, CAE_LOSS_BCE, &loss, NULL, &e);
+        if (cae_net_evaluate(cae_trainer_net(T->t), &x, &x, CAE_LOSS_BCE, &loss, NULL, T->scratch, T->scratch_bytes,
+                             &e)) {
+            fprintf(stderr, "error: %s\n", e.msg);
+            exit(1);
+        }
     }
     *val_s = now() - t0;
     T->pos = T->nfit; /* the next train_step reshuffles */
@@ -672,6 +774,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: bench [flags]\n"
                "  --data DIR           MNIST folder (default ../shared/data/mnist); random images if missing\n"
                "  --threads N          OpenMP threads, for convae and PyTorch (2)\n"
+               "  --kernels NAME       convae's kernel set: scalar, avx2 or auto (default: the environment\n"
+               "                       variable CONVAE_KERNELS, else the best this CPU runs)\n"
                "  --steps N            training steps per round, the first 5 untimed (60; --quick: 15)\n"
                "  --epoch              also time one full epoch (54,000 images) as the lab runs it\n"
                "  --no-torch           skip the PyTorch side-by-side runs\n"
@@ -697,6 +801,7 @@ static int parse_args(int argc, char **argv, options *o)
 {
     int i, n, steps = 0;
     o->data = "../shared/data/mnist", o->python = "/usr/bin/python3", o->script = NULL, o->json = NULL;
+    o->kernels = NULL;
     o->threads = 2, o->steps = 60, o->epoch = 0, o->torch = 1, o->quick = 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -716,6 +821,7 @@ static int parse_args(int argc, char **argv, options *o)
             else if (!strcmp(a, "--python") || !strcmp(a, "--torch")) o->python = v;
             else if (!strcmp(a, "--torch-script")) o->script = v;
             else if (!strcmp(a, "--json")) o->json = v;
+            else if (!strcmp(a, "--kernels")) o->kernels = v; /* checked by cae_kernels_pick */
             else if (!strcmp(a, "--threads") && parse_num(v, 1, 64, &n)) o->threads = n;
             else if (!strcmp(a, "--steps") && parse_num(v, 6, 100000, &n)) steps = n;
             else {
@@ -762,15 +868,19 @@ static void json_str_out(FILE *f, const char *key, const char *s, int comma)
 
 /* everything measured, for the tables and for --json */
 typedef struct results {
-    char date[64], cpu[256];
+    char date[64], cpu[256], ks_from[96];
+    const cae_kernels *ks;                      /* the kernel set timed, trained and run on */
     int ncpu, avx512, threads, reps;
-    double peak[2], fc_peak;                    /* GFLOP/s all threads, one thread */
+    double peak[2], fc_peak;                    /* GFLOP/s all threads, one thread: the ceiling */
+    const fma_loop *fma[NFMA];                  /* [0]: the ceiling's loop; then information only */
+    double fma_gf[NFMA][2];                     /* their GFLOP/s, as peak */
+    int nfma;
     double conv_sec[5][NDIR], fc_conv, conv_mib; /* seconds per batch */
     double fwd_flops;                           /* per image, the five convolutions */
     int real_data, nrounds, passes, ntest, nsteps, npasses;
     double run_step[MAX_TORCH + 1], run_fc[MAX_TORCH + 1], run_infer[MAX_TORCH + 1], run_infer_fc[MAX_TORCH + 1];
     double step_s, train_ips, infer_ips, epoch_train_s, epoch_val_s;
-    double hwm_all, hwm_model, data_mib, model_mib;
+    double hwm_all, hwm_model, data_mib, model_mib, scratch_mib;
     int with_torch, ntorch, torch_steps;
     torch_run tor[MAX_TORCH];
 } results;
@@ -782,7 +892,8 @@ static void print_header(results *R)
     cpu_info(R->cpu, sizeof R->cpu, &R->ncpu, &R->avx512);
     printf("# convae bench\n\n| | |\n|---|---|\n");
     printf("| date | %s |\n", R->date);
-    printf("| convae | %s, kernels %s |\n", CONVAE_VERSION, cae_simd_name());
+    printf("| convae | %s, kernels %s |\n", CONVAE_VERSION, cae_kernels_name(R->ks));
+    printf("| kernel set | %s: %s (%s) |\n", cae_kernels_name(R->ks), cae_kernels_about(R->ks), R->ks_from);
 #ifdef _OPENMP
     printf("| threads | %d (OpenMP) |\n", R->threads);
 #else
@@ -802,11 +913,34 @@ static void section_peak(const options *o, results *R)
 {
     double sec = o->quick ? 0.05 : 0.2;
     char b[32];
-    cpu_snap c0 = cpu_snapshot();
-    fma_peak(R->threads, R->reps, sec, R->peak);
+    const char *ks = cae_kernels_name(R->ks);
+    int i, ref = 0;
+    cpu_snap c0;
+    for (i = 1; i < NFMA; i++) /* the ceiling: the loop of the kernel set's instruction set */
+        if (!strcmp(fma_loops[i].name, ks) && fma_loops[i].usable()) ref = i;
+    R->nfma = 0;
+    R->fma[R->nfma++] = fma_loops + ref;
+    for (i = 1; i < NFMA; i++) /* the other SIMD loops this CPU runs, for information */
+        if (i != ref && fma_loops[i].usable()) R->fma[R->nfma++] = fma_loops + i;
+    c0 = cpu_snapshot();
+    for (i = 0; i < R->nfma; i++) fma_peak(R->fma[i], R->threads, R->reps, sec, R->fma_gf[i]);
     R->fc_peak = foreign_cores(c0, cpu_snapshot());
-    printf("\n## FMA peak\n%s; median of %d runs of %.2f s; 2 flops per lane per FMA.\n\n", FMA_KIND, R->reps, sec);
-    printf("| threads | GFLOP/s |\n|---:|---:|\n| %d | %.1f |\n| 1 | %.1f |\n", R->threads, R->peak[0], R->peak[1]);
+    R->peak[0] = R->fma_gf[0][0], R->peak[1] = R->fma_gf[0][1];
+    printf("\n## FMA peak\n%s: %s, the ceiling of every %% below", R->fma[0]->name, R->fma[0]->about);
+    if (ref == 0 && strcmp(ks, "scalar"))
+        printf(" (this bench has no FMA loop for kernel set %s: the plain C loop stands in)", ks);
+    for (i = 1; i < R->nfma; i++)
+        printf("; %s: %s, for information only (kernel set %s does not use it)", R->fma[i]->name, R->fma[i]->about, ks);
+    printf("; median of %d runs of %.2f s; 2 flops per lane per FMA.\n\n", R->reps, sec);
+    printf("| threads | %s GFLOP/s |", R->fma[0]->name);
+    for (i = 1; i < R->nfma; i++) printf(" %s GFLOP/s (information) |", R->fma[i]->name);
+    printf("\n|---:|---:|");
+    for (i = 1; i < R->nfma; i++) printf("---:|");
+    printf("\n| %d |", R->threads);
+    for (i = 0; i < R->nfma; i++) printf(" %.1f |", R->fma_gf[i][0]);
+    printf("\n| 1 |");
+    for (i = 0; i < R->nfma; i++) printf(" %.1f |", R->fma_gf[i][1]);
+    printf("\n");
     printf("other processes meanwhile: %s cores\n", fmt(b, sizeof b, "%.2f", R->fc_peak));
     warn_contention("the FMA peak", R->fc_peak);
     if (R->peak[0] < 0.75 * R->threads * R->peak[1])
@@ -821,14 +955,14 @@ static void section_convs(results *R)
     char b[32];
     int l, d;
     cpu_snap c0 = cpu_snapshot();
-    bench_convs(R->threads, R->reps, R->conv_sec, &bytes);
+    bench_convs(R->ks, R->threads, R->reps, R->conv_sec, &bytes);
     R->fc_conv = foreign_cores(c0, cpu_snapshot());
     R->conv_mib = bytes / 1048576.0;
     printf("\n## Convolutions, one direction at a time\n");
     printf("Batch %d split across %d thread(s); each thread runs its images one at a time through the per-image "
            "kernels the model uses (cache-hot, derived kernels made beforehand, as in a training step). Median of %d. "
-           "GFLOP/s counts direct-convolution FLOPs; %% is of the %d-thread FMA peak.\n\n",
-           BATCH, R->threads, R->reps, R->threads);
+           "Kernel set %s. GFLOP/s counts direct-convolution FLOPs; %% is of the %d-thread %s FMA peak.\n\n",
+           BATCH, R->threads, R->reps, cae_kernels_name(R->ks), R->threads, R->fma[0]->name);
     printf("| layer | in -> out | MFLOP/img | fwd GFLOP/s | dW GFLOP/s | din GFLOP/s | ms fwd / dW / din |\n");
     printf("|---|---|---:|---:|---:|---:|---:|\n");
     R->fwd_flops = 0;
@@ -862,7 +996,8 @@ static void section_convs(results *R)
 }
 
 /* Which PyTorch runs to make: the default environment, AVX-512 forced where the CPU has it,
-   and AVX2 only when this program was built for AVX2 without AVX-512 (the like-for-like one). */
+   and AVX2 only when convae runs its AVX2 kernels and this program was not built with AVX-512
+   enabled, which the compiler could use anywhere (the like-for-like one). */
 static void plan_torch(options *o, results *R, char *script, size_t cap)
 {
     torch_run *t = R->tor;
@@ -872,8 +1007,9 @@ static void plan_torch(options *o, results *R, char *script, size_t cap)
     t[1].label = "avx512", t[1].env = "ATEN_CPU_CAPABILITY=avx512";
     t[2].label = "avx2-only", t[2].env = "ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2";
     if (!R->avx512) t[1].skipped = "skipped: this CPU has no AVX-512";
-#if !(defined(__AVX2__) && defined(__FMA__)) || defined(__AVX512F__)
-    t[2].skipped = "skipped: this bench was not built for AVX2 without AVX-512";
+    if (strcmp(cae_kernels_name(R->ks), "avx2")) t[2].skipped = "skipped: convae does not run its avx2 kernels";
+#ifdef __AVX512F__
+    t[2].skipped = "skipped: this bench was built with AVX-512 enabled";
 #endif
     if (o->script) snprintf(script, cap, "%s", o->script);
     else snprintf(script, cap, "%s/../../bench/pytorch_seed_ae.py", o->data);
@@ -913,10 +1049,10 @@ static int section_rounds(const options *o, results *R, trainer *T, const images
     R->nsteps = R->npasses = 0;
     printf("\n## Training and inference%s\n", R->ntorch ? ", interleaved with PyTorch" : "");
     printf("Each round: %d training steps of batch %d (the first 5 untimed; a step = converting the batch from bytes "
-           "+ cae_model_train_step), then %d pass%s of cae_model_predict over %d test images%s.\n",
+           "+ cae_trainer_step), then %d pass%s of cae_net_forward over %d test images%s.\n",
            o->steps, BATCH, R->passes, R->passes > 1 ? "es" : "", R->ntest,
            R->ntorch ? "; a PyTorch run after each round but the last" : "");
-    infer_pass(T->m, te, R->ntest, T->xb, yb); /* warm-up */
+    infer_pass(T, te, R->ntest, yb); /* warm-up */
     for (r = 0; r < R->nrounds; r++) {
         double *st = steps + R->nsteps;
         cpu_snap c0 = cpu_snapshot();
@@ -928,7 +1064,7 @@ static int section_rounds(const options *o, results *R, trainer *T, const images
         R->run_step[r] = median(st, o->steps - 5);
         R->run_fc[r] = foreign_cores(c0, cpu_snapshot());
         c0 = cpu_snapshot();
-        for (i = 0; i < R->passes; i++) passes[R->npasses++] = infer_pass(T->m, te, R->ntest, T->xb, yb);
+        for (i = 0; i < R->passes; i++) passes[R->npasses++] = infer_pass(T, te, R->ntest, yb);
         R->run_infer[r] = R->ntest / median(passes + R->npasses - R->passes, R->passes);
         R->run_infer_fc[r] = foreign_cores(c0, cpu_snapshot());
         if (r < R->ntorch) {
@@ -989,9 +1125,9 @@ static void print_memory(results *R)
     printf("| whole bench, with the convolution table's buffers (%.0f MiB) | %s |\n", R->conv_mib,
            fmt(b, sizeof b, "%.0f", R->hwm_all));
     printf("| training and inference only (peak reset after the table) | %s |\n", fmt(b, sizeof b, "%.0f", R->hwm_model));
-    printf("held: data sets as bytes %.1f MiB, model arena about %.1f MiB, a batch in and out %.1f MiB, "
-           "the program and its libraries the rest\n",
-           R->data_mib, R->model_mib, 2.0 * BATCH * 28 * 28 * 4 / 1048576.0);
+    printf("held: data sets as bytes %.1f MiB, the trainer %.1f MiB (cae_trainer_bytes), inference "
+           "scratch %.1f MiB, a batch in and out %.1f MiB, the program and its libraries the rest\n",
+           R->data_mib, R->model_mib, R->scratch_mib, 2.0 * BATCH * 28 * 28 * 4 / 1048576.0);
 }
 
 static void print_torch(const options *o, const results *R)
@@ -1074,7 +1210,9 @@ static int write_json(const char *path, const options *o, const results *R)
     fprintf(f, "{");
     json_str_out(f, "date", R->date, 1);
     json_str_out(f, "convae_version", CONVAE_VERSION, 1);
-    json_str_out(f, "simd", cae_simd_name(), 1);
+    json_str_out(f, "simd", cae_kernels_name(R->ks), 1);
+    json_str_out(f, "kernels_about", cae_kernels_about(R->ks), 1);
+    json_str_out(f, "kernels_from", R->ks_from, 1);
     json_num_out(f, "threads", R->threads, 1);
 #ifdef __VERSION__
     json_str_out(f, "compiler", __VERSION__, 1);
@@ -1082,10 +1220,19 @@ static int write_json(const char *path, const options *o, const results *R)
     json_str_out(f, "cpu", R->cpu, 1);
     json_num_out(f, "quick", o->quick, 1);
     fprintf(f, "\n \"fma_peak_gflops\": {");
+    json_str_out(f, "isa", R->fma[0]->name, 1);
     json_num_out(f, "all_threads", R->peak[0], 1);
     json_num_out(f, "one_thread", R->peak[1], 1);
-    json_num_out(f, "foreign_cores", R->fc_peak, 0);
-    fprintf(f, "},\n \"convs\": [");
+    json_num_out(f, "foreign_cores", R->fc_peak, 1);
+    fprintf(f, "\"information\": [");
+    for (l = 1; l < R->nfma; l++) {
+        fprintf(f, "%s{", l > 1 ? ", " : "");
+        json_str_out(f, "isa", R->fma[l]->name, 1);
+        json_num_out(f, "all_threads", R->fma_gf[l][0], 1);
+        json_num_out(f, "one_thread", R->fma_gf[l][1], 0);
+        fprintf(f, "}");
+    }
+    fprintf(f, "]},\n \"convs\": [");
     for (l = 0; l < 5; l++) {
         fprintf(f, "%s\n  {", l ? "," : "");
         json_str_out(f, "name", convs[l].name, 1);
@@ -1132,7 +1279,8 @@ static int write_json(const char *path, const options *o, const results *R)
     json_num_out(f, "vmhwm_mib", R->hwm_all, 1);
     json_num_out(f, "vmhwm_model_mib", R->hwm_model, 1);
     json_num_out(f, "data_mib", R->data_mib, 1);
-    json_num_out(f, "model_mib", R->model_mib, 0);
+    json_num_out(f, "model_mib", R->model_mib, 1);
+    json_num_out(f, "scratch_mib", R->scratch_mib, 0);
     fprintf(f, "},\n \"torch\": [");
     for (r = 0; R->with_torch && r < MAX_TORCH; r++) {
         const torch_run *t = R->tor + r;
@@ -1168,14 +1316,29 @@ int main(int argc, char **argv)
     results R;
     images tr, te;
     trainer T;
+    cae_net net;
     cae_err e;
     char script[1024];
+    const char *env;
     int nspec, i, ok;
     const cae_layer_spec *spec = cae_lab_specs(&nspec);
+    const cae_kernels *env_ks;
     float *yb;
 
     memset(&R, 0, sizeof R);
     if (!parse_args(argc, argv, &o)) return 2;
+    if (cae_kernels_pick(o.kernels, &R.ks, &e)) { /* NULL: CONVAE_KERNELS, else the best */
+        fprintf(stderr, "error: %s; see --help\n", e.msg);
+        return 2;
+    }
+    if (o.kernels && cae_kernels_pick(NULL, &env_ks, &e)) { /* cae_net_create reads it whatever --kernels says */
+        fprintf(stderr, "error: %s (the library reads it even with --kernels)\n", e.msg);
+        return 2;
+    }
+    env = getenv("CONVAE_KERNELS");
+    if (o.kernels) snprintf(R.ks_from, sizeof R.ks_from, "--kernels %s", o.kernels);
+    else if (env && *env) snprintf(R.ks_from, sizeof R.ks_from, "CONVAE_KERNELS=%s", env);
+    else snprintf(R.ks_from, sizeof R.ks_from, "the best this CPU runs");
     R.threads = 1;
 #ifdef _OPENMP
     omp_set_num_threads(o.threads);
@@ -1199,16 +1362,26 @@ int main(int argc, char **argv)
     printf("train %d images (%s), test %d images (%s), kept as bytes and converted a batch at a time\n", tr.n,
            tr.real ? "MNIST" : "random", te.n, te.real ? "MNIST" : "random");
     memset(&T, 0, sizeof T);
-    if (cae_model_create(&T.m, 28, 28, 1, spec, nspec, BATCH, 42, &e)) {
+    if (cae_net_create(&net, 28, 28, 1, spec, nspec, 42, &e)) {
         fprintf(stderr, "error: %s\n", e.msg);
         return 1;
     }
-    T.m->threads = R.threads;
+    net.ks = R.ks; /* training and inference run on the set timed above */
+    i = cae_trainer_create(&T.t, &net, BATCH, &e);
+    cae_net_free(&net); /* the trainer has its own copy */
+    if (i) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 1;
+    }
+    cae_trainer_set_threads(T.t, R.threads);
     R.data_mib = ((double)tr.n + te.n) * 28 * 28 / 1048576.0;
-    R.model_mib = (sizeof(cae_model) + 4.0 * ((4.0 + CONVAE_SLOTS) * T.m->nparams + T.m->nflip +
-                                              CONVAE_SLOTS * (double)T.m->ws_floats)) / 1048576.0;
-    printf("lab model: %zu parameters, batch %d, seed 42, %d thread(s); arena about %.1f MiB\n", T.m->nparams, BATCH,
-           R.threads, R.model_mib);
+    R.model_mib = (double)cae_trainer_bytes(T.t) / 1048576.0;
+    T.scratch_bytes = (size_t)R.threads * cae_net_scratch_bytes(cae_trainer_net(T.t));
+    T.scratch = xmalloc(T.scratch_bytes); /* once: inference allocates nothing */
+    R.scratch_mib = T.scratch_bytes / 1048576.0;
+    printf("lab model: %zu parameters, batch %d, seed 42, %d thread(s), kernels %s; trainer %.1f MiB, "
+           "inference scratch %.1f MiB\n",
+           cae_trainer_net(T.t)->nparams, BATCH, R.threads, cae_kernels_name(R.ks), R.model_mib, R.scratch_mib);
     T.tr = &tr, T.nval = tr.n / 10, T.nfit = tr.n - T.nval, T.rng = cae_rng_seed(42);
     T.perm = (int *)xmalloc(sizeof(int) * (size_t)T.nfit);
     T.xb = (float *)xmalloc(sizeof(float) * BATCH * 28 * 28);
@@ -1224,8 +1397,8 @@ int main(int argc, char **argv)
     print_torch(&o, &R);
     ok = !o.json || write_json(o.json, &o, &R);
 
-    free(T.perm), free(T.xb), free(yb);
-    cae_model_free(T.m);
+    free(T.perm), free(T.xb), free(yb), free(T.scratch);
+    cae_trainer_free(T.t);
     free_images(&tr), free_images(&te);
     return ok ? 0 : 1;
 }
