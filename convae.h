@@ -3937,6 +3937,14 @@ CONVAE_DEF int cae_net_load(cae_net *net, const char *path, cae_err *e)
 #endif /* CONVAE_IMPLEMENTATION */
 
 /* Change log
+   0.2.0  2026-12-02  kernel sets chosen at run time (scalar; avx2 through target attributes, no
+                      -march needed; CONVAE_KERNELS, cae_kernels_*); cae_tensor; cae_net (inference
+                      on caller scratch, cae_net_init over the caller's parameters, model files
+                      from memory) apart from cae_trainer (gradients, Adam, slices); the fast
+                      layer functions take a kernel set; CONVAE_NO_GZIP, CONVAE_NO_TRAIN;
+                      cae_read_file. The PNG writer, SVG figures, PCA, t-SNE and kNN moved to
+                      examples/convae_report.h. cae_model_* and cae_simd_name are gone;
+                      CONVAE_MAX_LAYERS is the constant CAE_MAX_LAYERS (32).
    0.1.0  2026-11-28  first release: IDX/gzip reader, Conv2D/MaxPool/UpSample/ReLU/Sigmoid with
                       scalar, AVX2/FMA and Winograd kernels, BCE/MSE, Adam, the model with save and
                       load, PGM/PPM/PNG writers, SVG figures, PCA, t-SNE, kNN.

@@ -40,6 +40,28 @@ CONVAE_DEF int cae_png_encode(const unsigned char *px, int w, int h, int c, unsi
                               cae_err *e);
 CONVAE_DEF int cae_write_png(const char *path, const unsigned char *px, int w, int h, int c, cae_err *e);
 
+/* ---- text that grows in memory: the SVG writer builds its files in one, and a program can
+   build a page or a CSV file the same way and write it whole. Start from a zeroed cae_text;
+   after an allocation fails, nomem is set and further text is dropped. */
+typedef struct cae_text {
+    char *p; /* NUL-terminated, n bytes (NULL while empty) */
+    size_t n, cap;
+    int nomem;
+} cae_text;
+
+CONVAE_DEF void cae_text_put(cae_text *t, const char *s, size_t n);
+CONVAE_DEF void cae_text_puts(cae_text *t, const char *s);
+/* printf's formatting (in the C locale unless the program changed it) */
+CONVAE_DEF void cae_text_printf(cae_text *t, const char *fmt, ...);
+/* XML/HTML text: escapes & < > " ', keeps tabs and newlines, drops the other control characters
+   XML 1.0 forbids, and replaces bytes that are not UTF-8 with '?' (a parser rejects the whole
+   file for one of those). */
+CONVAE_DEF void cae_text_xml(cae_text *t, const char *s);
+/* Writes the text to path as cae_write_file does (temporary file, then rename), then frees it;
+   a text that ran out of memory is CAE_ERR_NOMEM and writes nothing. */
+CONVAE_DEF int cae_text_write(const char *path, cae_text *t, cae_err *e);
+CONVAE_DEF void cae_text_free(cae_text *t);
+
 /* ---- SVG figures. Numbers are written without printf, so the C locale does not
    matter; non-finite inputs are skipped. A NULL cae_plot means no title or labels, 640 x 400. */
 typedef struct cae_series {
@@ -813,21 +835,15 @@ CONVAE_DEF int cae_write_png(const char *path, const unsigned char *px, int w, i
 
 /* ================================================================ SVG figures */
 
-/* ---- a growing string, and number formatting that does not depend on the C locale */
-typedef struct cae__rb {
-    char *p;
-    size_t n, cap;
-    int nomem;
-} cae__rb;
-
-static void cae__rb_put(cae__rb *b, const char *s, size_t n)
+/* ---- text that grows, and number formatting that does not depend on the C locale */
+CONVAE_DEF void cae_text_put(cae_text *b, const char *s, size_t n)
 {
-    if (b->nomem) return;
-    if (b->n + n + 1 > b->cap) {
+    if (b->nomem || !n) return;
+    if (b->n + n + 1 > b->cap || b->n + n + 1 < n) {
         size_t nc = b->cap ? b->cap : 4096;
         char *np;
-        while (nc < b->n + n + 1) nc *= 2;
-        np = (char *)CONVAE_REALLOC(b->p, nc);
+        while (nc < b->n + n + 1 && nc <= (size_t)-1 / 2) nc *= 2;
+        np = nc >= b->n + n + 1 ? (char *)CONVAE_REALLOC(b->p, nc) : NULL;
         if (!np) {
             b->nomem = 1;
             return;
@@ -840,14 +856,52 @@ static void cae__rb_put(cae__rb *b, const char *s, size_t n)
     b->p[b->n] = 0;
 }
 
-static void cae__rb_s(cae__rb *b, const char *s)
+CONVAE_DEF void cae_text_puts(cae_text *b, const char *s)
 {
-    cae__rb_put(b, s, strlen(s));
+    if (s) cae_text_put(b, s, strlen(s));
 }
 
-/* XML text: escapes & < > " ', drops control characters XML 1.0 forbids, and replaces bytes
-   that are not UTF-8 with '?' (a parser rejects the whole file for one of those). */
-static void cae__rb_esc(cae__rb *b, const char *s)
+CONVAE_DEF void cae_text_printf(cae_text *b, const char *fmt, ...)
+{
+    char buf[1024], *big = NULL;
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->nomem = 1;
+        return;
+    }
+    if ((size_t)n >= sizeof buf) { /* longer than the stack buffer: format again into one that fits */
+        big = (char *)CONVAE_MALLOC((size_t)n + 1);
+        if (!big) {
+            b->nomem = 1;
+            return;
+        }
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    cae_text_put(b, big ? big : buf, (size_t)n);
+    CONVAE_FREE(big);
+}
+
+CONVAE_DEF int cae_text_write(const char *path, cae_text *b, cae_err *e)
+{
+    int rc = b->nomem ? cae__rep_fail(e, CAE_ERR_NOMEM, "%s: out of memory building the text", path)
+                      : cae_write_file(path, b->p ? b->p : "", b->n, e);
+    cae_text_free(b);
+    return rc;
+}
+
+CONVAE_DEF void cae_text_free(cae_text *b)
+{
+    CONVAE_FREE(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+CONVAE_DEF void cae_text_xml(cae_text *b, const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
     while (u && *u) {
@@ -855,19 +909,19 @@ static void cae__rb_esc(cae__rb *b, const char *s)
         int k = 0, i, ok = 1;
         if (ch < 0x80) {
             if (ch == '&')
-                cae__rb_s(b, "&amp;");
+                cae_text_puts(b, "&amp;");
             else if (ch == '<')
-                cae__rb_s(b, "&lt;");
+                cae_text_puts(b, "&lt;");
             else if (ch == '>')
-                cae__rb_s(b, "&gt;");
+                cae_text_puts(b, "&gt;");
             else if (ch == '"')
-                cae__rb_s(b, "&quot;");
+                cae_text_puts(b, "&quot;");
             else if (ch == '\'')
-                cae__rb_s(b, "&#39;");
-            else if (ch >= 0x20 || ch == '\t')
-                cae__rb_put(b, (const char *)u, 1);
+                cae_text_puts(b, "&#39;");
+            else if (ch >= 0x20 || ch == '\t' || ch == '\n')
+                cae_text_put(b, (const char *)u, 1);
             else
-                cae__rb_s(b, " ");
+                cae_text_puts(b, " ");
             u++;
             continue;
         }
@@ -875,11 +929,11 @@ static void cae__rb_esc(cae__rb *b, const char *s)
         if (ch >= 0xF5) k = 0;
         for (i = 1; i <= k && ok; i++) ok = (u[i] & 0xC0) == 0x80;
         if (!k || !ok) {
-            cae__rb_s(b, "?");
+            cae_text_puts(b, "?");
             u++;
             continue;
         }
-        cae__rb_put(b, (const char *)u, (size_t)k + 1);
+        cae_text_put(b, (const char *)u, (size_t)k + 1);
         u += k + 1;
     }
 }
@@ -974,7 +1028,7 @@ static void cae__rep_fmt_g(char *buf, double v, int sig)
 
 /* Appends a formatted string: %s raw string, %t XML-escaped text, %d int, %f double with two
    decimals (coordinates), %g double, 3 significant digits, %% a percent sign. */
-static void cae__rb_f(cae__rb *b, const char *fmt, ...)
+static void cae__text_f(cae_text *b, const char *fmt, ...)
 {
     va_list ap;
     char num[48];
@@ -982,15 +1036,15 @@ static void cae__rb_f(cae__rb *b, const char *fmt, ...)
     va_start(ap, fmt);
     for (; *fmt; fmt++) {
         if (*fmt != '%') continue;
-        cae__rb_put(b, run, (size_t)(fmt - run));
+        cae_text_put(b, run, (size_t)(fmt - run));
         fmt++;
         switch (*fmt) {
-        case 's': cae__rb_s(b, va_arg(ap, const char *)); break;
-        case 't': cae__rb_esc(b, va_arg(ap, const char *)); break;
+        case 's': cae_text_puts(b, va_arg(ap, const char *)); break;
+        case 't': cae_text_xml(b, va_arg(ap, const char *)); break;
         case 'd': {
             int v = va_arg(ap, int);
             cae__rep_fmt_fixed(num, (double)v, 0);
-            cae__rb_s(b, num);
+            cae_text_puts(b, num);
             break;
         }
         case 'f': {
@@ -998,18 +1052,18 @@ static void cae__rb_f(cae__rb *b, const char *fmt, ...)
             if (!(v > -1e7)) v = -1e7; /* also maps NaN to something harmless */
             if (v > 1e7) v = 1e7;
             cae__rep_fmt_fixed(num, v, 2);
-            cae__rb_s(b, num);
+            cae_text_puts(b, num);
             break;
         }
         case 'g':
             cae__rep_fmt_g(num, va_arg(ap, double), 3);
-            cae__rb_s(b, num);
+            cae_text_puts(b, num);
             break;
-        default: cae__rb_put(b, fmt, 1); break;
+        default: cae_text_put(b, fmt, 1); break;
         }
         run = fmt + 1;
     }
-    cae__rb_put(b, run, (size_t)(fmt - run));
+    cae_text_put(b, run, (size_t)(fmt - run));
     va_end(ap);
 }
 
@@ -1156,7 +1210,7 @@ static double cae__axis_frac(const cae__axis *a, double v)
 
 /* ---- the figure frame: title, plot area, axes */
 typedef struct cae__fig {
-    cae__rb sb;
+    cae_text sb;
     int W, H;
     double x0, x1, y0, y1; /* plot area: x0 left, y0 top */
     cae__axis ax, ay;
@@ -1233,7 +1287,7 @@ static void cae__fig_begin(cae__fig *f, int W, int H)
 {
     f->W = W;
     f->H = H;
-    cae__rb_f(&f->sb,
+    cae__text_f(&f->sb,
               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
               "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" "
               "version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
@@ -1245,7 +1299,7 @@ static void cae__fig_begin(cae__fig *f, int W, int H)
 static void cae__fig_title(cae__fig *f, const char *title)
 {
     if (title && *title)
-        cae__rb_f(&f->sb,
+        cae__text_f(&f->sb,
                   "<text class=\"title\" x=\"%f\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" "
                   "font-weight=\"bold\" fill=\"#222222\">%t</text>\n",
                   f->W / 2.0, title);
@@ -1273,37 +1327,37 @@ static void cae__fig_layout(cae__fig *f, const cae_plot *p, double right, double
 static void cae__fig_axes(cae__fig *f, const cae_plot *p, int xticks)
 {
     int i;
-    cae__rb *b = &f->sb;
-    cae__rb_s(b, "<g class=\"grid\" stroke-width=\"1\" fill=\"none\">\n");
+    cae_text *b = &f->sb;
+    cae_text_puts(b, "<g class=\"grid\" stroke-width=\"1\" fill=\"none\">\n");
     for (i = 0; i < f->ay.nt; i++) {
         double y = cae__fig_y(f, f->ay.t[i]);
-        cae__rb_f(b, "<line x1=\"%f\" y1=\"%f\" x2=\"%f\" y2=\"%f\" stroke=\"%s\"/>\n", f->x0, y, f->x1, y,
+        cae__text_f(b, "<line x1=\"%f\" y1=\"%f\" x2=\"%f\" y2=\"%f\" stroke=\"%s\"/>\n", f->x0, y, f->x1, y,
                   f->ay.major[i] ? "#dddddd" : "#f0f0f0");
     }
     for (i = 0; xticks && i < f->ax.nt; i++) {
         double x = cae__fig_x(f, f->ax.t[i]);
-        cae__rb_f(b, "<line x1=\"%f\" y1=\"%f\" x2=\"%f\" y2=\"%f\" stroke=\"%s\"/>\n", x, f->y0, x, f->y1,
+        cae__text_f(b, "<line x1=\"%f\" y1=\"%f\" x2=\"%f\" y2=\"%f\" stroke=\"%s\"/>\n", x, f->y0, x, f->y1,
                   f->ax.major[i] ? "#dddddd" : "#f0f0f0");
     }
-    cae__rb_s(b, "</g>\n<g class=\"ticks\" fill=\"#444444\" font-size=\"12\">\n");
+    cae_text_puts(b, "</g>\n<g class=\"ticks\" fill=\"#444444\" font-size=\"12\">\n");
     for (i = 0; i < f->ay.nt; i++)
         if (f->ay.major[i])
-            cae__rb_f(b, "<text x=\"%f\" y=\"%f\" text-anchor=\"end\">%t</text>\n", f->x0 - 7,
+            cae__text_f(b, "<text x=\"%f\" y=\"%f\" text-anchor=\"end\">%t</text>\n", f->x0 - 7,
                       cae__fig_y(f, f->ay.t[i]) + 4, f->ay.lab[i]);
     for (i = 0; xticks && i < f->ax.nt; i++)
         if (f->ax.major[i])
-            cae__rb_f(b, "<text x=\"%f\" y=\"%f\" text-anchor=\"middle\">%t</text>\n", cae__fig_x(f, f->ax.t[i]),
+            cae__text_f(b, "<text x=\"%f\" y=\"%f\" text-anchor=\"middle\">%t</text>\n", cae__fig_x(f, f->ax.t[i]),
                       f->y1 + 18, f->ax.lab[i]);
-    cae__rb_s(b, "</g>\n");
-    cae__rb_f(b, "<path class=\"axis\" d=\"M%f %fV%fH%f\" fill=\"none\" stroke=\"#666666\" stroke-width=\"1\"/>\n",
+    cae_text_puts(b, "</g>\n");
+    cae__text_f(b, "<path class=\"axis\" d=\"M%f %fV%fH%f\" fill=\"none\" stroke=\"#666666\" stroke-width=\"1\"/>\n",
               f->x0, f->y0, f->y1, f->x1);
     if (p && p->xlabel && *p->xlabel)
-        cae__rb_f(b,
+        cae__text_f(b,
                   "<text class=\"xlabel\" x=\"%f\" y=\"%f\" text-anchor=\"middle\" font-size=\"13\" "
                   "fill=\"#222222\">%t</text>\n",
                   (f->x0 + f->x1) / 2, (double)f->H - 12, p->xlabel);
     if (p && p->ylabel && *p->ylabel)
-        cae__rb_f(b,
+        cae__text_f(b,
                   "<text class=\"ylabel\" x=\"0\" y=\"0\" transform=\"translate(18 %f) rotate(-90)\" "
                   "text-anchor=\"middle\" font-size=\"13\" fill=\"#222222\">%t</text>\n",
                   (f->y0 + f->y1) / 2, p->ylabel);
@@ -1312,7 +1366,7 @@ static void cae__fig_axes(cae__fig *f, const cae_plot *p, int xticks)
 static int cae__fig_finish(cae__fig *f, const char *path, const char *what, cae_err *e)
 {
     int rc;
-    cae__rb_s(&f->sb, "</svg>\n");
+    cae_text_puts(&f->sb, "</svg>\n");
     if (f->sb.nomem) {
         CONVAE_FREE(f->sb.p);
         return cae__rep_fail(e, CAE_ERR_NOMEM, "%s: out of memory building the %s figure", path, what);
@@ -1406,7 +1460,7 @@ CONVAE_DEF int cae_svg_lines(const char *path, const cae_plot *p, const cae_seri
                 if (cae__rep_finite(x) && cae__rep_finite(y) && !(p && p->log_y && !(y > 0))) npt++;
             }
             if (pass == 1)
-                cae__rb_f(&f.sb,
+                cae__text_f(&f.sb,
                           "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
                           "stroke-linejoin=\"round\" stroke-linecap=\"round\"%s d=\"",
                           col, dash[i % 4]);
@@ -1420,7 +1474,7 @@ CONVAE_DEF int cae_svg_lines(const char *path, const cae_plot *p, const cae_seri
                 qx = cae__fig_x(&f, x);
                 qy = cae__fig_y(&f, y);
                 if (pass == 1) {
-                    cae__rb_f(&f.sb, pen ? "L%f %f" : "M%f %f", qx, qy);
+                    cae__text_f(&f.sb, pen ? "L%f %f" : "M%f %f", qx, qy);
                     pen = 1;
                     continue;
                 }
@@ -1438,15 +1492,15 @@ CONVAE_DEF int cae_svg_lines(const char *path, const cae_plot *p, const cae_seri
                 pen = 1;
             }
             if (pass == 0) continue;
-            cae__rb_s(&f.sb, "\"/>\n");
+            cae_text_puts(&f.sb, "\"/>\n");
             if (npt > 0 && npt <= 40) {
-                cae__rb_f(&f.sb, "<g class=\"markers\" fill=\"%s\" stroke=\"#ffffff\" stroke-width=\"1\">\n", col);
+                cae__text_f(&f.sb, "<g class=\"markers\" fill=\"%s\" stroke=\"#ffffff\" stroke-width=\"1\">\n", col);
                 for (j = 0; j < s[i].n; j++) {
                     double x = s[i].x ? s[i].x[j] : j + 1, y = s[i].y[j];
                     if (!cae__rep_finite(x) || !cae__rep_finite(y) || (p && p->log_y && !(y > 0))) continue;
-                    cae__rb_f(&f.sb, "<circle cx=\"%f\" cy=\"%f\" r=\"3.5\"/>\n", cae__fig_x(&f, x), cae__fig_y(&f, y));
+                    cae__text_f(&f.sb, "<circle cx=\"%f\" cy=\"%f\" r=\"3.5\"/>\n", cae__fig_x(&f, x), cae__fig_y(&f, y));
                 }
-                cae__rb_s(&f.sb, "</g>\n");
+                cae_text_puts(&f.sb, "</g>\n");
             }
         }
     }
@@ -1454,7 +1508,7 @@ CONVAE_DEF int cae_svg_lines(const char *path, const cae_plot *p, const cae_seri
         corner = 0;
         for (i = 1; i < 4; i++)
             if (hits[i] < hits[corner]) corner = i;
-        cae__rb_f(&f.sb,
+        cae__text_f(&f.sb,
                   "<g class=\"legend\"><rect x=\"%f\" y=\"%f\" width=\"%f\" height=\"%f\" fill=\"#ffffff\" "
                   "fill-opacity=\"0.9\" stroke=\"#cccccc\" rx=\"3\"/>\n",
                   lx[corner], ly[corner], lw, lh);
@@ -1462,13 +1516,13 @@ CONVAE_DEF int cae_svg_lines(const char *path, const cae_plot *p, const cae_seri
             double yy = ly[corner] + 5 + 18.0 * j + 9;
             if (!s[i].label || !*s[i].label) continue;
             cae__fig_colour(i, col);
-            cae__rb_f(&f.sb,
+            cae__text_f(&f.sb,
                       "<line x1=\"%f\" y1=\"%f\" x2=\"%f\" y2=\"%f\" stroke=\"%s\" stroke-width=\"2\"%s/>"
                       "<text x=\"%f\" y=\"%f\" fill=\"#222222\">%t</text>\n",
                       lx[corner] + 8, yy, lx[corner] + 34, yy, col, dash[i % 4], lx[corner] + 40, yy + 4, s[i].label);
             j++;
         }
-        cae__rb_s(&f.sb, "</g>\n");
+        cae_text_puts(&f.sb, "</g>\n");
     }
     return cae__fig_finish(&f, path, "line plot", e);
 }
@@ -1501,19 +1555,19 @@ static int cae__svg_hist_draw(const char *path, const cae_plot *p, const double 
     cae__fig_title(&f, p ? p->title : NULL);
     cae__fig_axes(&f, p, 1);
     base = f.y1; /* bars stand on the x axis, also on a log scale */
-    cae__rb_f(&f.sb, "<g class=\"bars\" fill=\"#4e79a7\"%s>\n",
+    cae__text_f(&f.sb, "<g class=\"bars\" fill=\"#4e79a7\"%s>\n",
               (f.x1 - f.x0) / nbins >= 4 ? " stroke=\"#ffffff\" stroke-width=\"0.5\"" : "");
     for (k = 0; k < nbins; k++) {
         double xa = cae__fig_x(&f, a + bw * k), xb = cae__fig_x(&f, k == nbins - 1 ? b : a + bw * (k + 1));
         double yt = logy && cnt[k] <= 0 ? base : cae__fig_y(&f, cnt[k]);
-        cae__rb_f(&f.sb, "<rect class=\"bar\" x=\"%f\" y=\"%f\" width=\"%f\" height=\"%f\"/>\n", xa, yt, xb - xa,
+        cae__text_f(&f.sb, "<rect class=\"bar\" x=\"%f\" y=\"%f\" width=\"%f\" height=\"%f\"/>\n", xa, yt, xb - xa,
                   base - yt);
     }
-    cae__rb_s(&f.sb, "</g>\n");
-    cae__rb_f(&f.sb, "<text class=\"summary\" x=\"%f\" y=\"%f\" text-anchor=\"end\" fill=\"#555555\">", f.x1,
+    cae_text_puts(&f.sb, "</g>\n");
+    cae__text_f(&f.sb, "<text class=\"summary\" x=\"%f\" y=\"%f\" text-anchor=\"end\" fill=\"#555555\">", f.x1,
               f.y0 - 8);
-    cae__rb_esc(&f.sb, summary);
-    cae__rb_s(&f.sb, "</text>\n");
+    cae_text_xml(&f.sb, summary);
+    cae_text_puts(&f.sb, "</text>\n");
     return cae__fig_finish(&f, path, "histogram", e);
 }
 
@@ -1650,14 +1704,14 @@ CONVAE_DEF int cae_svg_bars(const char *path, const cae_plot *p, const char *con
     cae__fig_title(&f, p ? p->title : NULL);
     cae__fig_axes(&f, p, 0);
     slot = (f.x1 - f.x0) / (n > 0 ? n : 1);
-    cae__rb_s(&f.sb, "<g class=\"bars\">\n");
+    cae_text_puts(&f.sb, "<g class=\"bars\">\n");
     for (i = 0; i < n; i++) {
         double v = values[i], cx = f.x0 + slot * (i + 0.5), bwid = slot * 0.7, y0 = cae__fig_y(&f, 0.0), yv;
         const char *s = cae__fig_name(names, i, nm);
         char col[8];
         cae__fig_colour(n <= 10 ? i : 0, col);
         yv = cae__rep_finite(v) ? cae__fig_y(&f, v) : y0;
-        cae__rb_f(&f.sb, "<rect class=\"bar\" x=\"%f\" y=\"%f\" width=\"%f\" height=\"%f\" fill=\"%s\"/>\n",
+        cae__text_f(&f.sb, "<rect class=\"bar\" x=\"%f\" y=\"%f\" width=\"%f\" height=\"%f\" fill=\"%s\"/>\n",
                   cx - bwid / 2, yv < y0 ? yv : y0, bwid, fabs(y0 - yv), col);
         if (cae__rep_finite(v) && v == floor(v) && fabs(v) < 1e7)
             cae__rep_fmt_fixed(num, v, 0); /* counts are shown exactly */
@@ -1665,21 +1719,21 @@ CONVAE_DEF int cae_svg_bars(const char *path, const cae_plot *p, const char *con
             cae__rep_fmt_g(num, v, 3);
         else
             strcpy(num, "n/a");
-        cae__rb_f(&f.sb, "<text class=\"value\" x=\"%f\" y=\"%f\" text-anchor=\"middle\" fill=\"#222222\">%t</text>\n",
+        cae__text_f(&f.sb, "<text class=\"value\" x=\"%f\" y=\"%f\" text-anchor=\"middle\" fill=\"#222222\">%t</text>\n",
                   cx, v < 0 ? yv + 14 : yv - 5, num);
         if (rot)
-            cae__rb_f(&f.sb,
+            cae__text_f(&f.sb,
                       "<text class=\"name\" x=\"0\" y=\"0\" transform=\"translate(%f %f) rotate(-40)\" "
                       "text-anchor=\"end\" fill=\"#444444\">%t</text>\n",
                       cx + 4, f.y1 + 14, s);
         else
-            cae__rb_f(&f.sb,
+            cae__text_f(&f.sb,
                       "<text class=\"name\" x=\"%f\" y=\"%f\" text-anchor=\"middle\" fill=\"#444444\">%t</text>\n", cx,
                       f.y1 + 18, s);
     }
-    cae__rb_s(&f.sb, "</g>\n");
+    cae_text_puts(&f.sb, "</g>\n");
     if (vmin < 0) /* the zero line */
-        cae__rb_f(&f.sb, "<line x1=\"%f\" y1=\"%f\" x2=\"%f\" y2=\"%f\" stroke=\"#666666\"/>\n", f.x0,
+        cae__text_f(&f.sb, "<line x1=\"%f\" y1=\"%f\" x2=\"%f\" y2=\"%f\" stroke=\"#666666\"/>\n", f.x0,
                   cae__fig_y(&f, 0.0), f.x1, cae__fig_y(&f, 0.0));
     return cae__fig_finish(&f, path, "bar chart", e);
 }
@@ -1725,7 +1779,7 @@ CONVAE_DEF int cae_svg_scatter(const char *path, const cae_plot *p, const float 
     cae__fig_title(&f, p ? p->title : NULL);
     cae__fig_axes(&f, p, 1);
     r = n > 3000 ? 1.6 : n > 1000 ? 2.2 : n > 200 ? 2.8 : 3.5;
-    cae__rb_s(&f.sb, "<g class=\"points\" fill-opacity=\"0.75\">\n");
+    cae_text_puts(&f.sb, "<g class=\"points\" fill-opacity=\"0.75\">\n");
     for (i = 0; i < n; i++) {
         double x = xy[2 * i], y = xy[2 * i + 1];
         int c = cls ? cls[i] : 0;
@@ -1734,26 +1788,26 @@ CONVAE_DEF int cae_svg_scatter(const char *path, const cae_plot *p, const float 
             strcpy(col, "#888888");
         else
             cae__fig_colour(c, col);
-        cae__rb_f(&f.sb, "<circle class=\"pt\" cx=\"%f\" cy=\"%f\" r=\"%f\" fill=\"%s\"/>\n", cae__fig_x(&f, x),
+        cae__text_f(&f.sb, "<circle class=\"pt\" cx=\"%f\" cy=\"%f\" r=\"%f\" fill=\"%s\"/>\n", cae__fig_x(&f, x),
                   cae__fig_y(&f, y), r, col);
     }
-    cae__rb_s(&f.sb, "</g>\n");
+    cae_text_puts(&f.sb, "</g>\n");
     if (legend) {
         double lx = f.x1 + 14, ly = f.y0 + 4;
-        cae__rb_s(&f.sb, "<g class=\"legend\" fill=\"#222222\">\n");
+        cae_text_puts(&f.sb, "<g class=\"legend\" fill=\"#222222\">\n");
         for (i = 0; i < nclass; i++) {
             const char *s = cae__fig_name(names, i, nm);
             cae__fig_colour(i, col);
-            cae__rb_f(&f.sb, "<circle cx=\"%f\" cy=\"%f\" r=\"5\" fill=\"%s\"/><text x=\"%f\" y=\"%f\">%t</text>\n",
+            cae__text_f(&f.sb, "<circle cx=\"%f\" cy=\"%f\" r=\"5\" fill=\"%s\"/><text x=\"%f\" y=\"%f\">%t</text>\n",
                       lx + 5, ly + 18.0 * i + 6, col, lx + 16, ly + 18.0 * i + 10, s);
         }
-        cae__rb_s(&f.sb, "</g>\n");
+        cae_text_puts(&f.sb, "</g>\n");
     }
     return cae__fig_finish(&f, path, "scatter plot", e);
 }
 
 /* ---- image grid: one PNG of all cells (white gaps, room under each for its caption) */
-static void cae__rb_base64(cae__rb *b, const unsigned char *p, size_t n)
+static void cae__text_base64(cae_text *b, const unsigned char *p, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char q[4];
@@ -1764,7 +1818,7 @@ static void cae__rb_base64(cae__rb *b, const unsigned char *p, size_t n)
         q[1] = tab[(v >> 12) & 63];
         q[2] = tab[(v >> 6) & 63];
         q[3] = tab[v & 63];
-        cae__rb_put(b, q, 4);
+        cae_text_put(b, q, 4);
     }
     if (i < n) {
         unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0u);
@@ -1772,7 +1826,7 @@ static void cae__rb_base64(cae__rb *b, const unsigned char *p, size_t n)
         q[1] = tab[(v >> 12) & 63];
         q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
         q[3] = '=';
-        cae__rb_put(b, q, 4);
+        cae_text_put(b, q, 4);
     }
 }
 
@@ -1833,29 +1887,29 @@ CONVAE_DEF int cae_svg_image_grid(const char *path, const char *title, const flo
     left = (W - PW * scale) / 2;
     cae__fig_begin(&f, W, H);
     cae__fig_title(&f, title);
-    cae__rb_f(&f.sb,
+    cae__text_f(&f.sb,
               "<image class=\"grid\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" preserveAspectRatio=\"none\" "
               "image-rendering=\"optimizeSpeed\" style=\"image-rendering:pixelated\" ",
               left, top, PW * scale, PH * scale);
-    cae__rb_s(&f.sb, "xlink:href=\"data:image/png;base64,");
-    cae__rb_base64(&f.sb, png, png_n);
-    cae__rb_s(&f.sb, "\"/>\n");
+    cae_text_puts(&f.sb, "xlink:href=\"data:image/png;base64,");
+    cae__text_base64(&f.sb, png, png_n);
+    cae_text_puts(&f.sb, "\"/>\n");
     CONVAE_FREE(png);
     if (capn) {
-        cae__rb_s(&f.sb, "<g class=\"captions\" fill=\"#222222\" text-anchor=\"middle\">\n");
+        cae_text_puts(&f.sb, "<g class=\"captions\" fill=\"#222222\" text-anchor=\"middle\">\n");
         for (k = 0; k < n; k++) {
             double cx = left + ((k % cols) * (w + gx)) * (double)scale + cell_w / 2;
             double cy = top + ((k / cols) * (h + gy) + h) * (double)scale + 15;
             if (!captions[k] || !*captions[k]) continue;
             if (cae__fig_text_w(captions[k], 12) > cell_w + gx * scale - 4) /* squeeze what would not fit */
-                cae__rb_f(&f.sb,
+                cae__text_f(&f.sb,
                           "<text class=\"caption\" x=\"%f\" y=\"%f\" textLength=\"%f\" "
                           "lengthAdjust=\"spacingAndGlyphs\">%t</text>\n",
                           cx, cy, cell_w + gx * scale - 4, captions[k]);
             else
-                cae__rb_f(&f.sb, "<text class=\"caption\" x=\"%f\" y=\"%f\">%t</text>\n", cx, cy, captions[k]);
+                cae__text_f(&f.sb, "<text class=\"caption\" x=\"%f\" y=\"%f\">%t</text>\n", cx, cy, captions[k]);
         }
-        cae__rb_s(&f.sb, "</g>\n");
+        cae_text_puts(&f.sb, "</g>\n");
     }
     return cae__fig_finish(&f, path, "image grid", e);
 }

@@ -150,59 +150,9 @@ static const char *const FASHION[10] = {"T-shirt/top", "Trouser", "Pullover", "D
 
 /* ------------------------------------------------------------------ the page, in memory
    Everything printed with say() goes to the terminal and, HTML-escaped, into report.html;
-   figures are embedded in it, so the page stands alone. The page is written in one piece at
-   the end (as the CSV files are), through cae_write_file, so a run that stops half-way leaves
+   figures are embedded in it, so the page stands alone. The page is built in a cae_text and
+   written in one piece at the end (as the CSV files are), so a run that stops half-way leaves
    the previous run's files whole. */
-typedef struct text {
-    char *p;
-    size_t n, cap;
-    int nomem;
-} text;
-
-static void text_put(text *t, const char *s, size_t n)
-{
-    if (t->nomem) return;
-    if (t->n + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1 << 16;
-        char *p;
-        while (cap < t->n + n + 1) cap *= 2;
-        p = (char *)realloc(t->p, cap);
-        if (!p) {
-            t->nomem = 1;
-            return;
-        }
-        t->p = p, t->cap = cap;
-    }
-    memcpy(t->p + t->n, s, n);
-    t->n += n;
-    t->p[t->n] = 0;
-}
-
-static void text_vprintf(text *t, const char *fmt, va_list ap)
-{
-    char buf[4096];
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    if (n > 0) text_put(t, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
-static void text_printf(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    text_vprintf(t, fmt, ap);
-    va_end(ap);
-}
-
-static void text_html(text *t, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '<') text_put(t, "&lt;", 4);
-        else if (*s == '>') text_put(t, "&gt;", 4);
-        else if (*s == '&') text_put(t, "&amp;", 5);
-        else text_put(t, s, 1);
-    }
-}
-
 /* ------------------------------------------------------------------ the lab's state */
 typedef struct dataset {
     cae_idx img, lab;
@@ -216,7 +166,7 @@ typedef struct lab {
     const char *const *names; /* class names (Fashion-MNIST), or NULL: digits */
     int threads, live;
     double t_start, t_train;
-    text page;
+    cae_text page;
     int in_pre; /* a <pre> block is open on the page */
     int ok;     /* 0 once a file could not be written */
     dataset tr, te;
@@ -243,7 +193,7 @@ static double now(void)
 /* Ends the printed-text block, if one is open, before a heading, paragraph or figure. */
 static void end_pre(lab *L)
 {
-    if (L->in_pre) text_printf(&L->page, "</pre>\n");
+    if (L->in_pre) cae_text_printf(&L->page, "</pre>\n");
     L->in_pre = 0;
 }
 
@@ -255,26 +205,26 @@ static void say(lab *L, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     fputs(buf, stdout);
-    if (!L->in_pre) text_printf(&L->page, "<pre>");
+    if (!L->in_pre) cae_text_printf(&L->page, "<pre>");
     L->in_pre = 1;
-    text_html(&L->page, buf);
+    cae_text_xml(&L->page, buf);
 }
 
 static void section(lab *L, const char *title)
 {
     printf("\n== %s\n", title);
     end_pre(L);
-    text_printf(&L->page, "<h2>");
-    text_html(&L->page, title);
-    text_printf(&L->page, "</h2>\n");
+    cae_text_printf(&L->page, "<h2>");
+    cae_text_xml(&L->page, title);
+    cae_text_printf(&L->page, "</h2>\n");
 }
 
 static void note(lab *L, const char *s)
 {
     end_pre(L);
-    text_printf(&L->page, "<p>");
-    text_html(&L->page, s);
-    text_printf(&L->page, "</p>\n");
+    cae_text_printf(&L->page, "<p>");
+    cae_text_xml(&L->page, s);
+    cae_text_printf(&L->page, "</p>\n");
 }
 
 static const char *in_out(const lab *L, char *buf, size_t cap, const char *name)
@@ -308,25 +258,21 @@ static void embed_svg(lab *L, const char *name)
         s = nl ? nl + 1 : s + n;
     }
     end_pre(L);
-    text_printf(&L->page, "<figure>");
-    text_put(&L->page, s, n);
-    text_printf(&L->page, "</figure>\n");
+    cae_text_printf(&L->page, "<figure>");
+    cae_text_put(&L->page, s, n);
+    cae_text_printf(&L->page, "</figure>\n");
     free(svg);
 }
 
 /* Writes t to the output folder as name (temporary file, then rename) and frees it. */
-static int write_text(lab *L, const char *name, text *t)
+static int write_text(lab *L, const char *name, cae_text *t)
 {
     char path[1024];
     cae_err e;
-    int rc = CAE_ERR_NOMEM;
-    if (!t->nomem) rc = cae_write_file(in_out(L, path, sizeof path, name), t->p ? t->p : "", t->n, &e);
-    if (rc == CAE_ERR_NOMEM && t->nomem) fprintf(stderr, "error: %s: out of memory\n", name);
-    else if (rc) fprintf(stderr, "error: %s\n", e.msg);
-    free(t->p);
-    memset(t, 0, sizeof *t);
-    if (rc) L->ok = 0;
-    return rc == 0;
+    if (cae_text_write(in_out(L, path, sizeof path, name), t, &e) == CAE_OK) return 1;
+    fprintf(stderr, "error: %s\n", e.msg);
+    L->ok = 0;
+    return 0;
 }
 
 /* NAME.pgm and NAME.png: n images in `cols` columns, the plain files the lab asks for
@@ -485,15 +431,15 @@ static int setup(lab *L)
         }
         remove(probe);
     }
-    text_printf(&L->page,
+    cae_text_printf(&L->page,
                 "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\"><title>convae: MNIST autoencoder</title>\n"
                 "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
                 "pre{background:#f6f6f4;padding:.6em;overflow-x:auto;font-size:13px}figure{margin:1em 0}"
                 "svg{max-width:100%%;height:auto}h2{border-bottom:1px solid #ddd;padding-bottom:.2em}</style></head>\n"
                 "<body><h1>convae: MNIST autoencoder</h1>\n<p>",
                 L->o.lang);
-    text_html(&L->page, L->T->intro);
-    text_printf(&L->page, "</p>\n");
+    cae_text_xml(&L->page, L->T->intro);
+    cae_text_printf(&L->page, "</p>\n");
     section(L, L->T->sec[0]);
     say(L, "convae %s, kernels: %s (%s), threads: %d%s, GPU: none (this program runs on the CPU), seed: %llu\n",
         CONVAE_VERSION, cae_kernels_name(ks), cae_kernels_about(ks), L->threads,
@@ -678,13 +624,13 @@ static int train(lab *L)
     char path[1024];
     cae_plot plot;
     cae_err e;
-    text csv;
+    cae_text csv;
     int i, ep;
     section(L, T->sec[4]);
     say(L, "Adam(lr=%g, beta1=0.9, beta2=0.999, eps=1e-7), binary cross-entropy, batch %d, %d epochs, shuffled\n",
         L->o.lr, L->o.batch, L->o.epochs);
     memset(&csv, 0, sizeof csv);
-    text_printf(&csv, "epoch,loss,val_loss,train_seconds,val_seconds\n");
+    cae_text_printf(&csv, "epoch,loss,val_loss,train_seconds,val_seconds\n");
     for (i = 0; i < L->nfit; i++) L->perm[i] = L->nval + i;
     for (ep = 1; ep <= L->o.epochs; ep++) {
         double t0 = now(), sum = 0, val = 0, t1, t2;
@@ -696,7 +642,7 @@ static int train(lab *L)
             double loss;
             if (cae_trainer_step(L->trainer, &x, &x, CAE_LOSS_BCE, &loss, &e)) {
                 fprintf(stderr, "error: %s\n", e.msg);
-                free(csv.p);
+                cae_text_free(&csv);
                 return 0;
             }
             sum += loss * n; /* Keras reports the image-weighted mean over the epoch */
@@ -704,7 +650,7 @@ static int train(lab *L)
         }
         t1 = now();
         if (!mean_loss(L, &L->tr, 0, L->nval, NULL, &val)) {
-            free(csv.p);
+            cae_text_free(&csv);
             return 0;
         }
         t2 = now();
@@ -714,8 +660,8 @@ static int train(lab *L)
         say(L, "Epoch %d/%d - %.1fs - loss: %.4f - val_loss: %.4f (%.0f img/s)\n", ep, L->o.epochs, t1 - t0,
             sum / L->nfit, val, L->nfit / (t1 - t0));
         fflush(stdout);
-        if (L->nval) text_printf(&csv, "%d,%.6f,%.6f,%.3f,%.3f\n", ep, sum / L->nfit, val, t1 - t0, t2 - t1);
-        else text_printf(&csv, "%d,%.6f,,%.3f,%.3f\n", ep, sum / L->nfit, t1 - t0, t2 - t1);
+        if (L->nval) cae_text_printf(&csv, "%d,%.6f,%.6f,%.3f,%.3f\n", ep, sum / L->nfit, val, t1 - t0, t2 - t1);
+        else cae_text_printf(&csv, "%d,%.6f,,%.3f,%.3f\n", ep, sum / L->nfit, t1 - t0, t2 - t1);
     }
     write_text(L, "history.csv", &csv);
     if (cae_net_save(cae_trainer_net(L->trainer), in_out(L, path, sizeof path, "model.cae"), &e)) {
@@ -776,7 +722,7 @@ static int error_per_image(lab *L)
     int i, over = 0, top = te->n < 16 ? te->n : 16;
     cae_plot plot;
     cae_err e;
-    text csv;
+    cae_text csv;
     section(L, T->sec[6]);
     if (!sorted || !mean_loss(L, te, 0, te->n, L->mse, &test_bce)) {
         if (!sorted) fprintf(stderr, "error: out of memory\n");
@@ -820,8 +766,8 @@ static int error_per_image(lab *L)
     note(L, T->anomaly_note);
     embed_svg(L, "anomalies.svg");
     memset(&csv, 0, sizeof csv);
-    text_printf(&csv, "index,label,mse\n");
-    for (i = 0; i < te->n; i++) text_printf(&csv, "%d,%d,%.8f\n", i, te->y[i], L->mse[i]);
+    cae_text_printf(&csv, "index,label,mse\n");
+    for (i = 0; i < te->n; i++) cae_text_printf(&csv, "%d,%d,%.8f\n", i, te->y[i], L->mse[i]);
     if (write_text(L, "mse.csv", &csv)) say(L, "wrote mse.csv (one row per test image)\n");
     return 1;
 }
@@ -897,8 +843,13 @@ static int latent_space(lab *L)
         double t0 = now();
         float acc_z = cae_knn_accuracy(z, labels, n, (int)ln, 5), acc_x = cae_knn_accuracy(pix, labels, n, L->hw, 5);
         say(L, "latent codes of the first %d test images: (%d, %d, %d, %d)\n", n, n, Ly->oh, Ly->ow, Ly->oc);
-        say(L, "5-nearest-neighbour class accuracy (leave-one-out): latent %.1f%%, raw pixels %.1f%% (%.1fs)\n",
-            100.0 * acc_z, 100.0 * acc_x, now() - t0);
+        if (acc_z < 0 || acc_x < 0) { /* -1: no memory for the neighbour lists */
+            fprintf(stderr, "warning: no memory for the nearest-neighbour score\n");
+            L->ok = 0;
+        } else {
+            say(L, "5-nearest-neighbour class accuracy (leave-one-out): latent %.1f%%, raw pixels %.1f%% (%.1fs)\n",
+                100.0 * acc_z, 100.0 * acc_x, now() - t0);
+        }
         latent_views(L, z, labels, n, (int)ln, xy);
     }
     free(z), free(pix), free(xy), free(labels);
@@ -914,7 +865,7 @@ static int finish(lab *L)
         L->o.seed, L->o.epochs, L->o.batch, L->o.lr, 100.0 * L->o.val_frac, L->nfit,
         cae_kernels_name(cae_trainer_net(L->trainer)->ks), L->threads, L->t_train, now() - L->t_start, CONVAE_VERSION);
     end_pre(L);
-    text_printf(&L->page, "</body></html>\n");
+    cae_text_printf(&L->page, "</body></html>\n");
     if (!write_text(L, "report.html", &L->page)) return 0;
     printf("\ndone: %s/report.html and the figures beside it\n", L->o.out);
     return L->ok;
@@ -925,7 +876,7 @@ static void labelsfree(lab *L)
     cae_trainer_free(L->trainer);
     cae_net_free(&L->net);
     free(L->scratch), free(L->xb), free(L->mse), free(L->perm), free(L->hist_loss), free(L->hist_val);
-    free(L->page.p);
+    cae_text_free(&L->page);
     cae_idx_free(&L->tr.img), cae_idx_free(&L->tr.lab), cae_idx_free(&L->te.img), cae_idx_free(&L->te.lab);
 }
 

@@ -969,8 +969,47 @@ static void test_knn(void)
         printf("  %-20s %.2f s cpu\n", #f, (double)(clock() - c0) / CLOCKS_PER_SEC);                                   \
     } while (0)
 
+/* cae_text: growth past the stack buffer of cae_text_printf, escaping, and the whole-file write */
+static void test_text(void)
+{
+    cae_text t;
+    cae_err e;
+    char big[3000], *back;
+    size_t i, n;
+    FILE *f;
+    memset(&t, 0, sizeof t);
+    for (i = 0; i < sizeof big - 1; i++) big[i] = (char)('a' + i % 26);
+    big[sizeof big - 1] = 0;
+    cae_text_printf(&t, "%d:%s:%.3f", 42, big, 0.5);
+    CHECK(!t.nomem && t.n == 3 + (sizeof big - 1) + 6, "printf of a long string: %zu bytes", t.n);
+    CHECK(t.p && strncmp(t.p, "42:abc", 6) == 0 && strcmp(t.p + t.n - 6, ":0.500") == 0, "printf: wrong text");
+    cae_text_free(&t);
+    CHECK(t.p == NULL && t.n == 0, "cae_text_free leaves an empty text");
+    cae_text_xml(&t, "a<b>&\"c'\n\td\001\xff");
+    CHECK(t.p && strcmp(t.p, "a&lt;b&gt;&amp;&quot;c&#39;\n\td ?") == 0, "xml escaping gave \"%s\"", t.p ? t.p : "");
+    for (i = 0; i < 10000; i++) cae_text_puts(&t, "0123456789");
+    CHECK(t.n == strlen("a&lt;b&gt;&amp;&quot;c&#39;\n\td ?") + 100000 && t.p[t.n] == 0, "puts x10000: %zu bytes", t.n);
+    n = t.n;
+    CHECK(cae_text_write("test_report_text.txt", &t, &e) == CAE_OK, "cae_text_write: %s", e.msg);
+    CHECK(t.p == NULL, "cae_text_write frees the text");
+    f = fopen("test_report_text.txt", "rb");
+    back = (char *)malloc(n + 1);
+    CHECK(f && back && fread(back, 1, n + 1, f) == n, "the written file has %zu bytes", n);
+    if (f) fclose(f);
+    free(back);
+    remove("test_report_text.txt");
+    cae_text_puts(&t, "x");
+    t.nomem = 1;
+    CHECK(cae_text_write("test_report_text.txt", &t, &e) == CAE_ERR_NOMEM, "a text that ran out of memory is an error");
+    f = fopen("test_report_text.txt", "rb");
+    CHECK(!f, "a text that ran out of memory writes nothing");
+    if (f) fclose(f);
+    CHECK(cae_text_write("/nonexistent-dir/x.txt", &t, &e) == CAE_ERR_IO, "an unwritable path is an i/o error");
+}
+
 int main(void)
 {
+    TIMED(test_text);
     TIMED(test_zlib);
     TIMED(test_png_roundtrip);
     TIMED(test_png_misc);
