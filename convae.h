@@ -3622,119 +3622,7 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
 }
 #endif /* CONVAE_NO_TRAIN */
 
-/* ---------------------------------------------------------------- summary */
-
-typedef struct cae__sb {
-    char *buf;
-    size_t cap, len;
-} cae__sb;
-
-static void cae__sbf(cae__sb *b, const char *fmt, ...)
-{
-    char tmp[256];
-    size_t i;
-    va_list ap;
-    va_start(ap, fmt);
-    cae__vfmt(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    for (i = 0; tmp[i]; i++, b->len++)
-        if (b->len + 1 < b->cap) b->buf[b->len] = tmp[i];
-    if (b->cap) b->buf[b->len < b->cap ? b->len : b->cap - 1] = 0;
-}
-
-/* pads the current line with spaces up to column col */
-static void cae__sbpad(cae__sb *b, size_t line_start, size_t col)
-{
-    do cae__sbf(b, " ");
-    while (b->len - line_start < col);
-}
-
-/* 74497 -> "74,497" */
-static void cae__commas(char *out, unsigned long long v)
-{
-    char tmp[32];
-    int n = 0, i, o = 0;
-    do {
-        if (n % 4 == 3) tmp[n++] = ',';
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = n - 1; i >= 0; i--) out[o++] = tmp[i];
-    out[o] = 0;
-}
-
-CONVAE_DEF size_t cae_net_summary(const cae_net *m, const char *title, char *buf, size_t cap)
-{
-    static const char *rule = "_________________________________________________________________";
-    static const char *dbl = "=================================================================";
-    cae__sb b;
-    size_t ls;
-    char num[32];
-    int l;
-    b.buf = buf, b.cap = cap, b.len = 0;
-    if (cap) buf[0] = 0;
-    if (!m) return 1;
-    cae__sbf(&b, "Model: \"%s\"\n%s\n", title ? title : "model", rule);
-    ls = b.len;
-    cae__sbf(&b, " Layer (type)");
-    cae__sbpad(&b, ls, 29);
-    cae__sbf(&b, "Output Shape");
-    cae__sbpad(&b, ls, 55);
-    cae__sbf(&b, "Param #\n%s\n", dbl);
-    ls = b.len;
-    cae__sbf(&b, " input (InputLayer)");
-    cae__sbpad(&b, ls, 29);
-    cae__sbf(&b, "[(None, %d, %d, %d)]", m->h, m->w, m->c);
-    cae__sbpad(&b, ls, 55);
-    cae__sbf(&b, "0\n");
-    for (l = 0; l < m->nlayers; l++) {
-        const cae_layer *L = m->layer + l;
-        cae__sbf(&b, "\n");
-        ls = b.len;
-        cae__sbf(&b, " %s (%s)", L->name, cae__kind_name(L->kind));
-        cae__sbpad(&b, ls, 29);
-        cae__sbf(&b, "(None, %d, %d, %d)", L->oh, L->ow, L->oc);
-        cae__sbpad(&b, ls, 55);
-        cae__commas(num, L->nparams);
-        cae__sbf(&b, "%s\n", num);
-    }
-    cae__commas(num, m->nparams);
-    cae__sbf(&b, "\n%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: 0\n%s\n", dbl, num, num, rule);
-    return b.len + 1;
-}
-
-/* ---------------------------------------------------------------- images */
-
-CONVAE_DEF void cae_grid_size(int n, int h, int w, int cols, int pad, int *gw, int *gh)
-{
-    int rows;
-    if (cols < 1) cols = 1;
-    if (cols > n) cols = n > 0 ? n : 1;
-    rows = (n + cols - 1) / cols;
-    *gw = cols * w + (cols + 1) * pad;
-    *gh = rows * h + (rows + 1) * pad;
-}
-
-CONVAE_DEF void cae_grid(unsigned char *px, const float *imgs, int n, int h, int w, int c, int cols, int pad)
-{
-    int gw, gh, i, y, x, ch;
-    if (cols < 1) cols = 1;
-    if (cols > n) cols = n > 0 ? n : 1;
-    cae_grid_size(n, h, w, cols, pad, &gw, &gh);
-    memset(px, 128, (size_t)gw * gh * c);
-    for (i = 0; i < n; i++) {
-        int ox = pad + (i % cols) * (w + pad), oy = pad + (i / cols) * (h + pad);
-        for (y = 0; y < h; y++)
-            for (x = 0; x < w; x++)
-                for (ch = 0; ch < c; ch++) {
-                    float v = imgs[(((size_t)i * h + y) * w + x) * c + ch];
-                    v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); /* NaN stays NaN: next line maps it to 0 */
-                    px[((size_t)(oy + y) * gw + ox + x) * c + ch] = (unsigned char)(v >= 0.0f ? v * 255.0f + 0.5f : 0.0f);
-                }
-    }
-}
-
-/* ---------------------------------------------------------------- files */
+/* ================================================================ files: whole, or not at all */
 #ifndef CONVAE_NO_STDIO
 
 CONVAE_DEF int cae_write_file(const char *path, const void *data, size_t len, cae_err *e)
@@ -3760,28 +3648,9 @@ CONVAE_DEF int cae_write_file(const char *path, const void *data, size_t len, ca
     }
     return CAE_OK;
 }
-
-CONVAE_DEF int cae_write_pnm(const char *path, const unsigned char *px, int w, int h, int c, cae_err *e)
-{
-    char head[64];
-    size_t hl, n;
-    unsigned char *buf;
-    int rc;
-    if (w < 1 || h < 1 || (c != 1 && c != 3) || w > 65535 || h > 65535)
-        return cae__fail(e, CAE_ERR_ARG, "%s: cannot write a %dx%d image with %d channels as PGM/PPM", path, w, h, c);
-    hl = (size_t)snprintf(head, sizeof head, "P%d\n%d %d\n255\n", c == 1 ? 5 : 6, w, h);
-    n = (size_t)w * h * c;
-    buf = (unsigned char *)CONVAE_MALLOC(hl + n);
-    if (!buf) return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(buf, head, hl);
-    memcpy(buf + hl, px, n);
-    rc = cae_write_file(path, buf, hl + n, e);
-    CONVAE_FREE(buf);
-    return rc;
-}
 #endif /* CONVAE_NO_STDIO */
 
-/* ---------------------------------------------------------------- model files
+/* ================================================================ model files
    "CONVAEM1", then little-endian u32: version, h, w, c, nlayers; per layer u32 kind, filters,
    ksize, act and a 32-byte name; u64 nparams; nparams float32; u32 CRC-32 of all before. */
 #define CAE__MAGIC "CONVAEM1"
@@ -3932,6 +3801,139 @@ CONVAE_DEF int cae_net_load(cae_net *net, const char *path, cae_err *e)
     return rc;
 }
 #endif
+
+/* ================================================================ images: PGM/PPM and the grid */
+
+CONVAE_DEF void cae_grid_size(int n, int h, int w, int cols, int pad, int *gw, int *gh)
+{
+    int rows;
+    if (cols < 1) cols = 1;
+    if (cols > n) cols = n > 0 ? n : 1;
+    rows = (n + cols - 1) / cols;
+    *gw = cols * w + (cols + 1) * pad;
+    *gh = rows * h + (rows + 1) * pad;
+}
+
+CONVAE_DEF void cae_grid(unsigned char *px, const float *imgs, int n, int h, int w, int c, int cols, int pad)
+{
+    int gw, gh, i, y, x, ch;
+    if (cols < 1) cols = 1;
+    if (cols > n) cols = n > 0 ? n : 1;
+    cae_grid_size(n, h, w, cols, pad, &gw, &gh);
+    memset(px, 128, (size_t)gw * gh * c);
+    for (i = 0; i < n; i++) {
+        int ox = pad + (i % cols) * (w + pad), oy = pad + (i / cols) * (h + pad);
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++)
+                for (ch = 0; ch < c; ch++) {
+                    float v = imgs[(((size_t)i * h + y) * w + x) * c + ch];
+                    v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); /* NaN stays NaN: next line maps it to 0 */
+                    px[((size_t)(oy + y) * gw + ox + x) * c + ch] = (unsigned char)(v >= 0.0f ? v * 255.0f + 0.5f : 0.0f);
+                }
+    }
+}
+
+#ifndef CONVAE_NO_STDIO
+CONVAE_DEF int cae_write_pnm(const char *path, const unsigned char *px, int w, int h, int c, cae_err *e)
+{
+    char head[64];
+    size_t hl, n;
+    unsigned char *buf;
+    int rc;
+    if (w < 1 || h < 1 || (c != 1 && c != 3) || w > 65535 || h > 65535)
+        return cae__fail(e, CAE_ERR_ARG, "%s: cannot write a %dx%d image with %d channels as PGM/PPM", path, w, h, c);
+    hl = (size_t)snprintf(head, sizeof head, "P%d\n%d %d\n255\n", c == 1 ? 5 : 6, w, h);
+    n = (size_t)w * h * c;
+    buf = (unsigned char *)CONVAE_MALLOC(hl + n);
+    if (!buf) return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(buf, head, hl);
+    memcpy(buf + hl, px, n);
+    rc = cae_write_file(path, buf, hl + n, e);
+    CONVAE_FREE(buf);
+    return rc;
+}
+#endif /* CONVAE_NO_STDIO */
+
+/* ================================================================ the summary */
+
+typedef struct cae__sb {
+    char *buf;
+    size_t cap, len;
+} cae__sb;
+
+static void cae__sbf(cae__sb *b, const char *fmt, ...)
+{
+    char tmp[256];
+    size_t i;
+    va_list ap;
+    va_start(ap, fmt);
+    cae__vfmt(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    for (i = 0; tmp[i]; i++, b->len++)
+        if (b->len + 1 < b->cap) b->buf[b->len] = tmp[i];
+    if (b->cap) b->buf[b->len < b->cap ? b->len : b->cap - 1] = 0;
+}
+
+/* pads the current line with spaces up to column col */
+static void cae__sbpad(cae__sb *b, size_t line_start, size_t col)
+{
+    do cae__sbf(b, " ");
+    while (b->len - line_start < col);
+}
+
+/* 74497 -> "74,497" */
+static void cae__commas(char *out, unsigned long long v)
+{
+    char tmp[32];
+    int n = 0, i, o = 0;
+    do {
+        if (n % 4 == 3) tmp[n++] = ',';
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = n - 1; i >= 0; i--) out[o++] = tmp[i];
+    out[o] = 0;
+}
+
+CONVAE_DEF size_t cae_net_summary(const cae_net *m, const char *title, char *buf, size_t cap)
+{
+    static const char *rule = "_________________________________________________________________";
+    static const char *dbl = "=================================================================";
+    cae__sb b;
+    size_t ls;
+    char num[32];
+    int l;
+    b.buf = buf, b.cap = cap, b.len = 0;
+    if (cap) buf[0] = 0;
+    if (!m) return 1;
+    cae__sbf(&b, "Model: \"%s\"\n%s\n", title ? title : "model", rule);
+    ls = b.len;
+    cae__sbf(&b, " Layer (type)");
+    cae__sbpad(&b, ls, 29);
+    cae__sbf(&b, "Output Shape");
+    cae__sbpad(&b, ls, 55);
+    cae__sbf(&b, "Param #\n%s\n", dbl);
+    ls = b.len;
+    cae__sbf(&b, " input (InputLayer)");
+    cae__sbpad(&b, ls, 29);
+    cae__sbf(&b, "[(None, %d, %d, %d)]", m->h, m->w, m->c);
+    cae__sbpad(&b, ls, 55);
+    cae__sbf(&b, "0\n");
+    for (l = 0; l < m->nlayers; l++) {
+        const cae_layer *L = m->layer + l;
+        cae__sbf(&b, "\n");
+        ls = b.len;
+        cae__sbf(&b, " %s (%s)", L->name, cae__kind_name(L->kind));
+        cae__sbpad(&b, ls, 29);
+        cae__sbf(&b, "(None, %d, %d, %d)", L->oh, L->ow, L->oc);
+        cae__sbpad(&b, ls, 55);
+        cae__commas(num, L->nparams);
+        cae__sbf(&b, "%s\n", num);
+    }
+    cae__commas(num, m->nparams);
+    cae__sbf(&b, "\n%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: 0\n%s\n", dbl, num, num, rule);
+    return b.len + 1;
+}
 
 #endif /* CONVAE_IMPLEMENTATION_DONE */
 #endif /* CONVAE_IMPLEMENTATION */
