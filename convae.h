@@ -1814,10 +1814,16 @@ static int cae__wino_shape(int ci, int co, int k)
     return k == 3 && ci % 8 == 0 && co % 16 == 0;
 }
 
+/* The 16 planes of V [16][T][ci] and M [16][T][co] lie CAE__WINO_GAP floats further apart
+   than they need: planes a multiple of 4 KiB apart (7x7 images, 64 channels) would all fall in
+   the same cache set. */
+#define CAE__WINO_GAP 16
+#define CAE__WINO_PLANE(T, c) ((size_t)(T) * (size_t)(c) + CAE__WINO_GAP)
+
 static size_t cae__wino_floats(int h, int w, int ci, int co)
 {
     size_t th = (size_t)(h + 1) / 2, tw = (size_t)(w + 1) / 2;
-    return (2 * th + 2) * (2 * tw + 2) * (size_t)ci + 16 * th * tw * (size_t)(ci + co);
+    return (2 * th + 2) * ((2 * tw + 2) * (size_t)ci + CAE__WINO_GAP) + 16 * (CAE__WINO_PLANE(th * tw, ci) + CAE__WINO_PLANE(th * tw, co));
 }
 
 CONVAE_DEF void cae_conv2d_wino_kernel(float *U, const float *wt, int ci, int co)
@@ -2251,22 +2257,41 @@ static CAE__AVX2_FN void cae__avx2_dw_co1(float *dw, const float *P, const float
 
 #endif
 
+/* Zero-padded copy of one image for Winograd, one row/column before it and the rest after:
+   (2 th + 2) rows of (2 tw + 2) pixels, each row CAE__WINO_ROW floats long (a gap after it, so
+   that rows a multiple of 4 KiB long do not share cache sets); only the border is zeroed.
+   Returns the copy's end. */
+#define CAE__WINO_ROW(w, ci) ((size_t)(2 * (((w) + 1) / 2) + 2) * (size_t)(ci) + CAE__WINO_GAP)
+
+static float *cae__wino_pad(float *P, const float *in, int h, int w, int ci)
+{
+    int ph = 2 * ((h + 1) / 2) + 2, y;
+    size_t row = CAE__WINO_ROW(w, ci), right = row - (size_t)(w + 1) * ci;
+    memset(P, 0, sizeof(float) * row);
+    for (y = 0; y < h; y++) {
+        float *d = P + (size_t)(y + 1) * row;
+        memset(d, 0, sizeof(float) * ci);
+        memcpy(d + ci, in + (size_t)y * w * ci, sizeof(float) * (size_t)w * ci);
+        memset(d + (size_t)(w + 1) * ci, 0, sizeof(float) * right);
+    }
+    memset(P + (size_t)(h + 1) * row, 0, sizeof(float) * row * (size_t)(ph - 1 - h));
+    return P + (size_t)ph * row;
+}
+
 /* V [16][T][ci] = Bt d B for every 4x4 input tile d of one zero-padded image; returns V,
    which sits in work after the padded copy. */
 static CAE__AVX2_FN float *cae__avx2_wino_input(const float *in, int h, int w, int ci, float *work)
 {
-    int th = (h + 1) / 2, tw = (w + 1) / 2, T = th * tw, ph = 2 * th + 2, pw = 2 * tw + 2, t, i, y, xi, r;
-    float *P = work, *V = P + (size_t)ph * pw * ci;
-    size_t vs = (size_t)T * ci; /* stride between tile positions */
-    /* zero-padded input: one row/column before, the rest after */
-    memset(P, 0, sizeof(float) * (size_t)ph * pw * ci);
-    for (y = 0; y < h; y++) memcpy(P + ((size_t)(y + 1) * pw + 1) * ci, in + (size_t)y * w * ci, sizeof(float) * (size_t)w * ci);
+    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
+    size_t prow = CAE__WINO_ROW(w, ci);
+    float *P = work, *V = cae__wino_pad(P, in, h, w, ci);
+    size_t vs = CAE__WINO_PLANE(T, ci); /* stride between tile positions */
     for (t = 0; t < T; t++) {
-        const float *d = P + ((size_t)(t / tw) * 2 * pw + (size_t)(t % tw) * 2) * ci;
+        const float *d = P + (size_t)(t / tw) * 2 * prow + (size_t)(t % tw) * 2 * ci;
         for (i = 0; i < ci; i += 8) {
             __m256 q[4][4], s[4][4];
             for (r = 0; r < 4; r++)
-                for (xi = 0; xi < 4; xi++) q[r][xi] = _mm256_loadu_ps(d + ((size_t)r * pw + xi) * ci + i);
+                for (xi = 0; xi < 4; xi++) q[r][xi] = _mm256_loadu_ps(d + (size_t)r * prow + (size_t)xi * ci + i);
             for (xi = 0; xi < 4; xi++) { /* Bt d: rows */
                 s[0][xi] = _mm256_sub_ps(q[0][xi], q[2][xi]);
                 s[1][xi] = _mm256_add_ps(q[1][xi], q[2][xi]);
@@ -2290,8 +2315,8 @@ static CAE__AVX2_FN void cae__avx2_wino_conv(float *out, const float *in, const 
                            int co, int act, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r;
-    float *V = cae__avx2_wino_input(in, h, w, ci, work), *M = V + (size_t)16 * T * ci;
-    size_t vs = (size_t)T * ci, ms = (size_t)T * co;
+    size_t vs = CAE__WINO_PLANE(T, ci), ms = CAE__WINO_PLANE(T, co);
+    float *V = cae__avx2_wino_input(in, h, w, ci, work), *M = V + 16 * vs;
     /* 16 products M[xi] = V[xi] U[xi]: a 1x1 convolution over the tiles */
     for (xi = 0; xi < 16; xi++)
         for (o = 0; o < co; o += 16)
@@ -2336,8 +2361,8 @@ static CAE__AVX2_FN void cae__avx2_wino_conv(float *out, const float *in, const 
 static CAE__AVX2_FN void cae__avx2_wino_dw(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r, r0, rows;
-    float *V = cae__avx2_wino_input(in, h, w, ci, work), *dM = V + (size_t)16 * T * ci;
-    size_t vs = (size_t)T * ci, ms = (size_t)T * co;
+    size_t vs = CAE__WINO_PLANE(T, ci), ms = CAE__WINO_PLANE(T, co);
+    float *V = cae__avx2_wino_input(in, h, w, ci, work), *dM = V + 16 * vs;
     __m256 z = _mm256_setzero_ps();
     for (t = 0; t < T; t++) {
         int ty = t / tw * 2, tx = t % tw * 2;
@@ -2567,10 +2592,680 @@ static const cae_kernels cae__set_avx2 = {
 #define CAE__SET_AVX2
 #endif /* CAE__AVX2 */
 
+/* ================================================================ the AVX-512 set
+   AVX512F on 16-float zmm registers, for the shapes whose channel counts are multiples of 16;
+   the other shapes (and the one-output-channel kernels, which gain nothing here) go to the AVX2
+   kernels, which every AVX-512 CPU runs. Tiles are re-chosen for 32 registers: up to 8 rows
+   (pixels, Winograd tiles or kernel rows) x 32 channels, 16 accumulators. As the AVX2 set, it
+   is compiled with target attributes under GCC and clang (and only when the flags enable
+   AVX512F elsewhere) and chosen when the CPU reports AVX512F, AVX2 and FMA. */
+#if defined(CAE__AVX2) && ((defined(__GNUC__) && __GNUC__ >= 5) || defined(__clang__))
+#define CAE__AVX512 1
+#define CAE__AVX512_FN __attribute__((target("avx512f,avx2,fma")))
+#define CAE__AVX512_INLINE __attribute__((always_inline)) inline
+#elif defined(CAE__AVX2) && defined(__AVX512F__)
+#define CAE__AVX512 1
+#define CAE__AVX512_FN
+#if defined(_MSC_VER)
+#define CAE__AVX512_INLINE __forceinline
+#else
+#define CAE__AVX512_INLINE inline
+#endif
+#endif
+
+#ifdef CAE__AVX512
+
+static int cae__avx512_usable(void)
+{
+#if (defined(__GNUC__) && __GNUC__ >= 5) || defined(__clang__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 1; /* the build flags promised it */
+#endif
+}
+
+/* R rows (R <= 8, a constant where it is inlined) x NV*16 channels: out[r][:] = bias +
+   sum over taps and input channels of px[r][tap][i] * wt[tap][i][:]. px[r] points at row r's
+   first tap, op[r] at its output; rows past nr repeat the last one and are not stored. pwc is
+   the stride between kernel rows in the input (taps kw step by ci). */
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_tile(const int R, const int NV, float *const *op,
+                                                                   const float *const *px, int nr, const float *wt,
+                                                                   const float *bias, int ci, int co, int k, int pwc,
+                                                                   int relu)
+{
+    __m512 z = _mm512_setzero_ps(), b0 = bias ? _mm512_loadu_ps(bias) : z;
+    __m512 b1 = bias && NV > 1 ? _mm512_loadu_ps(bias + 16) : z;
+    __m512 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+    __m512 a40 = b0, a41 = b1, a50 = b0, a51 = b1, a60 = b0, a61 = b1, a70 = b0, a71 = b1;
+    int kh, kw, i;
+    for (kh = 0; kh < k; kh++)
+        for (kw = 0; kw < k; kw++) {
+            size_t off = (size_t)kh * pwc + (size_t)kw * ci;
+            const float *q0 = px[0] + off, *q1 = px[R > 1 ? 1 : 0] + off, *q2 = px[R > 2 ? 2 : 0] + off;
+            const float *q3 = px[R > 3 ? 3 : 0] + off, *q4 = px[R > 4 ? 4 : 0] + off, *q5 = px[R > 5 ? 5 : 0] + off;
+            const float *q6 = px[R > 6 ? 6 : 0] + off, *q7 = px[R > 7 ? 7 : 0] + off;
+            const float *wk = wt + (size_t)(kh * k + kw) * ci * co;
+            for (i = 0; i < ci; i++, wk += co) {
+                __m512 w0 = _mm512_loadu_ps(wk), w1 = NV > 1 ? _mm512_loadu_ps(wk + 16) : z, v;
+                v = _mm512_set1_ps(q0[i]), a00 = _mm512_fmadd_ps(v, w0, a00);
+                if (NV > 1) a01 = _mm512_fmadd_ps(v, w1, a01);
+                if (R > 1) {
+                    v = _mm512_set1_ps(q1[i]), a10 = _mm512_fmadd_ps(v, w0, a10);
+                    if (NV > 1) a11 = _mm512_fmadd_ps(v, w1, a11);
+                }
+                if (R > 2) {
+                    v = _mm512_set1_ps(q2[i]), a20 = _mm512_fmadd_ps(v, w0, a20);
+                    if (NV > 1) a21 = _mm512_fmadd_ps(v, w1, a21);
+                }
+                if (R > 3) {
+                    v = _mm512_set1_ps(q3[i]), a30 = _mm512_fmadd_ps(v, w0, a30);
+                    if (NV > 1) a31 = _mm512_fmadd_ps(v, w1, a31);
+                }
+                if (R > 4) {
+                    v = _mm512_set1_ps(q4[i]), a40 = _mm512_fmadd_ps(v, w0, a40);
+                    if (NV > 1) a41 = _mm512_fmadd_ps(v, w1, a41);
+                }
+                if (R > 5) {
+                    v = _mm512_set1_ps(q5[i]), a50 = _mm512_fmadd_ps(v, w0, a50);
+                    if (NV > 1) a51 = _mm512_fmadd_ps(v, w1, a51);
+                }
+                if (R > 6) {
+                    v = _mm512_set1_ps(q6[i]), a60 = _mm512_fmadd_ps(v, w0, a60);
+                    if (NV > 1) a61 = _mm512_fmadd_ps(v, w1, a61);
+                }
+                if (R > 7) {
+                    v = _mm512_set1_ps(q7[i]), a70 = _mm512_fmadd_ps(v, w0, a70);
+                    if (NV > 1) a71 = _mm512_fmadd_ps(v, w1, a71);
+                }
+            }
+        }
+    if (relu) {
+        a00 = _mm512_max_ps(a00, z), a01 = _mm512_max_ps(a01, z), a10 = _mm512_max_ps(a10, z);
+        a11 = _mm512_max_ps(a11, z), a20 = _mm512_max_ps(a20, z), a21 = _mm512_max_ps(a21, z);
+        a30 = _mm512_max_ps(a30, z), a31 = _mm512_max_ps(a31, z), a40 = _mm512_max_ps(a40, z);
+        a41 = _mm512_max_ps(a41, z), a50 = _mm512_max_ps(a50, z), a51 = _mm512_max_ps(a51, z);
+        a60 = _mm512_max_ps(a60, z), a61 = _mm512_max_ps(a61, z), a70 = _mm512_max_ps(a70, z);
+        a71 = _mm512_max_ps(a71, z);
+    }
+#define CAE__ST(r, lo, hi)                                                                                             \
+    if (R > r && nr > r) {                                                                                             \
+        _mm512_storeu_ps(op[r], lo);                                                                                   \
+        if (NV > 1) _mm512_storeu_ps(op[r] + 16, hi);                                                                  \
+    }
+    CAE__ST(0, a00, a01)
+    CAE__ST(1, a10, a11)
+    CAE__ST(2, a20, a21)
+    CAE__ST(3, a30, a31)
+    CAE__ST(4, a40, a41)
+    CAE__ST(5, a50, a51)
+    CAE__ST(6, a60, a61)
+    CAE__ST(7, a70, a71)
+#undef CAE__ST
+}
+
+/* the tile shapes the kernels below use, as functions of their own */
+static CAE__AVX512_FN void cae__avx512_fwd_8x32(float *const *op, const float *const *px, int nr, const float *wt,
+                                                const float *bias, int ci, int co, int k, int pwc, int relu)
+{
+    cae__avx512_fwd_tile(8, 2, op, px, nr, wt, bias, ci, co, k, pwc, relu);
+}
+
+static CAE__AVX512_FN void cae__avx512_fwd_7x32(float *const *op, const float *const *px, int nr, const float *wt,
+                                                const float *bias, int ci, int co, int k, int pwc, int relu)
+{
+    cae__avx512_fwd_tile(7, 2, op, px, nr, wt, bias, ci, co, k, pwc, relu);
+}
+
+static CAE__AVX512_FN void cae__avx512_fwd_8x16(float *const *op, const float *const *px, int nr, const float *wt,
+                                                const float *bias, int ci, int co, int k, int pwc, int relu)
+{
+    cae__avx512_fwd_tile(8, 1, op, px, nr, wt, bias, ci, co, k, pwc, relu);
+}
+
+/* the first layer's shape (one input channel, 3x3): the nine weights of 16 output channels in
+   registers, eight pixels at a time, each pixel a chain of nine FMAs */
+static CAE__AVX512_FN void cae__avx512_fwd_c1k3(float *out, const float *P, const float *wt, const float *bias, int h,
+                                                int w, int co, int relu)
+{
+    int pw = w + 2, o, y, x, r;
+    for (o = 0; o < co; o += 16) {
+        __m512 w0 = _mm512_loadu_ps(wt + o), w1 = _mm512_loadu_ps(wt + co + o), w2 = _mm512_loadu_ps(wt + 2 * co + o);
+        __m512 w3 = _mm512_loadu_ps(wt + 3 * co + o), w4 = _mm512_loadu_ps(wt + 4 * co + o);
+        __m512 w5 = _mm512_loadu_ps(wt + 5 * co + o), w6 = _mm512_loadu_ps(wt + 6 * co + o);
+        __m512 w7 = _mm512_loadu_ps(wt + 7 * co + o), w8 = _mm512_loadu_ps(wt + 8 * co + o);
+        __m512 b = bias ? _mm512_loadu_ps(bias + o) : _mm512_setzero_ps(), z = _mm512_setzero_ps();
+        for (y = 0; y < h; y++) {
+            const float *r0 = P + (size_t)y * pw, *r1 = r0 + pw, *r2 = r1 + pw;
+            float *op = out + (size_t)y * w * co + o;
+            for (x = 0; x < w; x += 8) {
+                __m512 a[8];
+                int nr = w - x < 8 ? w - x : 8;
+                for (r = 0; r < 8; r++) { /* past the row's end, redo its last pixel */
+                    int xx = x + (r < nr ? r : nr - 1);
+                    __m512 acc = _mm512_fmadd_ps(_mm512_set1_ps(r0[xx]), w0, b);
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r0[xx + 1]), w1, acc);
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r0[xx + 2]), w2, acc);
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r1[xx]), w3, acc);
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r1[xx + 1]), w4, acc);
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r1[xx + 2]), w5, acc);
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r2[xx]), w6, acc);
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r2[xx + 1]), w7, acc);
+                    a[r] = _mm512_fmadd_ps(_mm512_set1_ps(r2[xx + 2]), w8, acc);
+                }
+                for (r = 0; r < nr; r++) _mm512_storeu_ps(op + (size_t)(x + r) * co, relu ? _mm512_max_ps(a[r], z) : a[r]);
+            }
+        }
+    }
+}
+
+/* one output channel, ci % 16 == 0: a kernel row kh is k*ci contiguous weights meeting k*ci
+   contiguous inputs, so each pixel is a dot product of k such rows; eight pixels at a time */
+static CAE__AVX512_FN void cae__avx512_fwd_co1(float *out, const float *P, const float *wt, const float *bias, int h,
+                                               int w, int ci, int k, int act)
+{
+    int pw = w + k - 1, npix = h * w, len = k * ci, j, r, kh, l, y = 0, x = 0;
+    for (j = 0; j < npix; j += 8) {
+        const float *q[8];
+        __m512 a0, a1, a2, a3, a4, a5, a6, a7;
+        int nr = npix - j < 8 ? npix - j : 8;
+        float z[8];
+        for (r = 0; r < 8; r++) { /* pixel j+r is (y, x); past the end, repeat the last */
+            q[r] = P + ((size_t)y * pw + x) * ci;
+            if (r < nr - 1 && ++x == w) x = 0, y++;
+        }
+        if (++x == w) x = 0, y++;
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm512_setzero_ps();
+        for (kh = 0; kh < k; kh++) {
+            size_t off = (size_t)kh * pw * ci;
+            const float *wk = wt + (size_t)kh * len;
+            for (l = 0; l < len; l += 16) {
+                __m512 wv = _mm512_loadu_ps(wk + l);
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q[0] + off + l), wv, a0);
+                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q[1] + off + l), wv, a1);
+                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q[2] + off + l), wv, a2);
+                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q[3] + off + l), wv, a3);
+                a4 = _mm512_fmadd_ps(_mm512_loadu_ps(q[4] + off + l), wv, a4);
+                a5 = _mm512_fmadd_ps(_mm512_loadu_ps(q[5] + off + l), wv, a5);
+                a6 = _mm512_fmadd_ps(_mm512_loadu_ps(q[6] + off + l), wv, a6);
+                a7 = _mm512_fmadd_ps(_mm512_loadu_ps(q[7] + off + l), wv, a7);
+            }
+        }
+        z[0] = _mm512_reduce_add_ps(a0), z[1] = _mm512_reduce_add_ps(a1), z[2] = _mm512_reduce_add_ps(a2);
+        z[3] = _mm512_reduce_add_ps(a3), z[4] = _mm512_reduce_add_ps(a4), z[5] = _mm512_reduce_add_ps(a5);
+        z[6] = _mm512_reduce_add_ps(a6), z[7] = _mm512_reduce_add_ps(a7);
+        for (r = 0; r < nr; r++) out[j + r] = cae__act1(z[r] + (bias ? bias[0] : 0.0f), act);
+    }
+}
+
+/* rows j..j+7 of two matrices, row p of the input at A + p*as, of the output at C + p*cs + o0;
+   rows past n repeat the last one (the tile kernels do not store them) */
+static void cae__rows8(const float **px, float **op, int j, int n, const float *A, size_t as, float *C, size_t cs,
+                       int o0)
+{
+    int r;
+    for (r = 0; r < 8; r++) {
+        int p = j + r < n ? j + r : n - 1;
+        px[r] = A + (size_t)p * as;
+        op[r] = C + (size_t)p * cs + o0;
+    }
+}
+
+/* one image: out [h,w,co] = act(bias + P (*) wt) */
+static CAE__AVX512_FN void cae__avx512_conv(float *out, const float *P, const float *wt, const float *bias, int h,
+                                            int w, int ci, int co, int k, int act)
+{
+    int o0 = 0, pw = w + k - 1, npix = h * w, j, r, y, x, relu = act == CAE_ACT_RELU;
+    if (co == 1 && ci % 16 == 0) {
+        cae__avx512_fwd_co1(out, P, wt, bias, h, w, ci, k, act);
+        return;
+    }
+    if (co % 16) { /* a 16-channel tail, or one output channel from ci % 16 != 0 */
+        cae__avx2_conv(out, P, wt, bias, h, w, ci, co, k, act);
+        return;
+    }
+    if (ci == 1 && k == 3) {
+        cae__avx512_fwd_c1k3(out, P, wt, bias, h, w, co, relu);
+        if (act == CAE_ACT_SIGMOID) cae_sigmoid_forward(out, out, (size_t)h * w * co);
+        return;
+    }
+    for (; o0 < co; o0 += o0 + 32 <= co ? 32 : 16)
+        for (j = 0, y = 0, x = 0; j < npix; j += 8) {
+            const float *px[8];
+            float *op[8];
+            int nr = npix - j < 8 ? npix - j : 8;
+            for (r = 0; r < 8; r++) { /* pixel j+r is (y, x); past the end, repeat the last */
+                px[r] = P + ((size_t)y * pw + x) * ci;
+                op[r] = out + ((size_t)y * w + x) * co + o0;
+                if (r < nr - 1 && ++x == w) x = 0, y++;
+            }
+            if (++x == w) x = 0, y++;
+            if (o0 + 32 <= co)
+                cae__avx512_fwd_8x32(op, px, nr, wt + o0, bias ? bias + o0 : NULL, ci, co, k, pw * ci, relu);
+            else
+                cae__avx512_fwd_8x16(op, px, nr, wt + o0, bias ? bias + o0 : NULL, ci, co, k, pw * ci, relu);
+            if (act == CAE_ACT_SIGMOID)
+                for (r = 0; r < nr; r++) cae_sigmoid_forward(op[r], op[r], o0 + 32 <= co ? 32 : 16);
+        }
+}
+
+/* V [T][16][ci] = Bt d B for every 4x4 input tile d of one image (ci % 16 == 0), tile after
+   tile (so each tile's 16 rows are written in one run); returns V, which sits in work after the
+   padded copy. */
+static CAE__AVX512_FN float *cae__avx512_wino_input(const float *in, int h, int w, int ci, float *work)
+{
+    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
+    size_t prow = CAE__WINO_ROW(w, ci);
+    float *P = work, *V = cae__wino_pad(P, in, h, w, ci);
+    for (t = 0; t < T; t++) {
+        const float *d = P + (size_t)(t / tw) * 2 * prow + (size_t)(t % tw) * 2 * ci;
+        for (i = 0; i < ci; i += 16) {
+            __m512 s[4][4];
+            for (xi = 0; xi < 4; xi++) { /* Bt d, a column at a time: 20 registers live, not 32 */
+                const float *c = d + (size_t)xi * ci + i;
+                __m512 q0 = _mm512_loadu_ps(c), q1 = _mm512_loadu_ps(c + prow), q2 = _mm512_loadu_ps(c + 2 * prow);
+                __m512 q3 = _mm512_loadu_ps(c + 3 * prow);
+                s[0][xi] = _mm512_sub_ps(q0, q2);
+                s[1][xi] = _mm512_add_ps(q1, q2);
+                s[2][xi] = _mm512_sub_ps(q2, q1);
+                s[3][xi] = _mm512_sub_ps(q1, q3);
+            }
+            for (r = 0; r < 4; r++) { /* (Bt d) B: columns */
+                float *v = V + ((size_t)t * 16 + (size_t)r * 4) * ci + i;
+                _mm512_storeu_ps(v, _mm512_sub_ps(s[r][0], s[r][2]));
+                _mm512_storeu_ps(v + ci, _mm512_add_ps(s[r][1], s[r][2]));
+                _mm512_storeu_ps(v + 2 * (size_t)ci, _mm512_sub_ps(s[r][2], s[r][1]));
+                _mm512_storeu_ps(v + 3 * (size_t)ci, _mm512_sub_ps(s[r][1], s[r][3]));
+            }
+        }
+    }
+    return V;
+}
+
+/* one image: out [h,w,co] = act(bias + in (*) wt) with U = cae_conv2d_wino_kernel(wt) */
+static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, const float *U, const float *bias,
+                                                 int h, int w, int ci, int co, int act, float *work)
+{
+    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, R = T % 8 && T % 7 == 0 ? 7 : 8, t, o, xi, r;
+    float *V, *M;
+    if (ci % 16) { /* the input transform works 16 channels at a time */
+        cae__avx2_wino_conv(out, in, U, bias, h, w, ci, co, act, work);
+        return;
+    }
+    V = cae__avx512_wino_input(in, h, w, ci, work);
+    M = V + (size_t)16 * T * ci;
+    /* 16 products M[xi] = V[xi] U[xi] (row t of V[xi] at V + (t*16 + xi)*ci, M likewise): a 1x1
+       convolution over the tiles, in tiles of 7 or 8 rows (as T divides: 49 tiles of a 14x14
+       image, 16 of a 7x7 one) */
+    for (xi = 0; xi < 16; xi++)
+        for (o = 0; o < co; o += o + 32 <= co ? 32 : 16)
+            for (t = 0; t < T; t += R) {
+                const float *px[8];
+                float *op[8];
+                int nr = T - t < R ? T - t : R;
+                cae__rows8(px, op, t, T, V + (size_t)xi * ci, (size_t)16 * ci, M + (size_t)xi * co, (size_t)16 * co, o);
+                if (o + 32 > co)
+                    cae__avx512_fwd_8x16(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
+                else if (R == 7)
+                    cae__avx512_fwd_7x32(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
+                else
+                    cae__avx512_fwd_8x32(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
+            }
+    /* output transform, bias and activation */
+    for (t = 0; t < T; t++) {
+        int ty = t / tw * 2, tx = t % tw * 2;
+        for (o = 0; o < co; o += 16) {
+            __m512 m[16], s[2][4], b = bias ? _mm512_loadu_ps(bias + o) : _mm512_setzero_ps(), z = _mm512_setzero_ps();
+            for (xi = 0; xi < 16; xi++) m[xi] = _mm512_loadu_ps(M + ((size_t)t * 16 + xi) * co + o);
+            for (xi = 0; xi < 4; xi++) { /* At m: rows */
+                s[0][xi] = _mm512_add_ps(_mm512_add_ps(m[xi], m[4 + xi]), m[8 + xi]);
+                s[1][xi] = _mm512_sub_ps(_mm512_sub_ps(m[4 + xi], m[8 + xi]), m[12 + xi]);
+            }
+            for (r = 0; r < 2; r++) {
+                __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), b);
+                __m512 y1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), b);
+                if (act == CAE_ACT_RELU) y0 = _mm512_max_ps(y0, z), y1 = _mm512_max_ps(y1, z);
+                if (ty + r >= h) break;
+                _mm512_storeu_ps(out + ((size_t)(ty + r) * w + tx) * co + o, y0);
+                if (tx + 1 < w) _mm512_storeu_ps(out + ((size_t)(ty + r) * w + tx + 1) * co + o, y1);
+            }
+        }
+    }
+    if (act == CAE_ACT_SIGMOID) cae_sigmoid_forward(out, out, (size_t)h * w * co);
+}
+
+/* pooling, upsampling and ReLU: sixteen channels at a time (the AVX2 kernels take the other
+   channel counts), the same values as the _ref loops */
+static CAE__AVX512_FN void cae__avx512_maxpool_fwd(float *out, int *argmax, const float *in, int n, int h, int w,
+                                                   int c)
+{
+    int b, oy, ox, ch, oh = (h + 1) / 2, ow = (w + 1) / 2;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    if (c % 16) {
+        cae__avx2_maxpool_fwd(out, argmax, in, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++) {
+        const float *im = in + (size_t)b * h * w * c;
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                int a[4], k;
+                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
+                cae__pool_window(a, oy, ox, h, w, c);
+                for (ch = 0; ch < c; ch += 16) {
+                    __m512 v = _mm512_loadu_ps(im + a[0] + ch);
+                    __m512i best = _mm512_add_epi32(_mm512_set1_epi32(a[0] + ch), iota);
+                    for (k = 1; k < 4; k++) { /* strictly greater: ties keep the earlier input */
+                        __m512 t = _mm512_loadu_ps(im + a[k] + ch);
+                        __mmask16 gt = _mm512_cmp_ps_mask(t, v, _CMP_GT_OQ);
+                        v = _mm512_mask_blend_ps(gt, v, t);
+                        best = _mm512_mask_blend_epi32(gt, best, _mm512_add_epi32(_mm512_set1_epi32(a[k] + ch), iota));
+                    }
+                    _mm512_storeu_ps(out + o + ch, v);
+                    if (argmax) _mm512_storeu_si512((void *)(argmax + o + ch), best);
+                }
+            }
+    }
+}
+
+static CAE__AVX512_FN void cae__avx512_upsample_fwd(float *out, const float *in, int n, int h, int w, int c)
+{
+    int b, y, x, ch, ow = 2 * w;
+    if (c % 16) {
+        cae__avx2_upsample_fwd(out, in, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++)
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++) {
+                const float *s = in + (((size_t)b * h + y) * w + x) * c;
+                float *d0 = out + (((size_t)b * 2 * h + 2 * y) * ow + 2 * x) * c, *d1 = d0 + (size_t)ow * c;
+                for (ch = 0; ch < c; ch += 16) {
+                    __m512 v = _mm512_loadu_ps(s + ch);
+                    _mm512_storeu_ps(d0 + ch, v), _mm512_storeu_ps(d0 + c + ch, v);
+                    _mm512_storeu_ps(d1 + ch, v), _mm512_storeu_ps(d1 + c + ch, v);
+                }
+            }
+}
+
+static CAE__AVX512_FN void cae__avx512_relu_fwd(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    __m512 z = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_max_ps(_mm512_loadu_ps(x + i), z)); /* NaN -> 0 */
+    cae_relu_forward_ref(y + i, x + i, n - i);
+}
+
+#ifndef CONVAE_NO_TRAIN
+/* 8 rows of dW (tap, input channel) x NV*16 output channels, summed over all pixels of one
+   image and added into dw (rows co floats apart): roff[r] is row r's offset from a pixel's
+   top-left tap in the padded input; rows past nr repeat the last one and are not stored.
+   Along an image row, pixels are ps floats apart in P and gs in g (ci and co for an image;
+   other strides for the Winograd tiles). */
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_tile(const int NV, float *dw, int nr, const int *roff,
+                                                                  const float *P, const float *g, int h, int w, int ci,
+                                                                  int co, int k, int ps, int gs)
+{
+    __m512 z = _mm512_setzero_ps();
+    __m512 a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+    __m512 a40 = z, a41 = z, a50 = z, a51 = z, a60 = z, a61 = z, a70 = z, a71 = z;
+    int y, x, pw = w + k - 1, r0 = roff[0], r1 = roff[1], r2 = roff[2], r3 = roff[3], r4 = roff[4], r5 = roff[5];
+    int r6 = roff[6], r7 = roff[7];
+    for (y = 0; y < h; y++) {
+        const float *p = P + (size_t)y * pw * ci, *gr = g + (size_t)y * w * co;
+        for (x = 0; x < w; x++, p += ps, gr += gs) {
+            __m512 g0 = _mm512_loadu_ps(gr), g1 = NV > 1 ? _mm512_loadu_ps(gr + 16) : z, v;
+            v = _mm512_set1_ps(p[r0]), a00 = _mm512_fmadd_ps(v, g0, a00);
+            if (NV > 1) a01 = _mm512_fmadd_ps(v, g1, a01);
+            v = _mm512_set1_ps(p[r1]), a10 = _mm512_fmadd_ps(v, g0, a10);
+            if (NV > 1) a11 = _mm512_fmadd_ps(v, g1, a11);
+            v = _mm512_set1_ps(p[r2]), a20 = _mm512_fmadd_ps(v, g0, a20);
+            if (NV > 1) a21 = _mm512_fmadd_ps(v, g1, a21);
+            v = _mm512_set1_ps(p[r3]), a30 = _mm512_fmadd_ps(v, g0, a30);
+            if (NV > 1) a31 = _mm512_fmadd_ps(v, g1, a31);
+            v = _mm512_set1_ps(p[r4]), a40 = _mm512_fmadd_ps(v, g0, a40);
+            if (NV > 1) a41 = _mm512_fmadd_ps(v, g1, a41);
+            v = _mm512_set1_ps(p[r5]), a50 = _mm512_fmadd_ps(v, g0, a50);
+            if (NV > 1) a51 = _mm512_fmadd_ps(v, g1, a51);
+            v = _mm512_set1_ps(p[r6]), a60 = _mm512_fmadd_ps(v, g0, a60);
+            if (NV > 1) a61 = _mm512_fmadd_ps(v, g1, a61);
+            v = _mm512_set1_ps(p[r7]), a70 = _mm512_fmadd_ps(v, g0, a70);
+            if (NV > 1) a71 = _mm512_fmadd_ps(v, g1, a71);
+        }
+    }
+#define CAE__ADDTO(row, lo, hi)                                                                                        \
+    if (nr > row) {                                                                                                    \
+        float *d = dw + (size_t)(row) * co;                                                                            \
+        _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), lo));                                                    \
+        if (NV > 1) _mm512_storeu_ps(d + 16, _mm512_add_ps(_mm512_loadu_ps(d + 16), hi));                             \
+    }
+    CAE__ADDTO(0, a00, a01)
+    CAE__ADDTO(1, a10, a11)
+    CAE__ADDTO(2, a20, a21)
+    CAE__ADDTO(3, a30, a31)
+    CAE__ADDTO(4, a40, a41)
+    CAE__ADDTO(5, a50, a51)
+    CAE__ADDTO(6, a60, a61)
+    CAE__ADDTO(7, a70, a71)
+#undef CAE__ADDTO
+}
+
+static CAE__AVX512_FN void cae__avx512_dw_8x32(float *dw, int nr, const int *roff, const float *P, const float *g,
+                                               int h, int w, int ci, int co, int k, int ps, int gs)
+{
+    cae__avx512_dw_tile(2, dw, nr, roff, P, g, h, w, ci, co, k, ps, gs);
+}
+
+static CAE__AVX512_FN void cae__avx512_dw_8x16(float *dw, int nr, const int *roff, const float *P, const float *g,
+                                               int h, int w, int ci, int co, int k, int ps, int gs)
+{
+    cae__avx512_dw_tile(1, dw, nr, roff, P, g, h, w, ci, co, k, ps, gs);
+}
+
+/* dW for one output channel, ci % 16 == 0: kernel row kh is k*ci contiguous weights fed by
+   k*ci contiguous inputs per pixel; 96 of them at a time, even and odd pixels in separate
+   accumulators (12 chains), added at the end */
+static CAE__AVX512_FN void cae__avx512_dw_co1(float *dw, const float *P, const float *g, int h, int w, int ci, int k)
+{
+    int pw = w + k - 1, len = k * ci, kh, l, y, x, v;
+    for (kh = 0; kh < k; kh++)
+        for (l = 0; l < len; l += 96) {
+            float *d = dw + (size_t)kh * len + l;
+            const float *p0 = P + (size_t)kh * pw * ci + l;
+            if (len - l >= 96) {
+                __m512 a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5;
+                a0 = a1 = a2 = a3 = a4 = a5 = b0 = b1 = b2 = b3 = b4 = b5 = _mm512_setzero_ps();
+                for (y = 0; y < h; y++) {
+                    const float *p = p0 + (size_t)y * pw * ci, *gr = g + (size_t)y * w;
+                    for (x = 0; x + 1 < w; x += 2, p += 2 * ci) {
+                        const float *q = p + ci;
+                        __m512 ga = _mm512_set1_ps(gr[x]), gb = _mm512_set1_ps(gr[x + 1]);
+                        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p), ga, a0), b0 = _mm512_fmadd_ps(_mm512_loadu_ps(q), gb, b0);
+                        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 16), ga, a1), b1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16), gb, b1);
+                        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 32), ga, a2), b2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 32), gb, b2);
+                        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 48), ga, a3), b3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 48), gb, b3);
+                        a4 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 64), ga, a4), b4 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 64), gb, b4);
+                        a5 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 80), ga, a5), b5 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 80), gb, b5);
+                    }
+                    if (x < w) { /* an odd row: its last pixel */
+                        __m512 ga = _mm512_set1_ps(gr[x]);
+                        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p), ga, a0), a1 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 16), ga, a1);
+                        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 32), ga, a2), a3 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 48), ga, a3);
+                        a4 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 64), ga, a4), a5 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 80), ga, a5);
+                    }
+                }
+#define CAE__ADD16(off, a, b) _mm512_storeu_ps(d + (off), _mm512_add_ps(_mm512_loadu_ps(d + (off)), _mm512_add_ps(a, b)))
+                CAE__ADD16(0, a0, b0), CAE__ADD16(16, a1, b1), CAE__ADD16(32, a2, b2);
+                CAE__ADD16(48, a3, b3), CAE__ADD16(64, a4, b4), CAE__ADD16(80, a5, b5);
+#undef CAE__ADD16
+            } else {
+                for (v = l; v < len; v += 16) { /* fewer than 96 left: one vector at a time */
+                    __m512 a = _mm512_setzero_ps();
+                    for (y = 0; y < h; y++) {
+                        const float *p = P + (size_t)kh * pw * ci + v + (size_t)y * pw * ci, *gr = g + (size_t)y * w;
+                        for (x = 0; x < w; x++, p += ci) a = _mm512_fmadd_ps(_mm512_loadu_ps(p), _mm512_set1_ps(gr[x]), a);
+                    }
+                    _mm512_storeu_ps(d + (v - l), _mm512_add_ps(_mm512_loadu_ps(d + (v - l)), a));
+                }
+            }
+        }
+}
+
+/* one image: dwt [k,k,ci,co] += P (x) dpre */
+static CAE__AVX512_FN void cae__avx512_conv_dw(float *dwt, const float *P, const float *dpre, int h, int w, int ci,
+                                               int co, int k)
+{
+    int o0, pw = w + k - 1, rows = k * k * ci, j, r;
+    if (co == 1 && ci % 16 == 0) {
+        cae__avx512_dw_co1(dwt, P, dpre, h, w, ci, k);
+        return;
+    }
+    if (co % 16) { /* a 16-channel tail, or one output channel from ci % 16 != 0 */
+        cae__avx2_conv_dw(dwt, P, dpre, h, w, ci, co, k);
+        return;
+    }
+    for (o0 = 0; o0 < co; o0 += o0 + 32 <= co ? 32 : 16)
+        for (j = 0; j < rows; j += 8) {
+            int roff[8], nr = rows - j < 8 ? rows - j : 8;
+            for (r = 0; r < 8; r++) {
+                int row = j + (r < nr ? r : nr - 1), t = row / ci, i = row % ci;
+                roff[r] = ((t / k) * pw + t % k) * ci + i;
+            }
+            if (o0 + 32 <= co)
+                cae__avx512_dw_8x32(dwt + (size_t)j * co + o0, nr, roff, P, dpre + o0, h, w, ci, co, k, ci, co);
+            else
+                cae__avx512_dw_8x16(dwt + (size_t)j * co + o0, nr, roff, P, dpre + o0, h, w, ci, co, k, ci, co);
+        }
+}
+
+/* one image: dU [16][ci][co] += sum over tiles of V (x) dM, dM = A dY At the transformed 2x2
+   tiles of the output gradient (zero past the image) */
+static CAE__AVX512_FN void cae__avx512_wino_dw(float *dU, const float *in, const float *dpre, int h, int w, int ci,
+                                               int co, float *work)
+{
+    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r, r0;
+    float *V, *dM;
+    __m512 z = _mm512_setzero_ps();
+    if (ci % 16) {
+        cae__avx2_wino_dw(dU, in, dpre, h, w, ci, co, work);
+        return;
+    }
+    V = cae__avx512_wino_input(in, h, w, ci, work);
+    dM = V + (size_t)16 * T * ci; /* dM [T][16][co], tile after tile as V */
+    for (t = 0; t < T; t++) {
+        int ty = t / tw * 2, tx = t % tw * 2, right = tx + 1 < w, down = ty + 1 < h;
+        const float *g = dpre + ((size_t)ty * w + tx) * co;
+        for (o = 0; o < co; o += 16) {
+            __m512 a = _mm512_loadu_ps(g + o), b = right ? _mm512_loadu_ps(g + co + o) : z;
+            __m512 c = down ? _mm512_loadu_ps(g + (size_t)w * co + o) : z;
+            __m512 d = right && down ? _mm512_loadu_ps(g + (size_t)(w + 1) * co + o) : z;
+            /* A dY: rows [a b], [a+c b+d], [a-c b-d], [-c -d]; then each row [p q] -> [p, p+q, p-q, -q] */
+            __m512 p[4], q[4];
+            p[0] = a, q[0] = b;
+            p[1] = _mm512_add_ps(a, c), q[1] = _mm512_add_ps(b, d);
+            p[2] = _mm512_sub_ps(a, c), q[2] = _mm512_sub_ps(b, d);
+            p[3] = _mm512_sub_ps(z, c), q[3] = _mm512_sub_ps(z, d);
+            for (r = 0; r < 4; r++) {
+                float *m = dM + ((size_t)t * 16 + (size_t)r * 4) * co + o;
+                _mm512_storeu_ps(m, p[r]);
+                _mm512_storeu_ps(m + co, _mm512_add_ps(p[r], q[r]));
+                _mm512_storeu_ps(m + 2 * (size_t)co, _mm512_sub_ps(p[r], q[r]));
+                _mm512_storeu_ps(m + 3 * (size_t)co, _mm512_sub_ps(z, q[r]));
+            }
+        }
+    }
+    /* 16 products dU[xi] += V[xi]^T dM[xi], summed over the tiles: 8 input channels (ci % 16
+       == 0) x 32 or 16 output channels at a time */
+    for (xi = 0; xi < 16; xi++)
+        for (o = 0; o < co; o += o + 32 <= co ? 32 : 16)
+            for (r0 = 0; r0 < ci; r0 += 8) {
+                int roff[8];
+                for (r = 0; r < 8; r++) roff[r] = r0 + r;
+                if (o + 32 <= co)
+                    cae__avx512_dw_8x32(dU + ((size_t)xi * ci + r0) * co + o, 8, roff, V + (size_t)xi * ci,
+                                        dM + (size_t)xi * co + o, 1, T, ci, co, 1, 16 * ci, 16 * co);
+                else
+                    cae__avx512_dw_8x16(dU + ((size_t)xi * ci + r0) * co + o, 8, roff, V + (size_t)xi * ci,
+                                        dM + (size_t)xi * co + o, 1, T, ci, co, 1, 16 * ci, 16 * co);
+            }
+}
+
+static CAE__AVX512_FN void cae__avx512_maxpool_bwd(float *din, const float *dout, const int *argmax, int n, int h,
+                                                   int w, int c)
+{
+    /* the windows tile the input, so each input gets its gradient or 0 written exactly once
+       (an odd edge's repeated positions get the same value twice) */
+    int b, oy, ox, ch, oh = (h + 1) / 2, ow = (w + 1) / 2;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    if (c % 16) {
+        cae__avx2_maxpool_bwd(din, dout, argmax, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++) {
+        float *di = din + (size_t)b * h * w * c;
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                int a[4], k;
+                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
+                cae__pool_window(a, oy, ox, h, w, c);
+                for (ch = 0; ch < c; ch += 16) {
+                    __m512 g = _mm512_loadu_ps(dout + o + ch);
+                    __m512i am = _mm512_loadu_si512((const void *)(argmax + o + ch));
+                    for (k = 0; k < 4; k++) {
+                        __m512i at = _mm512_add_epi32(_mm512_set1_epi32(a[k] + ch), iota);
+                        _mm512_storeu_ps(di + a[k] + ch, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(am, at), g));
+                    }
+                }
+            }
+    }
+}
+
+static CAE__AVX512_FN void cae__avx512_upsample_bwd(float *din, const float *dout, int n, int h, int w, int c)
+{
+    int b, y, x, ch, ow = 2 * w;
+    if (c % 16) {
+        cae__avx2_upsample_bwd(din, dout, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++)
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++) {
+                const float *d0 = dout + (((size_t)b * 2 * h + 2 * y) * ow + 2 * x) * c, *d1 = d0 + (size_t)ow * c;
+                float *di = din + (((size_t)b * h + y) * w + x) * c;
+                for (ch = 0; ch < c; ch += 16) { /* (d00 + d01) + (d10 + d11), as the reference adds */
+                    __m512 top = _mm512_add_ps(_mm512_loadu_ps(d0 + ch), _mm512_loadu_ps(d0 + c + ch));
+                    __m512 bot = _mm512_add_ps(_mm512_loadu_ps(d1 + ch), _mm512_loadu_ps(d1 + c + ch));
+                    _mm512_storeu_ps(di + ch, _mm512_add_ps(top, bot));
+                }
+            }
+}
+
+static CAE__AVX512_FN void cae__avx512_relu_bwd(float *dx, const float *dy, const float *y, size_t n)
+{
+    size_t i = 0;
+    __m512 z = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16) {
+        __mmask16 on = _mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), z, _CMP_GT_OQ);
+        _mm512_storeu_ps(dx + i, _mm512_maskz_mov_ps(on, _mm512_loadu_ps(dy + i)));
+    }
+    cae_relu_backward_ref(dx + i, dy + i, y + i, n - i);
+}
+#endif /* CONVAE_NO_TRAIN */
+
+static const cae_kernels cae__set_avx512 = {
+    "avx512", "AVX-512F: 8x32 register tiles, Winograd F(2x2,3x3), 16-wide pooling and ReLU", cae__avx512_usable, 1,
+    cae__avx512_conv, cae__avx512_wino_conv, cae__avx512_maxpool_fwd, cae__avx512_upsample_fwd, cae__avx512_relu_fwd
+    CAE__TRAIN_ENTRIES(cae__avx512_conv_dw, cae__avx512_wino_dw, cae__avx512_maxpool_bwd, cae__avx512_upsample_bwd,
+                       cae__avx512_relu_bwd)};
+#define CAE__SET_AVX512 , &cae__set_avx512
+#else
+#define CAE__SET_AVX512
+#endif /* CAE__AVX512 */
+
 /* ================================================================ dispatch */
 
 /* every set this build has, slowest first */
-static const cae_kernels *const cae__sets[] = {&cae__set_scalar CAE__SET_AVX2};
+static const cae_kernels *const cae__sets[] = {&cae__set_scalar CAE__SET_AVX2 CAE__SET_AVX512};
 
 CONVAE_DEF const cae_kernels *cae_kernels_get(int i)
 {
@@ -3579,8 +4274,8 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
     const cae_net *net;
     const cae_layer *last;
     double sum = 0.0;
-    int s, nt, rc;
-    long long p;
+    int s, nt, rc, used[CONVAE_SLOTS], nused;
+    long long p, nblocks;
     if (!t) return cae__fail(e, CAE_ERR_ARG, "train step: no trainer");
     net = &t->net;
     if (loss != CAE_LOSS_BCE && loss != CAE_LOSS_MSE) return cae__fail(e, CAE_ERR_ARG, "train step: unknown loss %d", loss);
@@ -3596,18 +4291,26 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
     j.scale = (float)(1.0 / ((double)j.n * (double)j.out_n));
     nt = t->threads > 0 ? t->threads : cae__max_threads();
     cae__slices(t->nslots, nt, cae__step_slot, &j);
-    /* sum the slot gradients in slot order: the same bits for any thread count */
+    /* sum the slot gradients in slot order, 0 + s0 + s1 + ... for each value: the same bits
+       for any thread count; blocks of 1024 values, each added slot by slot, vectorise */
+    for (s = 0, nused = 0; s < t->nslots; s++) {
+        int lo, hi;
+        cae__slot_range(j.n, t->nslots, s, &lo, &hi);
+        if (lo < hi) used[nused++] = s;
+    }
+    nblocks = (long long)((j.stride + 1023) / 1024);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt)
 #endif
-    for (p = 0; p < (long long)j.stride; p++) {
-        float g = 0.0f;
-        int k, lo, hi;
-        for (k = 0; k < t->nslots; k++) {
-            cae__slot_range(j.n, t->nslots, k, &lo, &hi);
-            if (lo < hi) g += t->slot_grad[(size_t)k * j.stride + (size_t)p];
+    for (p = 0; p < nblocks; p++) {
+        size_t q, q0 = (size_t)p * 1024, q1 = q0 + 1024 < j.stride ? q0 + 1024 : j.stride;
+        float *g = t->grad;
+        int u;
+        for (q = q0; q < q1; q++) g[q] = 0.0f;
+        for (u = 0; u < nused; u++) {
+            const float *d = t->slot_grad + (size_t)used[u] * j.stride;
+            for (q = q0; q < q1; q++) g[q] += d[q];
         }
-        t->grad[p] = g;
     }
     for (s = 0; s < t->nslots; s++) sum += t->slot_loss[s];
     for (s = 0; s < net->nlayers; s++) {

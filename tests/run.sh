@@ -37,6 +37,7 @@ if grep -q ' avx2' /proc/cpuinfo 2>/dev/null && grep -q ' fma' /proc/cpuinfo 2>/
 # bin/mnist_autoencoder is built without -march: on an AVX2 machine it must still run the AVX2 set
 first=$(bin/mnist_autoencoder --data /nonexistent --out "$tmp/k" 2>/dev/null | grep -o 'kernels: [a-z0-9]*' | head -1)
 want=scalar; [ $cpu_avx2 = 1 ] && want=avx2
+[ $cpu_avx2 = 1 ] && grep -q ' avx512f' /proc/cpuinfo 2>/dev/null && want=avx512
 case "$(uname -m)" in x86_64|i?86) ;; *) want=scalar ;; esac
 [ "$first" = "kernels: $want" ] || { echo "FAILED: a build without -march reports '$first', expected 'kernels: $want'"; fail=1; }
 first=$(CONVAE_KERNELS=scalar bin/mnist_autoencoder --data /nonexistent --out "$tmp/k" 2>/dev/null | grep -o 'kernels: [a-z0-9]*' | head -1)
