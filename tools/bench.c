@@ -1308,6 +1308,76 @@ static int write_json(const char *path, const options *o, const results *R)
     return 1;
 }
 
+/* ================================================================ 5. the kernel sets side by side */
+
+/* Every SIMD set this CPU runs, trained and run on the same model from the same start, round
+   after round in turn (so drift hits all alike): median img/s of each, and its ratio to the
+   first (the slowest SIMD set, avx2 where there is one). Returns 0 on error. */
+static int section_sets(const options *o, const results *R, const images *tr, const images *te, float *yb)
+{
+    enum { MAXS = 8 };
+    trainer S[MAXS];
+    const cae_kernels *ks[MAXS];
+    double st[MAXS][256], inf[MAXS][16], tr_med[MAXS], in_med[MAXS];
+    int nst[MAXS], ninf[MAXS], n = 0, i, r, s, steps = o->quick ? 15 : 40, rounds = o->quick ? 2 : 4;
+    int ntest = o->quick && te->n > 10 * BATCH ? 10 * BATCH : te->n, nspec;
+    const cae_layer_spec *spec = cae_lab_specs(&nspec);
+    cae_err e;
+    for (i = 1; cae_kernels_get(i) && n < MAXS; i++)
+        if (cae_kernels_usable(cae_kernels_get(i))) ks[n++] = cae_kernels_get(i);
+    printf("\n## Kernel sets side by side\n");
+    if (n < 2) {
+        printf("only %s runs here besides the scalar reference: nothing to compare\n", n ? cae_kernels_name(ks[0]) : "scalar");
+        return 1;
+    }
+    printf("%d rounds, each set in turn: %d training steps (the first 5 untimed), then one pass of cae_net_forward over "
+           "%d test images; the same initial weights and data order for every set.\n",
+           rounds, steps, ntest);
+    memset(S, 0, sizeof S);
+    for (s = 0; s < n; s++) {
+        cae_net net;
+        if (cae_net_create(&net, 28, 28, 1, spec, nspec, 42, &e)) break;
+        net.ks = ks[s];
+        i = cae_trainer_create(&S[s].t, &net, BATCH, &e);
+        cae_net_free(&net);
+        if (i) break;
+        cae_trainer_set_threads(S[s].t, R->threads);
+        S[s].scratch_bytes = (size_t)R->threads * cae_net_scratch_bytes(cae_trainer_net(S[s].t));
+        S[s].scratch = xmalloc(S[s].scratch_bytes);
+        S[s].tr = tr, S[s].nval = tr->n / 10, S[s].nfit = tr->n - S[s].nval, S[s].rng = cae_rng_seed(42);
+        S[s].perm = (int *)xmalloc(sizeof(int) * (size_t)S[s].nfit);
+        S[s].xb = (float *)xmalloc(sizeof(float) * BATCH * 28 * 28);
+        for (i = 0; i < S[s].nfit; i++) S[s].perm[i] = S[s].nval + i;
+        S[s].pos = S[s].nfit; /* the first step shuffles */
+        nst[s] = ninf[s] = 0;
+    }
+    if (s < n) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 0;
+    }
+    for (r = 0; r < rounds; r++)
+        for (s = 0; s < n; s++) {
+            for (i = 0; i < steps; i++) {
+                double t = train_step(&S[s]);
+                if (t < 0) return 0;
+                if (i >= 5 && nst[s] < 256) st[s][nst[s]++] = t;
+            }
+            inf[s][ninf[s]++] = ntest / infer_pass(&S[s], te, ntest, yb);
+        }
+    printf("\n| kernel set | train img/s | ratio | infer img/s | ratio | what it is |\n|---|---:|---:|---:|---:|---|\n");
+    for (s = 0; s < n; s++) {
+        tr_med[s] = BATCH / median(st[s], nst[s]);
+        in_med[s] = median(inf[s], ninf[s]);
+        printf("| %s | %.0f | %.2fx | %.0f | %.2fx | %s |\n", cae_kernels_name(ks[s]), tr_med[s], tr_med[s] / tr_med[0],
+               in_med[s], in_med[s] / in_med[0], cae_kernels_about(ks[s]));
+    }
+    for (s = 0; s < n; s++) {
+        free(S[s].perm), free(S[s].xb), free(S[s].scratch);
+        cae_trainer_free(S[s].t);
+    }
+    return 1;
+}
+
 /* ================================================================ main */
 
 int main(int argc, char **argv)
@@ -1395,6 +1465,7 @@ int main(int argc, char **argv)
     print_training(&o, &R, &T);
     print_memory(&R);
     print_torch(&o, &R);
+    if (!section_sets(&o, &R, &tr, &te, yb)) return 1;
     ok = !o.json || write_json(o.json, &o, &R);
 
     free(T.perm), free(T.xb), free(yb), free(T.scratch);
