@@ -29,7 +29,7 @@ LIMIT   ?= 0
 OUT     ?= runs/mnist
 SHARED_MNIST ?= ../shared/data/mnist
 
-.PHONY: all test bench demo data clean
+.PHONY: all test test-arm64 bench demo data clean
 all: $(EXAMPLES) $(TOOLS)
 
 bin/%: examples/%.c convae.h examples/convae_report.h | bin
@@ -48,6 +48,10 @@ bin:
 
 test: $(TESTS) bin/scalar_test_core bin/serial_test_core bin/mnist_autoencoder
 	@tests/run.sh $(TESTS) bin/scalar_test_core bin/serial_test_core
+
+# the test programs cross-built for arm64 and run under qemu-user (gcc-aarch64-linux-gnu, qemu-user)
+test-arm64:
+	@tests/arm64.sh
 
 bench: bin/bench
 	bin/bench --data $(SHARED_MNIST)

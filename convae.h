@@ -33,8 +33,8 @@
      IDX, gzip   cae_idx_load / cae_idx_parse (raw or .gz, all six IDX types), cae_gunzip,
                  cae_inflate, cae_crc32, cae_read_file
      tensors     cae_tensor: an NHWC shape over float data the caller owns
-     kernels     one set per instruction set (scalar, avx2), chosen at run time from the CPU or
-                 by name (cae_kernels_pick, or the environment variable CONVAE_KERNELS)
+     kernels     one set per instruction set (scalar, avx2, avx512, neon), chosen at run time
+                 from the CPU or by name (cae_kernels_pick, or the variable CONVAE_KERNELS)
      layers      cae_conv2d_*, cae_maxpool2d_*, cae_upsample2d_*, cae_relu_*: forward/backward
                  through a kernel set, each with a _ref scalar twin; cae_sigmoid_*
      losses      cae_bce_logits, cae_bce, cae_mse (value and gradient)
@@ -46,9 +46,9 @@
      images      cae_grid, cae_write_pnm (PGM/PPM), cae_write_file
    The lab's PNG writer, SVG figures, PCA, t-SNE and kNN live in examples/convae_report.h.
 
-   Speed: on a CPU with AVX2 and FMA the convolutions use register-blocked AVX2/FMA kernels and
-   Winograd F(2x2,3x3) where the channel counts allow it (c_in % 8, c_out % 16), whatever the
-   compiler flags; with -fopenmp a batch is split over the cores in fixed slices, so results do
+   Speed: the convolutions use register-blocked AVX2/FMA, AVX-512 or NEON kernels, whichever the
+   CPU has, and Winograd F(2x2,3x3) where the channel counts allow it (c_in % 8, c_out % 16),
+   whatever the compiler flags; with -fopenmp a batch is split over the cores in fixed slices, so results do
    not depend on the number of threads. A trainer allocates once, when it is built; a net runs
    on scratch the caller gives it.
 
@@ -186,16 +186,17 @@ CONVAE_DEF size_t cae_tensor_count(const cae_tensor *t);
 
 /* ---------------------------------------------------------------- kernel sets
    The convolutions, pooling, upsampling and ReLU come in one set of kernels per instruction
-   set: "scalar" (plain C, always there, the reference the others are tested against) and
-   "avx2" (AVX2 + FMA, x86 with GCC or clang, compiled with target attributes so that no -m
-   flag is needed; other compilers get it when the flags enable AVX2 and FMA). The set is
-   chosen once, when a net is made: the best this CPU runs, or the one named by the
-   environment variable CONVAE_KERNELS (scalar|avx2|auto). */
+   set: "scalar" (plain C, always there, the reference the others are tested against);
+   "avx2" (AVX2 + FMA) and "avx512" (AVX512F) on x86, compiled with target attributes under
+   GCC and clang so that no -m flag is needed (other compilers build them when their flags
+   enable the instructions); "neon" on AArch64. The set is chosen once, when a net is made:
+   the best this CPU runs, or the one named by the environment variable CONVAE_KERNELS
+   (scalar|avx2|avx512|neon|auto). */
 typedef struct cae_kernels cae_kernels;
 
 /* The i-th set built into this program (0: "scalar"), NULL past the last. */
 CONVAE_DEF const cae_kernels *cae_kernels_get(int i);
-CONVAE_DEF const char *cae_kernels_name(const cae_kernels *ks);  /* "scalar", "avx2" */
+CONVAE_DEF const char *cae_kernels_name(const cae_kernels *ks);  /* "scalar", "avx2", ... */
 CONVAE_DEF const char *cae_kernels_about(const cae_kernels *ks); /* a line for people */
 CONVAE_DEF int cae_kernels_usable(const cae_kernels *ks);        /* this CPU runs it */
 CONVAE_DEF const cae_kernels *cae_kernels_best(void);            /* the fastest usable set */
@@ -1881,6 +1882,33 @@ CONVAE_DEF size_t cae_conv2d_work_floats(int h, int w, int ci, int co, int k)
     return cae__conv_scratch(h, w, ci, co, k) + (size_t)k * k * ci * co + 32 * (size_t)ci * co;
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define CAE__MAYBE_UNUSED __attribute__((unused))
+#else
+#define CAE__MAYBE_UNUSED
+#endif
+
+/* Zero-padded copy of one image for Winograd, one row/column before it and the rest after:
+   (2 th + 2) rows of (2 tw + 2) pixels, each row CAE__WINO_ROW floats long (a gap after it, so
+   that rows a multiple of 4 KiB long do not share cache sets); only the border is zeroed.
+   Returns the copy's end. (A build with no SIMD set has no use for it.) */
+#define CAE__WINO_ROW(w, ci) ((size_t)(2 * (((w) + 1) / 2) + 2) * (size_t)(ci) + CAE__WINO_GAP)
+
+CAE__MAYBE_UNUSED static float *cae__wino_pad(float *P, const float *in, int h, int w, int ci)
+{
+    int ph = 2 * ((h + 1) / 2) + 2, y;
+    size_t row = CAE__WINO_ROW(w, ci), right = row - (size_t)(w + 1) * ci;
+    memset(P, 0, sizeof(float) * row);
+    for (y = 0; y < h; y++) {
+        float *d = P + (size_t)(y + 1) * row;
+        memset(d, 0, sizeof(float) * ci);
+        memcpy(d + ci, in + (size_t)y * w * ci, sizeof(float) * (size_t)w * ci);
+        memset(d + (size_t)(w + 1) * ci, 0, sizeof(float) * right);
+    }
+    memset(P + (size_t)(h + 1) * row, 0, sizeof(float) * row * (size_t)(ph - 1 - h));
+    return P + (size_t)ph * row;
+}
+
 /* dst [(h+k-1),(w+k-1),c] = src [h,w,c] with `top` zero rows/columns before and k-1-top after */
 static void cae__pad(float *dst, const float *src, int h, int w, int c, int k, int top)
 {
@@ -2257,26 +2285,6 @@ static CAE__AVX2_FN void cae__avx2_dw_co1(float *dw, const float *P, const float
 
 #endif
 
-/* Zero-padded copy of one image for Winograd, one row/column before it and the rest after:
-   (2 th + 2) rows of (2 tw + 2) pixels, each row CAE__WINO_ROW floats long (a gap after it, so
-   that rows a multiple of 4 KiB long do not share cache sets); only the border is zeroed.
-   Returns the copy's end. */
-#define CAE__WINO_ROW(w, ci) ((size_t)(2 * (((w) + 1) / 2) + 2) * (size_t)(ci) + CAE__WINO_GAP)
-
-static float *cae__wino_pad(float *P, const float *in, int h, int w, int ci)
-{
-    int ph = 2 * ((h + 1) / 2) + 2, y;
-    size_t row = CAE__WINO_ROW(w, ci), right = row - (size_t)(w + 1) * ci;
-    memset(P, 0, sizeof(float) * row);
-    for (y = 0; y < h; y++) {
-        float *d = P + (size_t)(y + 1) * row;
-        memset(d, 0, sizeof(float) * ci);
-        memcpy(d + ci, in + (size_t)y * w * ci, sizeof(float) * (size_t)w * ci);
-        memset(d + (size_t)(w + 1) * ci, 0, sizeof(float) * right);
-    }
-    memset(P + (size_t)(h + 1) * row, 0, sizeof(float) * row * (size_t)(ph - 1 - h));
-    return P + (size_t)ph * row;
-}
 
 /* V [16][T][ci] = Bt d B for every 4x4 input tile d of one zero-padded image; returns V,
    which sits in work after the padded copy. */
@@ -2614,6 +2622,20 @@ static const cae_kernels cae__set_avx2 = {
 #endif
 
 #ifdef CAE__AVX512
+/* max(a, b), and the sum of the 16 lanes, through the mask forms: the plain _mm512_max_ps and
+   _mm512_reduce_add_ps start from an undefined register, which g++ -O2 -Wall warns about */
+#define CAE__MAX512(a, b) _mm512_maskz_max_ps((__mmask16)0xFFFF, a, b)
+
+static CAE__AVX512_INLINE CAE__AVX512_FN float cae__avx512_hsum(__m512 v)
+{
+    __m512 t = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4((__mmask16)0xFFFF, v, v, 0x4E)); /* halves swapped */
+    __m128 s;
+    t = _mm512_add_ps(t, _mm512_maskz_shuffle_f32x4((__mmask16)0xFFFF, t, t, 0xB1)); /* 128-bit pairs swapped */
+    s = _mm512_maskz_extractf32x4_ps((__mmask8)0xF, t, 0);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
 
 static int cae__avx512_usable(void)
 {
@@ -2681,12 +2703,12 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_tile(const int R, 
             }
         }
     if (relu) {
-        a00 = _mm512_max_ps(a00, z), a01 = _mm512_max_ps(a01, z), a10 = _mm512_max_ps(a10, z);
-        a11 = _mm512_max_ps(a11, z), a20 = _mm512_max_ps(a20, z), a21 = _mm512_max_ps(a21, z);
-        a30 = _mm512_max_ps(a30, z), a31 = _mm512_max_ps(a31, z), a40 = _mm512_max_ps(a40, z);
-        a41 = _mm512_max_ps(a41, z), a50 = _mm512_max_ps(a50, z), a51 = _mm512_max_ps(a51, z);
-        a60 = _mm512_max_ps(a60, z), a61 = _mm512_max_ps(a61, z), a70 = _mm512_max_ps(a70, z);
-        a71 = _mm512_max_ps(a71, z);
+        a00 = CAE__MAX512(a00, z), a01 = CAE__MAX512(a01, z), a10 = CAE__MAX512(a10, z);
+        a11 = CAE__MAX512(a11, z), a20 = CAE__MAX512(a20, z), a21 = CAE__MAX512(a21, z);
+        a30 = CAE__MAX512(a30, z), a31 = CAE__MAX512(a31, z), a40 = CAE__MAX512(a40, z);
+        a41 = CAE__MAX512(a41, z), a50 = CAE__MAX512(a50, z), a51 = CAE__MAX512(a51, z);
+        a60 = CAE__MAX512(a60, z), a61 = CAE__MAX512(a61, z), a70 = CAE__MAX512(a70, z);
+        a71 = CAE__MAX512(a71, z);
     }
 #define CAE__ST(r, lo, hi)                                                                                             \
     if (R > r && nr > r) {                                                                                             \
@@ -2753,7 +2775,7 @@ static CAE__AVX512_FN void cae__avx512_fwd_c1k3(float *out, const float *P, cons
                     acc = _mm512_fmadd_ps(_mm512_set1_ps(r2[xx + 1]), w7, acc);
                     a[r] = _mm512_fmadd_ps(_mm512_set1_ps(r2[xx + 2]), w8, acc);
                 }
-                for (r = 0; r < nr; r++) _mm512_storeu_ps(op + (size_t)(x + r) * co, relu ? _mm512_max_ps(a[r], z) : a[r]);
+                for (r = 0; r < nr; r++) _mm512_storeu_ps(op + (size_t)(x + r) * co, relu ? CAE__MAX512(a[r], z) : a[r]);
             }
         }
     }
@@ -2791,9 +2813,9 @@ static CAE__AVX512_FN void cae__avx512_fwd_co1(float *out, const float *P, const
                 a7 = _mm512_fmadd_ps(_mm512_loadu_ps(q[7] + off + l), wv, a7);
             }
         }
-        z[0] = _mm512_reduce_add_ps(a0), z[1] = _mm512_reduce_add_ps(a1), z[2] = _mm512_reduce_add_ps(a2);
-        z[3] = _mm512_reduce_add_ps(a3), z[4] = _mm512_reduce_add_ps(a4), z[5] = _mm512_reduce_add_ps(a5);
-        z[6] = _mm512_reduce_add_ps(a6), z[7] = _mm512_reduce_add_ps(a7);
+        z[0] = cae__avx512_hsum(a0), z[1] = cae__avx512_hsum(a1), z[2] = cae__avx512_hsum(a2);
+        z[3] = cae__avx512_hsum(a3), z[4] = cae__avx512_hsum(a4), z[5] = cae__avx512_hsum(a5);
+        z[6] = cae__avx512_hsum(a6), z[7] = cae__avx512_hsum(a7);
         for (r = 0; r < nr; r++) out[j + r] = cae__act1(z[r] + (bias ? bias[0] : 0.0f), act);
     }
 }
@@ -2924,7 +2946,7 @@ static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, co
             for (r = 0; r < 2; r++) {
                 __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), b);
                 __m512 y1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), b);
-                if (act == CAE_ACT_RELU) y0 = _mm512_max_ps(y0, z), y1 = _mm512_max_ps(y1, z);
+                if (act == CAE_ACT_RELU) y0 = CAE__MAX512(y0, z), y1 = CAE__MAX512(y1, z);
                 if (ty + r >= h) break;
                 _mm512_storeu_ps(out + ((size_t)(ty + r) * w + tx) * co + o, y0);
                 if (tx + 1 < w) _mm512_storeu_ps(out + ((size_t)(ty + r) * w + tx + 1) * co + o, y1);
@@ -2992,7 +3014,7 @@ static CAE__AVX512_FN void cae__avx512_relu_fwd(float *y, const float *x, size_t
 {
     size_t i = 0;
     __m512 z = _mm512_setzero_ps();
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_max_ps(_mm512_loadu_ps(x + i), z)); /* NaN -> 0 */
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, CAE__MAX512(_mm512_loadu_ps(x + i), z)); /* NaN -> 0 */
     cae_relu_forward_ref(y + i, x + i, n - i);
 }
 
@@ -3262,10 +3284,425 @@ static const cae_kernels cae__set_avx512 = {
 #define CAE__SET_AVX512
 #endif /* CAE__AVX512 */
 
+/* ================================================================ the NEON set
+   AArch64 Advanced SIMD, four floats to a register; every AArch64 CPU has it, so the set is
+   compiled whenever the target is AArch64 and is always usable there. Tiles: 6 pixels x 16
+   channels (24 accumulators of the 32 registers), each input value loaded once, duplicated into
+   all four lanes (LD1R), and multiplied into four weight vectors. */
+#if !defined(CONVAE_NO_SIMD) && (defined(__aarch64__) || defined(_M_ARM64))
+#define CAE__NEON 1
+#include <arm_neon.h>
+
+static int cae__neon_usable(void)
+{
+    return 1;
+}
+
+/* 6 output rows x 16 channels: out[r][:] = bias + sum over taps and input channels of
+   px[r][tap][i] * wt[tap][i][:] (pwc: the stride between kernel rows in the input); rows past
+   nr repeat the last and are not stored */
+static void cae__neon_fwd_6x16(float *const *op, const float *const *px, int nr, const float *wt, const float *bias,
+                               int ci, int co, int k, int pwc, int relu)
+{
+    float32x4_t z = vdupq_n_f32(0.0f), b0 = bias ? vld1q_f32(bias) : z, b1 = bias ? vld1q_f32(bias + 4) : z;
+    float32x4_t b2 = bias ? vld1q_f32(bias + 8) : z, b3 = bias ? vld1q_f32(bias + 12) : z;
+    float32x4_t a[6][4];
+    int kh, kw, i, r, c;
+    for (r = 0; r < 6; r++) a[r][0] = b0, a[r][1] = b1, a[r][2] = b2, a[r][3] = b3;
+    for (kh = 0; kh < k; kh++)
+        for (kw = 0; kw < k; kw++) {
+            size_t off = (size_t)kh * pwc + (size_t)kw * ci;
+            const float *q0 = px[0] + off, *q1 = px[1] + off, *q2 = px[2] + off, *q3 = px[3] + off;
+            const float *q4 = px[4] + off, *q5 = px[5] + off, *wk = wt + (size_t)(kh * k + kw) * ci * co;
+            for (i = 0; i < ci; i++, wk += co) {
+                float32x4_t w0 = vld1q_f32(wk), w1 = vld1q_f32(wk + 4), w2 = vld1q_f32(wk + 8), w3 = vld1q_f32(wk + 12), v;
+#define CAE__ROW(r, q)                                                                                                 \
+    v = vld1q_dup_f32(q + i);                                                                                          \
+    a[r][0] = vfmaq_f32(a[r][0], v, w0), a[r][1] = vfmaq_f32(a[r][1], v, w1);                                          \
+    a[r][2] = vfmaq_f32(a[r][2], v, w2), a[r][3] = vfmaq_f32(a[r][3], v, w3);
+                CAE__ROW(0, q0) CAE__ROW(1, q1) CAE__ROW(2, q2) CAE__ROW(3, q3) CAE__ROW(4, q4) CAE__ROW(5, q5)
+#undef CAE__ROW
+            }
+        }
+    for (r = 0; r < nr; r++)
+        for (c = 0; c < 4; c++) {
+            float32x4_t y = a[r][c];
+            if (relu) y = vbslq_f32(vcgtq_f32(y, z), y, z);
+            vst1q_f32(op[r] + 4 * c, y);
+        }
+}
+
+/* one output channel, ci % 4 == 0: each pixel a dot product of k rows of k*ci contiguous
+   values with the kernel's rows; four pixels at a time */
+static void cae__neon_fwd_co1(float *out, const float *P, const float *wt, const float *bias, int h, int w, int ci,
+                              int k, int act)
+{
+    int pw = w + k - 1, npix = h * w, len = k * ci, j, r, kh, l, y = 0, x = 0;
+    for (j = 0; j < npix; j += 4) {
+        const float *q[4];
+        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
+        int nr = npix - j < 4 ? npix - j : 4;
+        float s[4];
+        for (r = 0; r < 4; r++) { /* pixel j+r is (y, x); past the end, repeat the last */
+            q[r] = P + ((size_t)y * pw + x) * ci;
+            if (r < nr - 1 && ++x == w) x = 0, y++;
+        }
+        if (++x == w) x = 0, y++;
+        for (kh = 0; kh < k; kh++) {
+            size_t off = (size_t)kh * pw * ci;
+            const float *wk = wt + (size_t)kh * len;
+            for (l = 0; l < len; l += 4) {
+                float32x4_t wv = vld1q_f32(wk + l);
+                a0 = vfmaq_f32(a0, vld1q_f32(q[0] + off + l), wv), a1 = vfmaq_f32(a1, vld1q_f32(q[1] + off + l), wv);
+                a2 = vfmaq_f32(a2, vld1q_f32(q[2] + off + l), wv), a3 = vfmaq_f32(a3, vld1q_f32(q[3] + off + l), wv);
+            }
+        }
+        s[0] = vaddvq_f32(a0), s[1] = vaddvq_f32(a1), s[2] = vaddvq_f32(a2), s[3] = vaddvq_f32(a3);
+        for (r = 0; r < nr; r++) out[j + r] = cae__act1(s[r] + (bias ? bias[0] : 0.0f), act);
+    }
+}
+
+/* one image: out [h,w,co] = act(bias + P (*) wt); channels past the last multiple of 16 go to
+   the plain loop */
+static void cae__neon_conv(float *out, const float *P, const float *wt, const float *bias, int h, int w, int ci,
+                           int co, int k, int act)
+{
+    int o0 = 0, pw = w + k - 1, npix = h * w, j, r, y, x, relu = act == CAE_ACT_RELU;
+    if (co == 1 && ci % 4 == 0) {
+        cae__neon_fwd_co1(out, P, wt, bias, h, w, ci, k, act);
+        return;
+    }
+    for (; o0 + 16 <= co; o0 += 16)
+        for (j = 0, y = 0, x = 0; j < npix; j += 6) {
+            const float *px[6];
+            float *op[6];
+            int nr = npix - j < 6 ? npix - j : 6;
+            for (r = 0; r < 6; r++) { /* pixel j+r is (y, x); past the end, repeat the last */
+                px[r] = P + ((size_t)y * pw + x) * ci;
+                op[r] = out + ((size_t)y * w + x) * co + o0;
+                if (r < nr - 1 && ++x == w) x = 0, y++;
+            }
+            if (++x == w) x = 0, y++;
+            cae__neon_fwd_6x16(op, px, nr, wt + o0, bias ? bias + o0 : NULL, ci, co, k, pw * ci, relu);
+            if (act == CAE_ACT_SIGMOID)
+                for (r = 0; r < nr; r++) cae_sigmoid_forward(op[r], op[r], 16);
+        }
+    if (o0 < co) cae__conv_padded_c(out, P, wt, bias, h, w, ci, co, k, act, o0, co);
+}
+
+/* V [16][T][ci] = Bt d B for every 4x4 input tile d of one image (ci % 4 == 0); returns V,
+   which sits in work after the padded copy */
+static float *cae__neon_wino_input(const float *in, int h, int w, int ci, float *work)
+{
+    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
+    size_t prow = CAE__WINO_ROW(w, ci), vs = CAE__WINO_PLANE(T, ci);
+    float *P = work, *V = cae__wino_pad(P, in, h, w, ci);
+    for (t = 0; t < T; t++) {
+        const float *d = P + (size_t)(t / tw) * 2 * prow + (size_t)(t % tw) * 2 * ci;
+        for (i = 0; i < ci; i += 4) {
+            float32x4_t s[4][4];
+            for (xi = 0; xi < 4; xi++) { /* Bt d, a column at a time */
+                const float *c = d + (size_t)xi * ci + i;
+                float32x4_t q0 = vld1q_f32(c), q1 = vld1q_f32(c + prow), q2 = vld1q_f32(c + 2 * prow);
+                float32x4_t q3 = vld1q_f32(c + 3 * prow);
+                s[0][xi] = vsubq_f32(q0, q2);
+                s[1][xi] = vaddq_f32(q1, q2);
+                s[2][xi] = vsubq_f32(q2, q1);
+                s[3][xi] = vsubq_f32(q1, q3);
+            }
+            for (r = 0; r < 4; r++) { /* (Bt d) B: columns */
+                float *v = V + (size_t)(r * 4) * vs + (size_t)t * ci + i;
+                vst1q_f32(v, vsubq_f32(s[r][0], s[r][2]));
+                vst1q_f32(v + vs, vaddq_f32(s[r][1], s[r][2]));
+                vst1q_f32(v + 2 * vs, vsubq_f32(s[r][2], s[r][1]));
+                vst1q_f32(v + 3 * vs, vsubq_f32(s[r][1], s[r][3]));
+            }
+        }
+    }
+    return V;
+}
+
+/* one image: out [h,w,co] = act(bias + in (*) wt) with U = cae_conv2d_wino_kernel(wt) */
+static void cae__neon_wino_conv(float *out, const float *in, const float *U, const float *bias, int h, int w, int ci,
+                                int co, int act, float *work)
+{
+    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r;
+    size_t vs = CAE__WINO_PLANE(T, ci), ms = CAE__WINO_PLANE(T, co);
+    float *V = cae__neon_wino_input(in, h, w, ci, work), *M = V + 16 * vs;
+    float32x4_t z = vdupq_n_f32(0.0f);
+    /* 16 products M[xi] = V[xi] U[xi]: a 1x1 convolution over the tiles */
+    for (xi = 0; xi < 16; xi++)
+        for (o = 0; o < co; o += 16)
+            for (t = 0; t < T; t += 6) {
+                const float *px[6];
+                float *op[6];
+                int nr = T - t < 6 ? T - t : 6;
+                for (r = 0; r < 6; r++) {
+                    int tt = t + (r < nr ? r : nr - 1);
+                    px[r] = V + (size_t)xi * vs + (size_t)tt * ci;
+                    op[r] = M + (size_t)xi * ms + (size_t)tt * co + o;
+                }
+                cae__neon_fwd_6x16(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
+            }
+    /* output transform, bias and activation */
+    for (t = 0; t < T; t++) {
+        int ty = t / tw * 2, tx = t % tw * 2;
+        for (o = 0; o < co; o += 4) {
+            float32x4_t m[16], s[2][4], b = bias ? vld1q_f32(bias + o) : z;
+            for (xi = 0; xi < 16; xi++) m[xi] = vld1q_f32(M + (size_t)xi * ms + (size_t)t * co + o);
+            for (xi = 0; xi < 4; xi++) { /* At m: rows */
+                s[0][xi] = vaddq_f32(vaddq_f32(m[xi], m[4 + xi]), m[8 + xi]);
+                s[1][xi] = vsubq_f32(vsubq_f32(m[4 + xi], m[8 + xi]), m[12 + xi]);
+            }
+            for (r = 0; r < 2; r++) {
+                float32x4_t y0 = vaddq_f32(vaddq_f32(vaddq_f32(s[r][0], s[r][1]), s[r][2]), b);
+                float32x4_t y1 = vaddq_f32(vsubq_f32(vsubq_f32(s[r][1], s[r][2]), s[r][3]), b);
+                if (act == CAE_ACT_RELU) y0 = vbslq_f32(vcgtq_f32(y0, z), y0, z), y1 = vbslq_f32(vcgtq_f32(y1, z), y1, z);
+                if (ty + r >= h) break;
+                vst1q_f32(out + ((size_t)(ty + r) * w + tx) * co + o, y0);
+                if (tx + 1 < w) vst1q_f32(out + ((size_t)(ty + r) * w + tx + 1) * co + o, y1);
+            }
+        }
+    }
+    if (act == CAE_ACT_SIGMOID) cae_sigmoid_forward(out, out, (size_t)h * w * co);
+}
+
+/* pooling, upsampling and ReLU: four channels at a time, the same values as the _ref loops
+   (which take the channel counts that are not multiples of 4); ReLU compares rather than
+   takes the maximum, because FMAX turns a NaN into NaN where the reference gives 0 */
+static void cae__neon_maxpool_fwd(float *out, int *argmax, const float *in, int n, int h, int w, int c)
+{
+    int b, oy, ox, ch, oh = (h + 1) / 2, ow = (w + 1) / 2;
+    static const int lanes[4] = {0, 1, 2, 3};
+    const int32x4_t iota = vld1q_s32(lanes);
+    if (c % 4) {
+        cae_maxpool2d_forward_ref(out, argmax, in, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++) {
+        const float *im = in + (size_t)b * h * w * c;
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                int a[4], k;
+                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
+                cae__pool_window(a, oy, ox, h, w, c);
+                for (ch = 0; ch < c; ch += 4) {
+                    float32x4_t v = vld1q_f32(im + a[0] + ch);
+                    int32x4_t best = vaddq_s32(vdupq_n_s32(a[0] + ch), iota);
+                    for (k = 1; k < 4; k++) { /* strictly greater: ties keep the earlier input */
+                        float32x4_t t = vld1q_f32(im + a[k] + ch);
+                        uint32x4_t gt = vcgtq_f32(t, v);
+                        v = vbslq_f32(gt, t, v);
+                        best = vbslq_s32(gt, vaddq_s32(vdupq_n_s32(a[k] + ch), iota), best);
+                    }
+                    vst1q_f32(out + o + ch, v);
+                    if (argmax) vst1q_s32(argmax + o + ch, best);
+                }
+            }
+    }
+}
+
+static void cae__neon_upsample_fwd(float *out, const float *in, int n, int h, int w, int c)
+{
+    int b, y, x, ch, ow = 2 * w;
+    if (c % 4) {
+        cae_upsample2d_forward_ref(out, in, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++)
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++) {
+                const float *s = in + (((size_t)b * h + y) * w + x) * c;
+                float *d0 = out + (((size_t)b * 2 * h + 2 * y) * ow + 2 * x) * c, *d1 = d0 + (size_t)ow * c;
+                for (ch = 0; ch < c; ch += 4) {
+                    float32x4_t v = vld1q_f32(s + ch);
+                    vst1q_f32(d0 + ch, v), vst1q_f32(d0 + c + ch, v), vst1q_f32(d1 + ch, v), vst1q_f32(d1 + c + ch, v);
+                }
+            }
+}
+
+static void cae__neon_relu_fwd(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0.0f);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t v = vld1q_f32(x + i);
+        vst1q_f32(y + i, vbslq_f32(vcgtq_f32(v, z), v, z));
+    }
+    cae_relu_forward_ref(y + i, x + i, n - i);
+}
+
+#ifndef CONVAE_NO_TRAIN
+/* dW rows (tap, input channel) x 16 output channels, summed over all pixels of one image:
+   roff[r] is row r's offset from a pixel's top-left tap in the padded input; rows past nr
+   repeat the last and are not stored */
+static void cae__neon_dw_6x16(float *dw, int nr, const int *roff, const float *P, const float *g, int h, int w, int ci,
+                              int co, int k)
+{
+    float32x4_t a[6][4], z = vdupq_n_f32(0.0f);
+    int y, x, r, c, pw = w + k - 1, r0 = roff[0], r1 = roff[1], r2 = roff[2], r3 = roff[3], r4 = roff[4], r5 = roff[5];
+    for (r = 0; r < 6; r++) a[r][0] = a[r][1] = a[r][2] = a[r][3] = z;
+    for (y = 0; y < h; y++) {
+        const float *p = P + (size_t)y * pw * ci, *gr = g + (size_t)y * w * co;
+        for (x = 0; x < w; x++, p += ci, gr += co) {
+            float32x4_t g0 = vld1q_f32(gr), g1 = vld1q_f32(gr + 4), g2 = vld1q_f32(gr + 8), g3 = vld1q_f32(gr + 12), v;
+#define CAE__ROW(r, off)                                                                                               \
+    v = vld1q_dup_f32(p + off);                                                                                        \
+    a[r][0] = vfmaq_f32(a[r][0], v, g0), a[r][1] = vfmaq_f32(a[r][1], v, g1);                                          \
+    a[r][2] = vfmaq_f32(a[r][2], v, g2), a[r][3] = vfmaq_f32(a[r][3], v, g3);
+            CAE__ROW(0, r0) CAE__ROW(1, r1) CAE__ROW(2, r2) CAE__ROW(3, r3) CAE__ROW(4, r4) CAE__ROW(5, r5)
+#undef CAE__ROW
+        }
+    }
+    for (r = 0; r < nr; r++)
+        for (c = 0; c < 4; c++) {
+            float *d = dw + (size_t)r * co + 4 * c;
+            vst1q_f32(d, vaddq_f32(vld1q_f32(d), a[r][c]));
+        }
+}
+
+/* one image: dwt [k,k,ci,co] += P (x) dpre */
+static void cae__neon_conv_dw(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co, int k)
+{
+    int o0 = 0, pw = w + k - 1, rows = k * k * ci, r0, r, j, v;
+    if (co == 1 && ci % 4 == 0) { /* one output channel: dW row (kh, kw, :) += P window * g, 4 values at a time */
+        int len = k * ci, kh;
+        for (kh = 0; kh < k; kh++)
+            for (v = 0; v < len; v += 4) {
+                float32x4_t a = vdupq_n_f32(0.0f);
+                int y, x;
+                for (y = 0, j = 0; y < h; y++)
+                    for (x = 0; x < w; x++, j++)
+                        a = vfmaq_f32(a, vld1q_f32(P + ((size_t)(y + kh) * pw + x) * ci + v), vld1q_dup_f32(dpre + j));
+                vst1q_f32(dwt + (size_t)kh * len + v, vaddq_f32(vld1q_f32(dwt + (size_t)kh * len + v), a));
+            }
+        return;
+    }
+    for (; o0 + 16 <= co; o0 += 16)
+        for (r0 = 0; r0 < rows; r0 += 6) {
+            int roff[6], nr = rows - r0 < 6 ? rows - r0 : 6;
+            for (r = 0; r < 6; r++) {
+                int row = r0 + (r < nr ? r : nr - 1), t = row / ci, i = row % ci;
+                roff[r] = ((t / k) * pw + t % k) * ci + i;
+            }
+            cae__neon_dw_6x16(dwt + (size_t)r0 * co + o0, nr, roff, P, dpre + o0, h, w, ci, co, k);
+        }
+    if (o0 < co) cae__conv_dw_padded_c(dwt, P, dpre, h, w, ci, co, k, o0, co);
+}
+
+/* one image: dU [16][ci][co] += sum over tiles of V (x) dM, dM = A dY At the transformed 2x2
+   tiles of the output gradient (zero past the image) */
+static void cae__neon_wino_dw(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work)
+{
+    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r, r0;
+    size_t vs = CAE__WINO_PLANE(T, ci), ms = CAE__WINO_PLANE(T, co);
+    float *V = cae__neon_wino_input(in, h, w, ci, work), *dM = V + 16 * vs;
+    float32x4_t z = vdupq_n_f32(0.0f);
+    for (t = 0; t < T; t++) {
+        int ty = t / tw * 2, tx = t % tw * 2, right = tx + 1 < w, down = ty + 1 < h;
+        const float *g = dpre + ((size_t)ty * w + tx) * co;
+        for (o = 0; o < co; o += 4) {
+            float32x4_t a = vld1q_f32(g + o), b = right ? vld1q_f32(g + co + o) : z;
+            float32x4_t c = down ? vld1q_f32(g + (size_t)w * co + o) : z;
+            float32x4_t d = right && down ? vld1q_f32(g + (size_t)(w + 1) * co + o) : z;
+            /* A dY: rows [a b], [a+c b+d], [a-c b-d], [-c -d]; then each row [p q] -> [p, p+q, p-q, -q] */
+            float32x4_t p[4], q[4];
+            p[0] = a, q[0] = b;
+            p[1] = vaddq_f32(a, c), q[1] = vaddq_f32(b, d);
+            p[2] = vsubq_f32(a, c), q[2] = vsubq_f32(b, d);
+            p[3] = vsubq_f32(z, c), q[3] = vsubq_f32(z, d);
+            for (r = 0; r < 4; r++) {
+                float *m = dM + (size_t)(r * 4) * ms + (size_t)t * co + o;
+                vst1q_f32(m, p[r]);
+                vst1q_f32(m + ms, vaddq_f32(p[r], q[r]));
+                vst1q_f32(m + 2 * ms, vsubq_f32(p[r], q[r]));
+                vst1q_f32(m + 3 * ms, vsubq_f32(z, q[r]));
+            }
+        }
+    }
+    /* 16 products dU[xi] += V[xi]^T dM[xi], summed over the tiles */
+    for (xi = 0; xi < 16; xi++)
+        for (o = 0; o < co; o += 16)
+            for (r0 = 0; r0 < ci; r0 += 6) {
+                int roff[6], nr = ci - r0 < 6 ? ci - r0 : 6;
+                for (r = 0; r < 6; r++) roff[r] = r0 + (r < nr ? r : nr - 1);
+                cae__neon_dw_6x16(dU + ((size_t)xi * ci + r0) * co + o, nr, roff, V + (size_t)xi * vs,
+                                  dM + (size_t)xi * ms + o, 1, T, ci, co, 1);
+            }
+}
+
+static void cae__neon_maxpool_bwd(float *din, const float *dout, const int *argmax, int n, int h, int w, int c)
+{
+    /* the windows tile the input, so each input gets its gradient or 0 written exactly once
+       (an odd edge's repeated positions get the same value twice) */
+    int b, oy, ox, ch, oh = (h + 1) / 2, ow = (w + 1) / 2;
+    static const int lanes[4] = {0, 1, 2, 3};
+    const int32x4_t iota = vld1q_s32(lanes);
+    const float32x4_t z = vdupq_n_f32(0.0f);
+    if (c % 4) {
+        cae_maxpool2d_backward_ref(din, dout, argmax, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++) {
+        float *di = din + (size_t)b * h * w * c;
+        for (oy = 0; oy < oh; oy++)
+            for (ox = 0; ox < ow; ox++) {
+                int a[4], k;
+                size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
+                cae__pool_window(a, oy, ox, h, w, c);
+                for (ch = 0; ch < c; ch += 4) {
+                    float32x4_t g = vld1q_f32(dout + o + ch);
+                    int32x4_t am = vld1q_s32(argmax + o + ch);
+                    for (k = 0; k < 4; k++) {
+                        uint32x4_t hit = vceqq_s32(am, vaddq_s32(vdupq_n_s32(a[k] + ch), iota));
+                        vst1q_f32(di + a[k] + ch, vbslq_f32(hit, g, z));
+                    }
+                }
+            }
+    }
+}
+
+static void cae__neon_upsample_bwd(float *din, const float *dout, int n, int h, int w, int c)
+{
+    int b, y, x, ch, ow = 2 * w;
+    if (c % 4) {
+        cae_upsample2d_backward_ref(din, dout, n, h, w, c);
+        return;
+    }
+    for (b = 0; b < n; b++)
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++) {
+                const float *d0 = dout + (((size_t)b * 2 * h + 2 * y) * ow + 2 * x) * c, *d1 = d0 + (size_t)ow * c;
+                float *di = din + (((size_t)b * h + y) * w + x) * c;
+                for (ch = 0; ch < c; ch += 4) /* (d00 + d01) + (d10 + d11), as the reference adds */
+                    vst1q_f32(di + ch, vaddq_f32(vaddq_f32(vld1q_f32(d0 + ch), vld1q_f32(d0 + c + ch)),
+                                                 vaddq_f32(vld1q_f32(d1 + ch), vld1q_f32(d1 + c + ch))));
+            }
+}
+
+static void cae__neon_relu_bwd(float *dx, const float *dy, const float *y, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0.0f);
+    for (; i + 4 <= n; i += 4) vst1q_f32(dx + i, vbslq_f32(vcgtq_f32(vld1q_f32(y + i), z), vld1q_f32(dy + i), z));
+    cae_relu_backward_ref(dx + i, dy + i, y + i, n - i);
+}
+#endif /* CONVAE_NO_TRAIN */
+
+static const cae_kernels cae__set_neon = {
+    "neon", "AArch64 NEON: 6x16 register tiles, Winograd F(2x2,3x3), 4-wide pooling and ReLU", cae__neon_usable, 1,
+    cae__neon_conv, cae__neon_wino_conv, cae__neon_maxpool_fwd, cae__neon_upsample_fwd, cae__neon_relu_fwd
+    CAE__TRAIN_ENTRIES(cae__neon_conv_dw, cae__neon_wino_dw, cae__neon_maxpool_bwd, cae__neon_upsample_bwd,
+                       cae__neon_relu_bwd)};
+#define CAE__SET_NEON , &cae__set_neon
+#else
+#define CAE__SET_NEON
+#endif /* CAE__NEON */
+
 /* ================================================================ dispatch */
 
 /* every set this build has, slowest first */
-static const cae_kernels *const cae__sets[] = {&cae__set_scalar CAE__SET_AVX2 CAE__SET_AVX512};
+static const cae_kernels *const cae__sets[] = {&cae__set_scalar CAE__SET_AVX2 CAE__SET_AVX512 CAE__SET_NEON};
 
 CONVAE_DEF const cae_kernels *cae_kernels_get(int i)
 {
@@ -4642,8 +5079,8 @@ CONVAE_DEF size_t cae_net_summary(const cae_net *m, const char *title, char *buf
 #endif /* CONVAE_IMPLEMENTATION */
 
 /* Change log
-   0.2.0  2026-12-02  kernel sets chosen at run time (scalar; avx2 through target attributes, no
-                      -march needed; CONVAE_KERNELS, cae_kernels_*); cae_tensor; cae_net (inference
+   0.2.0  2026-12-02  kernel sets chosen at run time (scalar; avx2 and avx512 through target
+                      attributes, no -march needed; neon on AArch64; CONVAE_KERNELS, cae_kernels_*); cae_tensor; cae_net (inference
                       on caller scratch, cae_net_init over the caller's parameters, model files
                       from memory) apart from cae_trainer (gradients, Adam, slices); the fast
                       layer functions take a kernel set; CONVAE_NO_GZIP, CONVAE_NO_TRAIN;
