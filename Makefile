@@ -19,7 +19,8 @@ ifeq ($(SIMD),0)
 endif
 ALL_CFLAGS = $(CFLAGS) $(MARCH) $(WARN) $(OMPFLAG) $(SIMDFLAG) -I.
 
-EXAMPLES = $(patsubst examples/%.c,bin/%,$(wildcard examples/*.c))
+# embedded_infer.c is a bare-metal Cortex-M program: make mcu builds it
+EXAMPLES = $(patsubst examples/%.c,bin/%,$(filter-out examples/embedded_infer.c,$(wildcard examples/*.c)))
 TOOLS    = $(patsubst tools/%.c,bin/%,$(wildcard tools/*.c))
 TESTS    = $(patsubst tests/%.c,bin/%,$(filter-out tests/fuzz_%.c,$(wildcard tests/*.c)))
 
@@ -29,12 +30,12 @@ LIMIT   ?= 0
 OUT     ?= runs/mnist
 SHARED_MNIST ?= ../shared/data/mnist
 
-.PHONY: all test test-arm64 bench demo data clean
+.PHONY: all test test-arm64 mcu bench demo data clean
 all: $(EXAMPLES) $(TOOLS)
 
 bin/%: examples/%.c convae.h examples/convae_report.h | bin
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
-bin/%: tools/%.c convae.h | bin
+bin/%: tools/%.c convae.h examples/convae_report.h | bin
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
 bin/test_%: tests/test_%.c convae.h examples/convae_report.h tests/png_decode.h | bin
 	$(CC) $(ALL_CFLAGS) -O2 $< -o $@ $(LDLIBS)
@@ -52,6 +53,11 @@ test: $(TESTS) bin/scalar_test_core bin/serial_test_core bin/mnist_autoencoder
 # the test programs cross-built for arm64 and run under qemu-user (gcc-aarch64-linux-gnu, qemu-user)
 test-arm64:
 	@tests/arm64.sh
+
+# the lab's model exported as C and run on emulated Cortex-M4F/M7 boards (gcc-arm-none-eabi,
+# libnewlib-arm-none-eabi, qemu-system-arm)
+mcu: bin/export_c bin/mnist_autoencoder
+	@tests/mcu.sh
 
 bench: bin/bench
 	bin/bench --data $(SHARED_MNIST)

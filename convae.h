@@ -43,6 +43,8 @@
                  _encode, _evaluate, _scratch_bytes, _find, _summary, _save, _write_mem
      trainer     cae_trainer_create, _step, _net, _adam, _grad, _set_params, _set_threads, _bytes,
                  _free
+     int8        cae_qnet_init, _forward, _encode, _scratch_bytes: integer inference from the const
+                 arrays tools/export_c writes, for microcontrollers
      images      cae_grid, cae_write_pnm (PGM/PPM), cae_write_file
    The lab's PNG writer, SVG figures, PCA, t-SNE and kNN live in examples/convae_report.h.
 
@@ -404,6 +406,50 @@ CONVAE_DEF int cae_net_load_mem(cae_net *net, const void *buf, size_t len, const
 CONVAE_DEF int cae_net_save(const cae_net *net, const char *path, cae_err *e);
 CONVAE_DEF int cae_net_load(cae_net *net, const char *path, cae_err *e);
 #endif
+
+/* ---------------------------------------------------------------- int8 inference
+   A net whose convolutions run in integers, for microcontrollers: int8 weights with one scale per
+   output channel, int8 activations with one scale per layer, int32 sums. It runs from const
+   arrays (tools/export_c writes them from a model file, calibrating the activation scales on
+   sample images) on caller scratch, allocates nothing, and computes the same integers on every
+   platform: requantisation is integer arithmetic (the sum times a 31-bit multiplier, shifted,
+   rounded half away from zero). The last convolution's sums become floats (times the channel's
+   dequantisation scale), then go through its sigmoid, if it has one. Sigmoid layers of their own
+   are not supported. One image per call, no threads. */
+typedef struct cae_qconv {
+    const signed char *w;     /* kernel [k][k][c][oc] */
+    const int *bias;          /* [oc], in units of the sum (input scale x weight scale) */
+    const int *mult;          /* [oc]: the int8 output is round(sum * mult / 2^shift), clamped */
+    const signed char *shift; /* [oc], 1..62 */
+    const float *deq;         /* [oc]: the real value of one unit of the sum */
+} cae_qconv;
+
+typedef struct cae_qnet {
+    cae_net net;                    /* the architecture (its param is NULL) */
+    cae_qconv conv[CAE_MAX_LAYERS]; /* the conv layers' parameters */
+    float in_scale;                 /* a pixel x enters as round(x / in_scale), clamped to int8 */
+    float scale[CAE_MAX_LAYERS];    /* the real value of one unit of each layer's int8 output */
+} cae_qnet;
+
+/* The parameters, as tools/export_c writes them, each array's length checked:
+     wq  every conv kernel, int8, layer after layer (k*k*c*oc each)
+     iq  per conv layer: its oc biases, then its oc multipliers (2*oc ints each)
+     sq  per conv layer: its oc shifts
+     fq  the input scale; then each layer's output scale (nlayers floats); then per conv layer
+         its oc dequantisation scales
+   The arrays stay the caller's; nothing is allocated. */
+CONVAE_DEF int cae_qnet_init(cae_qnet *q, int h, int w, int c, const cae_layer_spec *specs, int nspecs,
+                             const signed char *wq, size_t nwq, const int *iq, size_t niq, const signed char *sq,
+                             size_t nsq, const float *fq, size_t nfq, cae_err *e);
+CONVAE_DEF size_t cae_qnet_scratch_bytes(const cae_qnet *q);
+/* One image x (h*w*c floats, as the float net takes it) to y (the output's floats). sums (may be
+   NULL) gets the last layer's int32 sums when it is a convolution: the integers to compare
+   across platforms. */
+CONVAE_DEF int cae_qnet_forward(const cae_qnet *q, const float *x, float *y, int *sums, void *scratch, size_t bytes,
+                                cae_err *e);
+/* One image x to the int8 output of layer `layer` (real value: codes times q->scale[layer]). */
+CONVAE_DEF int cae_qnet_encode(const cae_qnet *q, int layer, const float *x, signed char *codes, void *scratch,
+                               size_t bytes, cae_err *e);
 
 #ifndef CONVAE_NO_TRAIN
 /* ---------------------------------------------------------------- the trainer
@@ -4290,10 +4336,33 @@ static int cae__max_threads(void)
 #endif
 }
 
+/* An inference call's scratch, in floats: two buffers for the activations, one for a sigmoid
+   conv's logits (zmax), and a convolution's scratch: the padded input, or the Winograd tiles
+   where the net has Winograd kernels (whichever set it runs on, so that setting net->ks does not
+   change the size). */
+static size_t cae__net_scratch(const cae_net *net, size_t *zmax)
+{
+    size_t work = 0, z = 0;
+    int l;
+    for (l = 0; l < net->nlayers; l++) {
+        const cae_layer *L = net->layer + l;
+        size_t wk;
+        if (L->kind != CAE_CONV2D) continue;
+        wk = (size_t)(L->h + L->k - 1) * (size_t)(L->w + L->k - 1) * (size_t)L->c;
+        if (net->wino && cae__wino_shape(L->c, L->oc, L->k) && cae__wino_floats(L->h, L->w, L->c, L->oc) > wk)
+            wk = cae__wino_floats(L->h, L->w, L->c, L->oc);
+        if (wk > work) work = wk;
+        if (L->act == CAE_ACT_SIGMOID && (size_t)L->oh * L->ow * L->oc > z) z = (size_t)L->oh * L->ow * L->oc;
+    }
+    *zmax = cae__up64(z);
+    return 2 * cae__up64(net->maxact) + *zmax + cae__up64(work);
+}
+
 CONVAE_DEF size_t cae_net_scratch_bytes(const cae_net *net)
 {
-    if (!net) return 0;
-    return (3 * cae__up64(net->maxact) + cae__up64(net->work)) * sizeof(float) + 64;
+    size_t z;
+    if (!net || !net->nlayers) return 0;
+    return cae__net_scratch(net, &z) * sizeof(float) + 64;
 }
 
 /* One image through layers 0..last on the scratch ws: the output goes to y, or (y NULL) stays
@@ -4301,9 +4370,12 @@ CONVAE_DEF size_t cae_net_scratch_bytes(const cae_net *net)
 static void cae__net_run1(const cae_net *net, int last, const float *x, float *y, float *ws, const float **yp,
                           const float **last_in, const float **logit)
 {
-    float *buf[2], *z = ws + 2 * cae__up64(net->maxact), *work = z + cae__up64(net->maxact);
+    size_t zmax;
+    float *buf[2], *z = ws + 2 * cae__up64(net->maxact), *work;
     const float *in = x;
     int l;
+    cae__net_scratch(net, &zmax);
+    work = z + zmax;
     buf[0] = ws, buf[1] = ws + cae__up64(net->maxact);
     *last_in = x;
     for (l = 0; l <= last; l++) {
@@ -4432,6 +4504,210 @@ CONVAE_DEF int cae_net_evaluate(const cae_net *net, const cae_tensor *x, const c
     for (s = 0; s < CONVAE_SLOTS; s++) sum += j.slot_loss[s]; /* in slot order: the same bits for any thread count */
     if (loss_out) *loss_out = sum / ((double)j.n * (double)j.out_n);
     return CAE_OK;
+}
+
+/* ================================================================ int8 inference */
+
+/* round(sum * m / 2^sh), half away from zero, clamped to [lo, 127]; sh is 1..62 */
+static signed char cae__requant(int sum, int m, int sh, int lo)
+{
+    long long p = (long long)sum * m, a = p < 0 ? -p : p, r = (a + (1LL << (sh - 1))) >> sh;
+    if (p < 0) r = -r;
+    return (signed char)(r < lo ? lo : r > 127 ? 127 : r);
+}
+
+CONVAE_DEF int cae_qnet_init(cae_qnet *q, int h, int w, int c, const cae_layer_spec *specs, int nspecs,
+                             const signed char *wq, size_t nwq, const int *iq, size_t niq, const signed char *sq,
+                             size_t nsq, const float *fq, size_t nfq, cae_err *e)
+{
+    size_t wo = 0, io = 0, so = 0, fo, i;
+    int l, rc;
+    if (!q) return cae__fail(e, CAE_ERR_ARG, "int8 net: no place to put it");
+    memset(q, 0, sizeof *q);
+    if ((rc = cae__plan(&q->net, h, w, c, specs, nspecs, e)) != CAE_OK) {
+        memset(q, 0, sizeof *q);
+        return rc;
+    }
+    q->net.ks = cae_kernels_get(0); /* what the float calls of the same layers would use; unused here */
+    fo = 1 + (size_t)q->net.nlayers;
+    if (!wq || !iq || !sq || !fq || nfq < fo) goto counts;
+    q->in_scale = fq[0];
+    for (l = 0; l < q->net.nlayers; l++) {
+        const cae_layer *L = q->net.layer + l;
+        cae_qconv *Q = q->conv + l;
+        size_t nk = (size_t)L->k * L->k * L->c * L->oc;
+        q->scale[l] = fq[1 + l];
+        if (L->kind == CAE_SIGMOID || (L->kind == CAE_CONV2D && L->act == CAE_ACT_SIGMOID && l != q->net.nlayers - 1)) {
+            rc = cae__fail(e, CAE_ERR_ARG, "int8 net: layer %d (%s): a sigmoid only as the last conv's activation", l,
+                           L->name);
+            memset(q, 0, sizeof *q);
+            return rc;
+        }
+        if (L->kind != CAE_CONV2D) continue;
+        if ((size_t)L->k * L->k * L->c > 131071) { /* 128 * 128 per term: the int32 sum must not overflow */
+            rc = cae__fail(e, CAE_ERR_ARG, "int8 net: %s sums %d terms per output, more than int32 holds", L->name,
+                           L->k * L->k * L->c);
+            memset(q, 0, sizeof *q);
+            return rc;
+        }
+        if (wo + nk > nwq || io + 2 * (size_t)L->oc > niq || so + (size_t)L->oc > nsq || fo + (size_t)L->oc > nfq) goto counts;
+        Q->w = wq + wo, Q->bias = iq + io, Q->mult = iq + io + L->oc, Q->shift = sq + so, Q->deq = fq + fo;
+        for (i = 0; i < (size_t)L->oc; i++)
+            if (Q->shift[i] < 1 || Q->shift[i] > 62 || Q->mult[i] < 0) {
+                int m = Q->mult[i], sh = Q->shift[i];
+                rc = cae__fail(e, CAE_ERR_ARG, "int8 net: %s channel %zu: multiplier %d, shift %d (want >= 0 and 1..62)",
+                               L->name, i, m, sh);
+                memset(q, 0, sizeof *q);
+                return rc;
+            }
+        wo += nk, io += 2 * (size_t)L->oc, so += (size_t)L->oc, fo += (size_t)L->oc;
+    }
+    if (wo == nwq && io == niq && so == nsq && fo == nfq && q->in_scale > 0.0f) return CAE_OK;
+counts:
+    memset(q, 0, sizeof *q);
+    return cae__fail(e, CAE_ERR_ARG,
+                     "int8 net: %zu weights, %zu ints, %zu shifts, %zu floats given; they must fit the layers exactly "
+                     "(those counted up to the first misfit: %zu, %zu, %zu, %zu), with a positive input scale",
+                     nwq, niq, nsq, nfq, wo, io, so, fo);
+}
+
+/* scratch: the sums of one pixel (as many ints as a conv has output channels, at most), then
+   two int8 buffers for the activations, each rounded up to 64 bytes */
+static size_t cae__qnet_sizes(const cae_qnet *q, size_t *accb, size_t *half)
+{
+    int l, maxoc = 1;
+    for (l = 0; l < q->net.nlayers; l++)
+        if (q->net.layer[l].kind == CAE_CONV2D && q->net.layer[l].oc > maxoc) maxoc = q->net.layer[l].oc;
+    *accb = (sizeof(int) * (size_t)maxoc + 63) & ~(size_t)63;
+    *half = (q->net.maxact + 63) & ~(size_t)63;
+    return *accb + 2 * *half + 64;
+}
+
+CONVAE_DEF size_t cae_qnet_scratch_bytes(const cae_qnet *q)
+{
+    size_t a, h;
+    if (!q || !q->net.nlayers) return 0;
+    return cae__qnet_sizes(q, &a, &h);
+}
+
+/* One conv on one int8 image, direct and bounds-checked (no padded copy to hold). The int8
+   output goes to out; or, with out NULL, the real values to y (through the layer's activation)
+   and the sums to sums (when given). acc: oc ints. Zero inputs (most, after a ReLU) are skipped. */
+static void cae__qconv(const cae_layer *L, const cae_qconv *Q, const signed char *in, signed char *out, float *y,
+                       int *sums, int *acc)
+{
+    int yy, xx, kh, kw, i, o, p = (L->k - 1) / 2, lo = L->act == CAE_ACT_RELU ? 0 : -128;
+    for (yy = 0; yy < L->h; yy++)
+        for (xx = 0; xx < L->w; xx++) {
+            size_t base = ((size_t)yy * L->w + xx) * L->oc;
+            for (o = 0; o < L->oc; o++) acc[o] = Q->bias[o];
+            for (kh = 0; kh < L->k; kh++)
+                for (kw = 0; kw < L->k; kw++) {
+                    int iy = yy + kh - p, ix = xx + kw - p;
+                    const signed char *pi, *wk;
+                    if (iy < 0 || iy >= L->h || ix < 0 || ix >= L->w) continue;
+                    pi = in + ((size_t)iy * L->w + ix) * L->c;
+                    wk = Q->w + (size_t)(kh * L->k + kw) * L->c * L->oc;
+                    for (i = 0; i < L->c; i++) {
+                        const signed char *wr = wk + (size_t)i * L->oc;
+                        int a = pi[i];
+                        if (!a) continue;
+                        for (o = 0; o < L->oc; o++) acc[o] += a * wr[o];
+                    }
+                }
+            if (out) {
+                for (o = 0; o < L->oc; o++) out[base + o] = cae__requant(acc[o], Q->mult[o], Q->shift[o], lo);
+            } else {
+                for (o = 0; o < L->oc; o++) {
+                    float z = (float)acc[o] * Q->deq[o];
+                    y[base + o] = L->act == CAE_ACT_SIGMOID ? cae__sigmoid1(z) : L->act == CAE_ACT_RELU && z < 0.0f ? 0.0f : z;
+                    if (sums) sums[base + o] = acc[o];
+                }
+            }
+        }
+}
+
+/* Layers 0..last of one image on int8 buffers. The last one's output goes to codes (int8), or
+   (codes NULL) as floats to y and its sums to sums. */
+static int cae__qrun(const cae_qnet *q, int last, const float *x, signed char *codes, float *y, int *sums,
+                     void *scratch, size_t bytes, const char *what, cae_err *e)
+{
+    const cae_net *net = &q->net;
+    size_t accb, half, need, i, nin;
+    unsigned char *s;
+    signed char *buf[2];
+    const signed char *in;
+    int *acc, l;
+    if (!net->nlayers) return cae__fail(e, CAE_ERR_ARG, "%s: no int8 net", what);
+    need = cae__qnet_sizes(q, &accb, &half);
+    if (!x || (!codes && !y)) return cae__fail(e, CAE_ERR_ARG, "%s: NULL input or output", what);
+    if (!scratch || bytes < need)
+        return cae__fail(e, CAE_ERR_ARG, "%s: %zu bytes of scratch given, the int8 net needs %zu (cae_qnet_scratch_bytes)",
+                         what, scratch ? bytes : 0, need);
+    s = (unsigned char *)cae__align64(scratch);
+    acc = (int *)(void *)s;
+    buf[0] = (signed char *)(void *)(s + accb);
+    buf[1] = buf[0] + half;
+    nin = (size_t)net->h * net->w * net->c;
+    for (i = 0; i < nin; i++) { /* the input, quantised: round half away from zero, clamped */
+        float v = x[i] / q->in_scale;
+        int r = v >= 0.0f ? (int)(v + 0.5f) : -(int)(0.5f - v);
+        buf[1][i] = (signed char)(v >= 127.0f ? 127 : v <= -128.0f ? -128 : r);
+    }
+    in = buf[1];
+    for (l = 0; l <= last; l++) {
+        const cae_layer *L = net->layer + l;
+        signed char *out = l == last && codes ? codes : buf[l % 2];
+        size_t on = (size_t)L->oh * L->ow * L->oc;
+        if (L->kind == CAE_CONV2D) {
+            cae__qconv(L, q->conv + l, in, l == last && !codes ? NULL : out, y, sums, acc);
+            if (l == last && !codes) return CAE_OK;
+        } else if (L->kind == CAE_MAXPOOL2D) {
+            int oy, ox, ch;
+            for (oy = 0; oy < L->oh; oy++)
+                for (ox = 0; ox < L->ow; ox++) {
+                    int a[4], k;
+                    signed char *d = out + ((size_t)oy * L->ow + ox) * L->c;
+                    cae__pool_window(a, oy, ox, L->h, L->w, L->c);
+                    for (ch = 0; ch < L->c; ch++) {
+                        signed char v = in[a[0] + ch];
+                        for (k = 1; k < 4; k++) v = in[a[k] + ch] > v ? in[a[k] + ch] : v;
+                        d[ch] = v;
+                    }
+                }
+        } else if (L->kind == CAE_UPSAMPLE2D) {
+            int yy, xx, ch;
+            for (yy = 0; yy < L->h; yy++)
+                for (xx = 0; xx < L->w; xx++) {
+                    const signed char *sp = in + ((size_t)yy * L->w + xx) * L->c;
+                    signed char *d0 = out + ((size_t)2 * yy * L->ow + 2 * xx) * L->c, *d1 = d0 + (size_t)L->ow * L->c;
+                    for (ch = 0; ch < L->c; ch++) d0[ch] = d0[L->c + ch] = d1[ch] = d1[L->c + ch] = sp[ch];
+                }
+        } else { /* ReLU: the scale stays */
+            for (i = 0; i < on; i++) out[i] = in[i] > 0 ? in[i] : 0;
+        }
+        if (l == last && !codes) /* a last layer that is not a conv: its int8 values as floats */
+            for (i = 0; i < on; i++) y[i] = (float)out[i] * q->scale[l];
+        in = out;
+    }
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_qnet_forward(const cae_qnet *q, const float *x, float *y, int *sums, void *scratch, size_t bytes,
+                                cae_err *e)
+{
+    if (!q) return cae__fail(e, CAE_ERR_ARG, "int8 forward: no int8 net");
+    return cae__qrun(q, q->net.nlayers - 1, x, NULL, y, sums, scratch, bytes, "int8 forward", e);
+}
+
+CONVAE_DEF int cae_qnet_encode(const cae_qnet *q, int layer, const float *x, signed char *codes, void *scratch,
+                               size_t bytes, cae_err *e)
+{
+    if (!q || layer < 0 || layer >= q->net.nlayers || !codes)
+        return cae__fail(e, CAE_ERR_ARG, "int8 encode: no net, no output, or layer %d out of range", layer);
+    if (q->net.layer[layer].kind == CAE_CONV2D && q->net.layer[layer].act == CAE_ACT_SIGMOID)
+        return cae__fail(e, CAE_ERR_ARG, "int8 encode: %s gives floats (cae_qnet_forward)", q->net.layer[layer].name);
+    return cae__qrun(q, layer, x, codes, NULL, NULL, scratch, bytes, "int8 encode", e);
 }
 
 /* ================================================================ the trainer */
@@ -5079,14 +5355,15 @@ CONVAE_DEF size_t cae_net_summary(const cae_net *m, const char *title, char *buf
 #endif /* CONVAE_IMPLEMENTATION */
 
 /* Change log
-   0.2.0  2026-12-02  kernel sets chosen at run time (scalar; avx2 and avx512 through target
-                      attributes, no -march needed; neon on AArch64; CONVAE_KERNELS, cae_kernels_*); cae_tensor; cae_net (inference
-                      on caller scratch, cae_net_init over the caller's parameters, model files
-                      from memory) apart from cae_trainer (gradients, Adam, slices); the fast
-                      layer functions take a kernel set; CONVAE_NO_GZIP, CONVAE_NO_TRAIN;
-                      cae_read_file. The PNG writer, SVG figures, PCA, t-SNE and kNN moved to
-                      examples/convae_report.h. cae_model_* and cae_simd_name are gone;
-                      CONVAE_MAX_LAYERS is the constant CAE_MAX_LAYERS (32).
+   0.2.0  2026-12-02  kernel sets chosen at run time: scalar; avx2 and avx512 through target
+                      attributes (no -march needed); neon on AArch64; CONVAE_KERNELS and
+                      cae_kernels_*. cae_tensor. cae_net (inference on caller scratch,
+                      cae_net_init over the caller's parameters, model files from memory) apart
+                      from cae_trainer (gradients, Adam, slices); the fast layer functions take
+                      a kernel set. int8 inference (cae_qnet_*). CONVAE_NO_GZIP,
+                      CONVAE_NO_TRAIN; cae_read_file. The PNG writer, SVG figures, PCA, t-SNE and
+                      kNN moved to examples/convae_report.h. cae_model_* and cae_simd_name are
+                      gone; CONVAE_MAX_LAYERS is the constant CAE_MAX_LAYERS (32).
    0.1.0  2026-11-28  first release: IDX/gzip reader, Conv2D/MaxPool/UpSample/ReLU/Sigmoid with
                       scalar, AVX2/FMA and Winograd kernels, BCE/MSE, Adam, the model with save and
                       load, PGM/PPM/PNG writers, SVG figures, PCA, t-SNE, kNN.

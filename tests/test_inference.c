@@ -1,7 +1,8 @@
 /* test_inference.c - convae.h as an embedded project builds it: no stdio, no training, no
    gzip (CONVAE_NO_STDIO, CONVAE_NO_TRAIN, CONVAE_NO_GZIP), with the caller's allocator.
    A net goes to a model file in memory and back, runs on caller scratch, and a net made by
-   cae_net_init over parameters the caller keeps runs with no allocation at all.
+   cae_net_init over parameters the caller keeps runs with no allocation at all; an int8 net
+   computes the integers worked out here by hand.
 
        cc -std=c99 -O2 -I. tests/test_inference.c -o test_inference -lm && ./test_inference
 
@@ -63,6 +64,82 @@ static double max_diff(const float *a, const float *b, size_t n)
         if (!(d <= m)) m = d; /* NaN wins */
     }
     return m;
+}
+
+/* int8: a tiny net computed here by hand in integers (the rounding half away from zero, the
+   ReLU's clamp at 0, the borders of 'same' padding) against cae_qnet_forward */
+static long round_away(long long num, int sh)
+{
+    long long a = num < 0 ? -num : num, r = (a + (1LL << (sh - 1))) >> sh;
+    return (long)(num < 0 ? -r : r);
+}
+
+static void test_int8(void)
+{
+    static const cae_layer_spec specs[2] = {{CAE_CONV2D, 2, 3, CAE_ACT_RELU, "c1"}, {CAE_CONV2D, 1, 1, CAE_ACT_SIGMOID, "c2"}};
+    static const cae_layer_spec bad[1] = {{CAE_SIGMOID, 0, 0, 0, NULL}};
+    /* c1: kernel [3][3][1][2]; c2: kernel [1][1][2][1] */
+    static const signed char wq[18 + 2] = {1, -2, 3, 0, -1, 2, 4, 1, 0, -3, 2, 2, -1, 0, 1, 1, 3, -2, 5, -7};
+    /* c1: biases 3, -4, multipliers 2^30 (x 1/2: halves to round), 1.5 * 2^30; c2: bias 10, multiplier (unused) 2^30 */
+    static const int iq[4 + 2] = {3, -4, 1073741824, 1610612736, 10, 1073741824};
+    static const signed char sq[2 + 1] = {31, 32, 31};
+    static const float fq[1 + 2 + 2 + 1] = {1.0f / 127.0f, 0.05f, 1.0f, 0.1f, 0.1f, 0.02f};
+    static const int qin[16] = {0, 5, 127, 3, 9, 0, 1, 2, 64, 7, 7, 7, 100, 0, 2, 1};
+    cae_qnet q;
+    cae_err e;
+    float x[16], y[16];
+    int sums[16], want[16], a1[16][2], i, yy, xx, o, k, bad_sums = 0;
+    unsigned char scratch[1024];
+    double worst = 0;
+    long before;
+    for (i = 0; i < 16; i++) x[i] = (float)qin[i] / 127.0f;
+    before = g_allocs;
+    if (!check(cae_qnet_init(&q, 4, 4, 1, specs, 2, wq, 20, iq, 6, sq, 3, fq, 6, &e) == CAE_OK, e.msg)) return;
+    check(cae_qnet_scratch_bytes(&q) <= sizeof scratch, "int8 scratch fits 1 KiB for a 4x4 net");
+    check(cae_qnet_forward(&q, x, y, sums, scratch, sizeof scratch, &e) == CAE_OK, e.msg);
+    check(g_allocs == before, "cae_qnet_init and cae_qnet_forward allocate nothing");
+    for (yy = 0; yy < 4; yy++) /* c1 by hand: sums, then round(sum * m / 2^s), ReLU */
+        for (xx = 0; xx < 4; xx++)
+            for (o = 0; o < 2; o++) {
+                long long sum = iq[o];
+                for (k = 0; k < 9; k++) {
+                    int iy = yy + k / 3 - 1, ix = xx + k % 3 - 1;
+                    if (iy >= 0 && iy < 4 && ix >= 0 && ix < 4) sum += (long long)qin[iy * 4 + ix] * wq[k * 2 + o];
+                }
+                {
+                    long r = round_away(sum * iq[2 + o], sq[o]);
+                    a1[yy * 4 + xx][o] = (int)(r < 0 ? 0 : r > 127 ? 127 : r);
+                }
+            }
+    for (i = 0; i < 16; i++) { /* c2: 1x1, sums as floats through the sigmoid */
+        double z;
+        want[i] = iq[4] + a1[i][0] * wq[18] + a1[i][1] * wq[19];
+        bad_sums += sums[i] != want[i];
+        z = want[i] * 0.02;
+        if (fabs(y[i] - 1.0 / (1.0 + exp(-z))) > worst) worst = fabs(y[i] - 1.0 / (1.0 + exp(-z)));
+    }
+    printf("  int8 by hand: %d of 16 sums differ, max |y - sigmoid| %.2g\n", bad_sums, worst);
+    check(bad_sums == 0, "int8 sums equal the ones worked out by hand");
+    check(worst < 1e-6, "int8 outputs: the sigmoid of the sums times the dequantisation scale");
+    {
+        signed char codes[32];
+        int match = 1;
+        check(cae_qnet_encode(&q, 0, x, codes, scratch, sizeof scratch, &e) == CAE_OK, e.msg);
+        for (i = 0; i < 16; i++) match &= codes[2 * i] == a1[i][0] && codes[2 * i + 1] == a1[i][1];
+        check(match, "cae_qnet_encode gives the first conv's int8 output");
+        check(cae_qnet_encode(&q, 1, x, codes, scratch, sizeof scratch, &e) == CAE_ERR_ARG,
+              "int8 encode to a sigmoid conv is an error");
+    }
+    check(cae_qnet_forward(&q, x, y, NULL, scratch, cae_qnet_scratch_bytes(&q) - 1, &e) == CAE_ERR_ARG,
+          "int8: too little scratch is an error");
+    check(cae_qnet_init(&q, 4, 4, 1, specs, 2, wq, 19, iq, 6, sq, 3, fq, 6, &e) == CAE_ERR_ARG && q.net.nlayers == 0,
+          "int8: a weight short is an error and leaves the net zeroed");
+    {
+        static const signed char sq0[3] = {0, 32, 31};
+        check(cae_qnet_init(&q, 4, 4, 1, specs, 2, wq, 20, iq, 6, sq0, 3, fq, 6, &e) == CAE_ERR_ARG, "int8: shift 0 is an error");
+    }
+    check(cae_qnet_init(&q, 4, 4, 1, bad, 1, wq, 0, iq, 0, sq, 0, fq, 2, &e) == CAE_ERR_ARG,
+          "int8: a Sigmoid layer of its own is an error");
 }
 
 int main(void)
@@ -137,6 +214,7 @@ int main(void)
             check(d.count == 1 && cae_idx_get(&d, 0) == 42.0, "raw IDX parses");
         cae_idx_free(&d);
     }
+    test_int8();
     for (i = 0; cae_kernels_get(i); i++) printf("  kernel set %d: %s%s\n", i, cae_kernels_name(cae_kernels_get(i)),
                                                cae_kernels_usable(cae_kernels_get(i)) ? "" : " (not on this CPU)");
     cae_net_free(&net), cae_net_free(&back);
