@@ -33,6 +33,16 @@ bin/export_c $model "$out/model_f32.h" --data "$data" --test 4 || { echo "FAILED
 # shellcheck disable=SC2086
 bin/export_c $model "$out/model_i8.h" --data "$data" --test 4 --int8 || { echo "FAILED: export int8"; exit 1; }
 sed 's/_TEST_SUMS_CRC 0x[0-9a-f]*UL/_TEST_SUMS_CRC 0x12345678UL/' "$out/model_i8.h" > "$out/model_i8_wrong.h"
+if [ -f "$out/run/model.cae" ]; then # a damaged model file: a message, a non-zero exit, nothing written
+    head -c 5000 "$out/run/model.cae" > "$out/cut.cae"
+    rm -f "$out/cut.h"
+    if bin/export_c "$out/cut.cae" "$out/cut.h" > "$out/cut.log" 2>&1 || [ -e "$out/cut.h" ] || [ -e "$out/cut.h.tmp" ] ||
+        ! grep -q 'error:' "$out/cut.log"; then
+        cat "$out/cut.log"; echo "FAILED: export_c on a truncated model file"; fail=1
+    else
+        echo "== export_c on a truncated model: $(head -1 "$out/cut.log")"
+    fi
+fi
 
 flags="-mthumb -mfloat-abi=hard -O2 -std=c99 -Wall -Wextra -pedantic -Werror -I. -I$out -nostartfiles \
  -T tools/mcu/mps2.ld --specs=nano.specs -ffunction-sections -fdata-sections -Wl,--gc-sections"
