@@ -6,6 +6,9 @@
    It prints what the lab prints and writes every figure (PNG/SVG/PGM), the CSV files, the
    trained model and report.html, one page with all of it, into the output folder.
    Read main() first: one function per section of the lab, 0 to 7. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* fileno, isatty and mkdir, which -std=c99 alone leaves out */
+#endif
 #define CONVAE_IMPLEMENTATION
 #include "convae.h"
 #define CONVAE_REPORT_IMPLEMENTATION
