@@ -4365,17 +4365,15 @@ CONVAE_DEF size_t cae_net_scratch_bytes(const cae_net *net)
     return cae__net_scratch(net, &z) * sizeof(float) + 64;
 }
 
-/* One image through layers 0..last on the scratch ws: the output goes to y, or (y NULL) stays
-   in ws, where *yp points at it; *last_in and *logit are what cae__logits needs. */
-static void cae__net_run1(const cae_net *net, int last, const float *x, float *y, float *ws, const float **yp,
-                          const float **last_in, const float **logit)
+/* One image through layers 0..last on the scratch ws (zmax: cae__net_scratch's): the output
+   goes to y, or (y NULL) stays in ws, where *yp points at it; *last_in and *logit are what
+   cae__logits needs. */
+static void cae__net_run1(const cae_net *net, size_t zmax, int last, const float *x, float *y, float *ws,
+                          const float **yp, const float **last_in, const float **logit)
 {
-    size_t zmax;
-    float *buf[2], *z = ws + 2 * cae__up64(net->maxact), *work;
+    float *buf[2], *z = ws + 2 * cae__up64(net->maxact), *work = z + zmax;
     const float *in = x;
     int l;
-    cae__net_scratch(net, &zmax);
-    work = z + zmax;
     buf[0] = ws, buf[1] = ws + cae__up64(net->maxact);
     *last_in = x;
     for (l = 0; l <= last; l++) {
@@ -4394,7 +4392,7 @@ typedef struct cae__netjob {
     const float *x, *t;
     float *y, *mse;
     unsigned char *scratch;
-    size_t per, in_n, out_n;
+    size_t per, zmax, in_n, out_n;
     int n, layer, loss;
     double slot_loss[CONVAE_SLOTS];
 } cae__netjob;
@@ -4432,7 +4430,7 @@ static int cae__netjob_init(cae__netjob *j, const char *what, const cae_net *net
     *threads = 1;
     if (rc) return rc;
     L = net->layer + layer;
-    j->per = cae_net_scratch_bytes(net);
+    j->per = cae__net_scratch(net, &j->zmax) * sizeof(float) + 64; /* cae_net_scratch_bytes */
     if (!scratch || bytes < j->per)
         return cae__fail(e, CAE_ERR_ARG, "%s: %zu bytes of scratch given, the net needs %zu (cae_net_scratch_bytes)",
                          what, scratch ? bytes : 0, j->per);
@@ -4453,7 +4451,7 @@ static void cae__encode_slot(void *ctx, int s, int thread)
     int i, lo, hi;
     cae__slot_range(j->n, CONVAE_SLOTS, s, &lo, &hi);
     for (i = lo; i < hi; i++)
-        cae__net_run1(j->net, j->layer, j->x + (size_t)i * j->in_n, j->y + (size_t)i * j->out_n, ws, &y, &in, &z);
+        cae__net_run1(j->net, j->zmax, j->layer, j->x + (size_t)i * j->in_n, j->y + (size_t)i * j->out_n, ws, &y, &in, &z);
 }
 
 CONVAE_DEF int cae_net_encode(const cae_net *net, int layer, const cae_tensor *x, cae_tensor *y, void *scratch,
@@ -4483,7 +4481,7 @@ static void cae__evaluate_slot(void *ctx, int s, int thread)
     cae__slot_range(j->n, CONVAE_SLOTS, s, &lo, &hi);
     for (i = lo; i < hi; i++) {
         const float *ti = j->t + (size_t)i * j->out_n;
-        cae__net_run1(j->net, j->layer, j->x + (size_t)i * j->in_n, NULL, ws, &y, &in, &z);
+        cae__net_run1(j->net, j->zmax, j->layer, j->x + (size_t)i * j->in_n, NULL, ws, &y, &in, &z);
         ls += cae__loss1(y, cae__logits(j->net, in, z), ti, j->out_n, j->loss, NULL, 0.0f);
         if (j->mse) j->mse[i] = (float)(cae_mse(y, ti, j->out_n, NULL, 0.0f) / (double)j->out_n);
     }
