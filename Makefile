@@ -22,7 +22,7 @@ ALL_CFLAGS = $(CFLAGS) $(MARCH) $(WARN) $(OMPFLAG) $(SIMDFLAG) -I.
 # embedded_infer.c is a bare-metal Cortex-M program: make mcu builds it
 EXAMPLES = $(patsubst examples/%.c,bin/%,$(filter-out examples/embedded_infer.c,$(wildcard examples/*.c)))
 TOOLS    = $(patsubst tools/%.c,bin/%,$(wildcard tools/*.c))
-TESTS    = $(patsubst tests/%.c,bin/%,$(filter-out tests/fuzz_%.c,$(wildcard tests/*.c)))
+TESTS    = $(patsubst tests/%.c,bin/%,$(filter-out tests/fuzz_%.c tests/make_%.c,$(wildcard tests/*.c)))
 
 DATA    ?= data/mnist
 EPOCHS  ?= 15
@@ -37,7 +37,10 @@ bin/%: examples/%.c convae.h examples/convae_report.h | bin
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
 bin/%: tools/%.c convae.h examples/convae_report.h | bin
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
-bin/test_%: tests/test_%.c convae.h examples/convae_report.h tests/png_decode.h | bin
+# a small made-up MNIST folder, for the checks that must run without the real files
+bin/make_data: tests/make_data.c convae.h | bin
+	$(CC) $(ALL_CFLAGS) -O2 $< -o $@ $(LDLIBS)
+bin/test_%: tests/test_%.c convae.h examples/convae_report.h tests/png_decode.h tests/npy_fixtures.h | bin
 	$(CC) $(ALL_CFLAGS) -O2 $< -o $@ $(LDLIBS)
 # the same tests with the scalar kernels only, and without OpenMP
 bin/scalar_test_%: tests/test_%.c convae.h | bin
@@ -47,7 +50,7 @@ bin/serial_test_%: tests/test_%.c convae.h | bin
 bin:
 	mkdir -p bin
 
-test: $(TESTS) bin/scalar_test_core bin/serial_test_core bin/mnist_autoencoder
+test: $(TESTS) bin/scalar_test_core bin/serial_test_core bin/mnist_autoencoder bin/make_data
 	@tests/run.sh $(TESTS) bin/scalar_test_core bin/serial_test_core
 
 # the test programs cross-built for arm64 and run under qemu-user (gcc-aarch64-linux-gnu, qemu-user)

@@ -175,6 +175,24 @@ CONVAE_DEF double cae_idx_get(const cae_idx *x, size_t i);
 CONVAE_DEF int cae_read_file(const char *path, unsigned char **buf, size_t *len, size_t max, cae_err *e);
 #endif
 
+/* ---------------------------------------------------------------- NumPy files
+   .npy arrays (format 1.0, 2.0 or 3.0; u1 i1 i2 i4 f4 f8 in either byte order; C order) are
+   read into the cae_idx the IDX reader fills (native byte order, 1..CONVAE_IDX_MAX_DIMS
+   dimensions); .npz archives (a zip of .npy members, stored or deflated, as np.savez and
+   np.savez_compressed write them) one member at a time. Written: .npy 1.0, little-endian, and
+   .npz with stored members. Every size is checked as for IDX; a bad file is CAE_ERR_FORMAT. */
+CONVAE_DEF int cae_npy_parse(const void *buf, size_t len, cae_idx *out, const char *name_for_errors, cae_err *e);
+CONVAE_DEF size_t cae_npy_bytes(const cae_idx *x); /* the .npy file's size; 0 for a bad array */
+CONVAE_DEF int cae_npy_write_mem(const cae_idx *x, void *buf, size_t cap, cae_err *e);
+/* The member called `member` (".npy" added; np.savez(f, *arrays) names them arr_0, arr_1...) */
+CONVAE_DEF int cae_npz_get(const void *buf, size_t len, const char *member, cae_idx *out, const char *name_for_errors,
+                           cae_err *e);
+#ifndef CONVAE_NO_STDIO
+CONVAE_DEF int cae_npy_save(const char *path, const cae_idx *x, cae_err *e);
+/* n arrays as the members names[i] + ".npy", written as cae_write_file does */
+CONVAE_DEF int cae_npz_save(const char *path, const char *const *names, const cae_idx *arrays, int n, cae_err *e);
+#endif
+
 /* ---------------------------------------------------------------- tensors */
 /* n images of h x w pixels with c channels, channel fastest (NHWC), over data the caller owns. */
 typedef struct cae_tensor {
@@ -481,6 +499,23 @@ CONVAE_DEF const float *cae_trainer_grad(const cae_trainer *t);
 /* Replaces the parameters (n must be the net's nparams) and remakes the derived kernels;
    the Adam state is kept. */
 CONVAE_DEF int cae_trainer_set_params(cae_trainer *t, const float *param, size_t n, cae_err *e);
+
+/* Checkpoints: everything a step depends on (the net as a model file, Adam's settings, step
+   count and moments) and the caller's own bytes (its RNG, epoch, position in the shuffle,
+   history), little-endian on every host, with a CRC-32. Resuming from one gives the same bits
+   as never stopping. Reading checks everything (format, CRC, the architecture against t's)
+   before it changes t; *user then points at the caller's bytes inside buf. */
+CONVAE_DEF size_t cae_trainer_state_bytes(const cae_trainer *t, size_t user_len);
+CONVAE_DEF int cae_trainer_write_state(const cae_trainer *t, const void *user, size_t user_len, void *buf, size_t cap,
+                                       cae_err *e);
+CONVAE_DEF int cae_trainer_read_state(cae_trainer *t, const void *buf, size_t len, const char *name,
+                                      const unsigned char **user, size_t *user_len, cae_err *e);
+#ifndef CONVAE_NO_STDIO
+/* The same as files, written as cae_write_file does (a crash leaves the previous file whole).
+   cae_trainer_load gives a copy of the caller's bytes in *user: CONVAE_FREE it. */
+CONVAE_DEF int cae_trainer_save(const cae_trainer *t, const char *path, const void *user, size_t user_len, cae_err *e);
+CONVAE_DEF int cae_trainer_load(cae_trainer *t, const char *path, void **user, size_t *user_len, cae_err *e);
+#endif
 #endif
 
 /* ---------------------------------------------------------------- images and files */
@@ -507,6 +542,14 @@ CONVAE_DEF int cae_write_pnm(const char *path, const unsigned char *px, int w, i
 #include <math.h>
 #ifndef CONVAE_NO_STDIO
 #include <stdio.h>
+/* to flush a written file to the disk before it replaces the previous one */
+#if defined(_WIN32)
+#include <io.h>
+#elif defined(__unix__) || defined(__APPLE__)
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 #endif
 #ifdef _OPENMP
 #include <omp.h>
@@ -1653,6 +1696,416 @@ CONVAE_DEF double cae_idx_get(const cae_idx *x, size_t i)
     default: return 0.0;
     }
 }
+
+/* ================================================================ NumPy files
+   .npy: "\x93NUMPY", major, minor, the header's length (u16 in 1.0, u32 in 2.0 and 3.0), then
+   a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded
+   with spaces to a multiple of 64 bytes, then the data. .npz: a zip archive; its central
+   directory gives each member's method, sizes and local header. */
+static const char *cae__npy_descr(int type)
+{
+    switch (type) {
+    case CAE_IDX_U8: return "|u1";
+    case CAE_IDX_I8: return "|i1";
+    case CAE_IDX_I16: return "<i2";
+    case CAE_IDX_I32: return "<i4";
+    case CAE_IDX_F32: return "<f4";
+    case CAE_IDX_F64: return "<f8";
+    default: return NULL;
+    }
+}
+
+static int cae__host_is_le(void)
+{
+    unsigned one = 1;
+    unsigned char first;
+    memcpy(&first, &one, 1);
+    return first == 1;
+}
+
+/* Reverses the bytes of each of count elements of size bytes. */
+static void cae__swap_elems(unsigned char *p, size_t count, int size)
+{
+    size_t i;
+    int j;
+    if (size == 1) return;
+    for (i = 0; i < count; i++, p += size)
+        for (j = 0; j < size / 2; j++) {
+            unsigned char t = p[j];
+            p[j] = p[size - 1 - j];
+            p[size - 1 - j] = t;
+        }
+}
+
+/* the dict's text, with the padding that makes the header a multiple of 64 bytes; its length */
+static size_t cae__npy_dict(const cae_idx *x, char *buf, size_t cap)
+{
+    size_t n = 0;
+    const char *s;
+    int i;
+    for (s = "{'descr': '"; *s; s++) cae__putc(buf, cap, &n, *s);
+    for (s = cae__npy_descr(x->type); *s; s++) cae__putc(buf, cap, &n, *s);
+    for (s = "', 'fortran_order': False, 'shape': ("; *s; s++) cae__putc(buf, cap, &n, *s);
+    for (i = 0; i < x->ndim; i++) {
+        cae__putu(buf, cap, &n, (unsigned long long)x->dims[i], 10);
+        if (i + 1 < x->ndim || x->ndim == 1) cae__putc(buf, cap, &n, ',');
+        if (i + 1 < x->ndim) cae__putc(buf, cap, &n, ' ');
+    }
+    for (s = "), }"; *s; s++) cae__putc(buf, cap, &n, *s);
+    while ((10 + n + 1) % 64) cae__putc(buf, cap, &n, ' ');
+    cae__putc(buf, cap, &n, '\n');
+    return n;
+}
+
+/* x's element count, or 0 with *bad set when its type or shape is not one a file can hold */
+static size_t cae__npy_count(const cae_idx *x, int *bad)
+{
+    size_t count = 1;
+    int i;
+    *bad = !x || !cae__npy_descr(x->type) || x->ndim < 1 || x->ndim > CONVAE_IDX_MAX_DIMS ||
+           x->elem_size != cae__idx_elem_size(x->type);
+    for (i = 0; !*bad && i < x->ndim; i++) {
+        if (x->dims[i] < 0) *bad = 1;
+        else if (x->dims[i] && !(count = cae__mul(count, (size_t)x->dims[i]))) *bad = 1;
+        else if (!x->dims[i]) count = 0;
+    }
+    if (!*bad && count && (cae__mul(count, (size_t)x->elem_size) > CONVAE_MAX_BYTES || !x->data)) *bad = 1;
+    return *bad ? 0 : count;
+}
+
+CONVAE_DEF size_t cae_npy_bytes(const cae_idx *x)
+{
+    char dict[256];
+    int bad;
+    size_t count = cae__npy_count(x, &bad);
+    return bad ? 0 : 10 + cae__npy_dict(x, dict, sizeof dict) + count * (size_t)x->elem_size;
+}
+
+CONVAE_DEF int cae_npy_write_mem(const cae_idx *x, void *buf, size_t cap, cae_err *e)
+{
+    unsigned char *b = (unsigned char *)buf;
+    size_t len = cae_npy_bytes(x), hl, bytes;
+    int bad;
+    if (!len || !buf) return cae__fail(e, CAE_ERR_ARG, "write .npy: no buffer, or an array no .npy holds");
+    if (cap < len) return cae__fail(e, CAE_ERR_ARG, "write .npy: %zu bytes of room, the file has %zu", cap, len);
+    bytes = cae__npy_count(x, &bad) * (size_t)x->elem_size;
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    hl = cae__npy_dict(x, (char *)b + 10, len - 10);
+    b[8] = (unsigned char)(hl & 255), b[9] = (unsigned char)(hl >> 8);
+    if (bytes) memcpy(b + 10 + hl, x->data, bytes);
+    if (!cae__host_is_le()) cae__swap_elems(b + 10 + hl, bytes / (size_t)x->elem_size, x->elem_size);
+    return CAE_OK;
+}
+
+/* a cursor over the header's dict */
+typedef struct cae__text {
+    const char *p, *start, *end;
+} cae__text;
+
+static void cae__text_skip(cae__text *t)
+{
+    while (t->p < t->end && (*t->p == ' ' || *t->p == '\t' || *t->p == '\n' || *t->p == '\r')) t->p++;
+}
+
+static int cae__text_eat(cae__text *t, char c)
+{
+    cae__text_skip(t);
+    if (t->p < t->end && *t->p == c) return t->p++, 1;
+    return 0;
+}
+
+/* a quoted string ('...' or "...", no escapes) into out, at most cap-1 characters */
+static int cae__text_str(cae__text *t, char *out, size_t cap)
+{
+    char q;
+    size_t n = 0;
+    cae__text_skip(t);
+    if (t->p >= t->end || (*t->p != '\'' && *t->p != '"')) return 0;
+    q = *t->p++;
+    while (t->p < t->end && *t->p != q && *t->p != '\\') {
+        if (n + 1 >= cap) return 0;
+        out[n++] = *t->p++;
+    }
+    if (t->p >= t->end || *t->p != q) return 0;
+    t->p++;
+    out[n] = 0;
+    return 1;
+}
+
+static int cae__npy_dict_parse(cae__text *t, cae_idx *x, int *little, const char *name, cae_err *e)
+{
+    char key[32], descr[16];
+    int have = 0, fortran = 0;
+#define CAE__NPY_BAD(what) \
+    cae__fail(e, CAE_ERR_FORMAT, "%s: .npy header: %s at offset %zu", name, what, (size_t)(t->p - t->start))
+    if (!cae__text_eat(t, '{')) return CAE__NPY_BAD("expected '{'");
+    while (!cae__text_eat(t, '}')) {
+        if (!cae__text_str(t, key, sizeof key) || !cae__text_eat(t, ':')) return CAE__NPY_BAD("expected 'key':");
+        cae__text_skip(t);
+        if (!strcmp(key, "descr")) {
+            if (!cae__text_str(t, descr, sizeof descr)) return CAE__NPY_BAD("descr is not a short string");
+            have |= 1;
+        } else if (!strcmp(key, "fortran_order")) {
+            size_t left = (size_t)(t->end - t->p);
+            if (left >= 4 && !memcmp(t->p, "True", 4)) fortran = 1, t->p += 4;
+            else if (left >= 5 && !memcmp(t->p, "False", 5)) t->p += 5;
+            else return CAE__NPY_BAD("fortran_order is not True or False");
+            have |= 2;
+        } else if (!strcmp(key, "shape")) {
+            if (!cae__text_eat(t, '(')) return CAE__NPY_BAD("shape is not a tuple");
+            x->ndim = 0;
+            while (!cae__text_eat(t, ')')) {
+                unsigned long long v = 0;
+                int digits = 0;
+                cae__text_skip(t);
+                while (t->p < t->end && *t->p >= '0' && *t->p <= '9' && v <= 0x7FFFFFFF)
+                    v = v * 10 + (unsigned long long)(*t->p++ - '0'), digits++;
+                if (!digits || v > 0x7FFFFFFF) return CAE__NPY_BAD("a dimension is not a number 0..2147483647");
+                if (x->ndim == CONVAE_IDX_MAX_DIMS) return CAE__NPY_BAD("more than 8 dimensions");
+                x->dims[x->ndim++] = (int)v;
+                if (!cae__text_eat(t, ',')) {
+                    if (!cae__text_eat(t, ')')) return CAE__NPY_BAD("expected ',' or ')' in shape");
+                    break;
+                }
+            }
+            have |= 4;
+        } else {
+            return CAE__NPY_BAD("unknown key");
+        }
+        if (!cae__text_eat(t, ',')) {
+            if (!cae__text_eat(t, '}')) return CAE__NPY_BAD("expected ',' or '}'");
+            break;
+        }
+    }
+    cae__text_skip(t);
+    if (t->p != t->end) return CAE__NPY_BAD("text after the dict");
+#undef CAE__NPY_BAD
+    if (have != 7) return cae__fail(e, CAE_ERR_FORMAT, "%s: .npy header lacks descr, fortran_order or shape", name);
+    if (fortran)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: a Fortran-order array (save it with np.ascontiguousarray first)", name);
+    if (!x->ndim)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: a 0-d array (a scalar); arrays of 1..8 dimensions are read", name);
+    *little = descr[0] != '>';
+    x->type = !strcmp(descr + 1, "u1") ? CAE_IDX_U8 : !strcmp(descr + 1, "i1") ? CAE_IDX_I8
+            : !strcmp(descr + 1, "i2") ? CAE_IDX_I16 : !strcmp(descr + 1, "i4") ? CAE_IDX_I32
+            : !strcmp(descr + 1, "f4") ? CAE_IDX_F32 : !strcmp(descr + 1, "f8") ? CAE_IDX_F64 : 0;
+    x->elem_size = cae__idx_elem_size(x->type);
+    if (!x->type || (descr[0] != '<' && descr[0] != '>' && descr[0] != '|') ||
+        (descr[0] == '|') != (x->elem_size == 1))
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: .npy dtype '%s': this reader takes u1 i1 i2 i4 f4 f8, '<' or '>'", name,
+                         descr);
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_npy_parse(const void *buf, size_t len, cae_idx *out, const char *name_for_errors, cae_err *e)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    const char *name = name_for_errors ? name_for_errors : "<memory>";
+    size_t hdr, bytes, count = 1;
+    cae__text t;
+    cae_idx x;
+    int little = 1, rc, i;
+    if (!out) return cae__fail(e, CAE_ERR_ARG, "%s: cae_npy_parse: out is NULL", name);
+    memset(out, 0, sizeof *out);
+    memset(&x, 0, sizeof x);
+    if (!b && len) return cae__fail(e, CAE_ERR_ARG, "%s: cae_npy_parse: buf is NULL", name);
+    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: not a .npy file (magic \\x93NUMPY missing at offset 0)", name);
+    if (b[6] < 1 || b[6] > 3)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: .npy format %d.%d, this reader takes 1.0, 2.0 and 3.0", name, b[6], b[7]);
+    if (b[6] == 1) hdr = 10 + ((size_t)b[8] | (size_t)b[9] << 8);
+    else if (len < 12) return cae__fail(e, CAE_ERR_FORMAT, "%s: .npy header truncated at offset %zu", name, len);
+    else hdr = 12 + (size_t)cae__le32(b + 8);
+    if (hdr > len || hdr > 65536 + 12)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: .npy header of %zu bytes, the file has %zu", name, hdr, len);
+    t.start = (const char *)b, t.p = (const char *)b + (b[6] == 1 ? 10 : 12), t.end = (const char *)b + hdr;
+    if ((rc = cae__npy_dict_parse(&t, &x, &little, name, e)) != CAE_OK) return rc;
+    for (i = 0; i < x.ndim && count; i++)
+        if (!(count = cae__mul(count, (size_t)x.dims[i])) && x.dims[i])
+            return cae__fail(e, CAE_ERR_FORMAT, "%s: .npy shape overflows size_t", name);
+    for (i = 0; i < x.ndim; i++)
+        if (!x.dims[i]) count = 0;
+    bytes = cae__mul(count, (size_t)x.elem_size);
+    if (count && (!bytes || bytes > CONVAE_MAX_BYTES))
+        return cae__fail(e, CAE_ERR_NOMEM, "%s: .npy data of %zu elements exceeds CONVAE_MAX_BYTES", name, count);
+    if (len - hdr != bytes)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: .npy header says %zu data bytes, %zu follow the %zu-byte header", name,
+                         bytes, len - hdr, hdr);
+    x.count = count;
+    x.data = CONVAE_MALLOC(bytes ? bytes : 1);
+    if (!x.data) return cae__fail(e, CAE_ERR_NOMEM, "%s: cannot allocate %zu bytes for the .npy data", name, bytes);
+    if (bytes) memcpy(x.data, b + hdr, bytes);
+    if (little != cae__host_is_le()) cae__swap_elems((unsigned char *)x.data, count, x.elem_size);
+    *out = x;
+    return CAE_OK;
+}
+
+static unsigned cae__le16(const unsigned char *p)
+{
+    return (unsigned)p[0] | (unsigned)p[1] << 8;
+}
+
+CONVAE_DEF int cae_npz_get(const void *buf, size_t len, const char *member, cae_idx *out, const char *name_for_errors,
+                           cae_err *e)
+{
+    const unsigned char *b = (const unsigned char *)buf, *p, *eocd = NULL;
+    const char *name = name_for_errors ? name_for_errors : "<memory>";
+    size_t mlen = member ? strlen(member) : 0, cd, cd_end, i, entries;
+    if (!out) return cae__fail(e, CAE_ERR_ARG, "%s: cae_npz_get: out is NULL", name);
+    memset(out, 0, sizeof *out);
+    if ((!b && len) || !member) return cae__fail(e, CAE_ERR_ARG, "%s: cae_npz_get: NULL buffer or member", name);
+    /* the end of central directory record: the last "PK\5\6" with room for its comment */
+    for (i = len >= 22 ? len - 22 + 1 : 0; i-- > 0 && len - i <= 22 + 65535;)
+        if (b[i] == 'P' && b[i + 1] == 'K' && b[i + 2] == 5 && b[i + 3] == 6 && i + 22 + cae__le16(b + i + 20) == len) {
+            eocd = b + i;
+            break;
+        }
+    if (!eocd) return cae__fail(e, CAE_ERR_FORMAT, "%s: not a .npz (zip) file: no end of central directory record", name);
+    entries = cae__le16(eocd + 10), cd = cae__le32(eocd + 16), cd_end = cd + cae__le32(eocd + 12);
+    if (cae__le16(eocd + 4) || cae__le16(eocd + 6) || cd_end > (size_t)(eocd - b) || cd_end < cd)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: zip central directory at %zu..%zu lies outside the file (or spans disks)",
+                         name, cd, cd_end);
+    for (p = b + cd, i = 0; i < entries; i++) {
+        size_t nl, xl, cl, csize, usize, off, lh, data;
+        unsigned method, flags;
+        if ((size_t)(b + cd_end - p) < 46 || memcmp(p, "PK\1\2", 4) != 0)
+            return cae__fail(e, CAE_ERR_FORMAT, "%s: zip central directory entry %zu at offset %zu is damaged", name, i,
+                             (size_t)(p - b));
+        flags = cae__le16(p + 8), method = cae__le16(p + 10);
+        csize = cae__le32(p + 20), usize = cae__le32(p + 24), off = cae__le32(p + 42);
+        nl = cae__le16(p + 28), xl = cae__le16(p + 30), cl = cae__le16(p + 32);
+        if ((size_t)(b + cd_end - p) < 46 + nl + xl + cl)
+            return cae__fail(e, CAE_ERR_FORMAT, "%s: zip entry %zu at offset %zu runs past the directory", name, i,
+                             (size_t)(p - b));
+        if (nl != mlen + 4 || memcmp(p + 46, member, mlen) != 0 || memcmp(p + 46 + mlen, ".npy", 4) != 0) {
+            p += 46 + nl + xl + cl;
+            continue;
+        }
+        if (csize == 0xFFFFFFFFu || usize == 0xFFFFFFFFu || off == 0xFFFFFFFFu)
+            return cae__fail(e, CAE_ERR_FORMAT, "%s: %s.npy needs ZIP64 (over 4 GiB), which this reader does not take",
+                             name, member);
+        if (flags & 1) return cae__fail(e, CAE_ERR_FORMAT, "%s: %s.npy is encrypted", name, member);
+        if (off > len - 30 || len < 30 || memcmp(b + off, "PK\3\4", 4) != 0)
+            return cae__fail(e, CAE_ERR_FORMAT, "%s: %s.npy: no local header at offset %zu", name, member, off);
+        lh = 30 + cae__le16(b + off + 26) + cae__le16(b + off + 28);
+        data = off + lh;
+        if (lh > len - off || csize > len - data || data + csize > cd)
+            return cae__fail(e, CAE_ERR_FORMAT, "%s: %s.npy: %zu bytes at offset %zu run past the data", name, member,
+                             csize, data);
+        if (usize > CONVAE_MAX_BYTES)
+            return cae__fail(e, CAE_ERR_NOMEM, "%s: %s.npy of %zu bytes exceeds CONVAE_MAX_BYTES", name, member, usize);
+        if (method == 0) {
+            if (csize != usize || cae_crc32(0, b + data, csize) != cae__le32(p + 16))
+                return cae__fail(e, CAE_ERR_FORMAT, "%s: %s.npy: sizes or CRC-32 do not match its directory entry", name,
+                                 member);
+            return cae_npy_parse(b + data, csize, out, name, e);
+        }
+        if (method == 8) {
+#ifndef CONVAE_NO_GZIP
+            unsigned char *raw;
+            size_t rawlen, used;
+            int rc = cae_inflate(b + data, csize, &used, &raw, &rawlen, usize, e);
+            if (rc) return rc;
+            if (rawlen != usize || cae_crc32(0, raw, rawlen) != cae__le32(p + 16))
+                rc = cae__fail(e, CAE_ERR_FORMAT, "%s: %s.npy inflates to %zu bytes, or a CRC-32, its entry does not say",
+                               name, member, rawlen);
+            else rc = cae_npy_parse(raw, rawlen, out, name, e);
+            CONVAE_FREE(raw);
+            return rc;
+#else
+            return cae__fail(e, CAE_ERR_FORMAT, "%s: %s.npy is deflated and this build has no inflater (CONVAE_NO_GZIP)",
+                             name, member);
+#endif
+        }
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: %s.npy uses zip method %u; stored (0) and deflated (8) are read", name,
+                         member, method);
+    }
+    return cae__fail(e, CAE_ERR_FORMAT, "%s: no member %s.npy", name, member);
+}
+
+#ifndef CONVAE_NO_STDIO
+CONVAE_DEF int cae_npy_save(const char *path, const cae_idx *x, cae_err *e)
+{
+    size_t len = cae_npy_bytes(x);
+    unsigned char *b;
+    int rc;
+    if (!path || !len) return cae__fail(e, CAE_ERR_ARG, "%s: no array, or one no .npy holds", path ? path : "save");
+    if (!(b = (unsigned char *)CONVAE_MALLOC(len))) return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    rc = cae_npy_write_mem(x, b, len, e);
+    if (rc == CAE_OK) rc = cae_write_file(path, b, len, e);
+    CONVAE_FREE(b);
+    return rc;
+}
+
+static void cae__put16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v & 255), p[1] = (unsigned char)(v >> 8 & 255);
+}
+
+/* a zip header: local (PK\3\4, 30 bytes) or central (PK\1\2, 46 bytes), stored, dated 1980-01-01 */
+static unsigned char *cae__zip_header(unsigned char *p, int central, const char *nm, size_t nl, unsigned long crc,
+                                      size_t size, size_t off)
+{
+    unsigned char *q = p + (central ? 6 : 4);
+    memset(p, 0, central ? 46 : 30);
+    memcpy(p, central ? "PK\1\2" : "PK\3\4", 4);
+    if (central) cae__put16(p + 4, 20);
+    cae__put16(q, 20);                         /* version needed */
+    cae__put16(q + 8, 0x21);                   /* date: 1980-01-01 */
+    cae__put32(q + 10, crc);
+    cae__put32(q + 14, (unsigned long)size), cae__put32(q + 18, (unsigned long)size);
+    cae__put16(q + 22, (unsigned)nl + 4);
+    if (central) cae__put32(p + 42, (unsigned long)off);
+    p += central ? 46 : 30;
+    memcpy(p, nm, nl);
+    memcpy(p + nl, ".npy", 4);
+    return p + nl + 4;
+}
+
+CONVAE_DEF int cae_npz_save(const char *path, const char *const *names, const cae_idx *arrays, int n, cae_err *e)
+{
+    size_t total = 22, cdsize = 0, off = 0;
+    unsigned char *b, *p, *cd;
+    unsigned long *crcs;
+    int i, rc = CAE_OK;
+    if (!path || (n && (!names || !arrays)) || n < 0 || n > 65535)
+        return cae__fail(e, CAE_ERR_ARG, "save .npz: bad arguments");
+    for (i = 0; i < n; i++) {
+        size_t nl = names[i] ? strlen(names[i]) : 0, sz = cae_npy_bytes(arrays + i);
+        if (!nl || nl > 255 || !sz)
+            return cae__fail(e, CAE_ERR_ARG, "%s: member %d has no name, or an array no .npy holds", path, i);
+        total += 30 + 46 + 2 * (nl + 4) + sz;
+        if (total > CONVAE_MAX_BYTES) return cae__fail(e, CAE_ERR_NOMEM, "%s: more than CONVAE_MAX_BYTES", path);
+    }
+    b = (unsigned char *)CONVAE_MALLOC(total);
+    crcs = (unsigned long *)CONVAE_MALLOC(sizeof(unsigned long) * (size_t)(n ? n : 1));
+    if (!b || !crcs) {
+        CONVAE_FREE(b), CONVAE_FREE(crcs);
+        return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (p = b, i = 0; i < n && rc == CAE_OK; i++) { /* each member: local header, then the .npy bytes */
+        size_t nl = strlen(names[i]), sz = cae_npy_bytes(arrays + i);
+        unsigned char *data = b + off + 30 + nl + 4;
+        rc = cae_npy_write_mem(arrays + i, data, sz, e);
+        crcs[i] = cae_crc32(0, data, sz);
+        cae__zip_header(b + off, 0, names[i], nl, crcs[i], sz, 0);
+        off += 30 + nl + 4 + sz;
+    }
+    for (cd = p = b + off, off = 0, i = 0; i < n && rc == CAE_OK; i++) { /* the central directory */
+        size_t nl = strlen(names[i]), sz = cae_npy_bytes(arrays + i);
+        p = cae__zip_header(p, 1, names[i], nl, crcs[i], sz, off);
+        off += 30 + nl + 4 + sz;
+    }
+    cdsize = (size_t)(p - cd);
+    memset(p, 0, 22);
+    memcpy(p, "PK\5\6", 4);
+    cae__put16(p + 8, (unsigned)n), cae__put16(p + 10, (unsigned)n);
+    cae__put32(p + 12, (unsigned long)cdsize), cae__put32(p + 16, (unsigned long)(cd - b));
+    if (rc == CAE_OK) rc = cae_write_file(path, b, total, e);
+    CONVAE_FREE(b), CONVAE_FREE(crcs);
+    return rc;
+}
+#endif
 
 /* ================================================================ tensors */
 
@@ -4811,7 +5264,7 @@ CONVAE_DEF int cae_trainer_create(cae_trainer **out, const cae_net *net, int max
             2 * (size_t)nslots + 16;
     bytes = cae__mul(total, sizeof(float));
     /* the same sum in double: on a 32-bit host the size_t one can wrap */
-    if (((double)head + 4.0 * np + (double)plan.ndu + (double)net->nwino + (double)nflip +
+    if (((double)head + 4.0 * (double)np + (double)plan.ndu + (double)net->nwino + (double)nflip +
          (double)nslots * ((double)np + (double)plan.ndu + (double)plan.ws_floats) + 2.0 * nslots + 16) * sizeof(float) >
         (double)CONVAE_MAX_BYTES)
         bytes = 0;
@@ -5039,6 +5492,19 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
 /* ================================================================ files: whole, or not at all */
 #ifndef CONVAE_NO_STDIO
 
+#if !defined(_WIN32) && (defined(__unix__) || defined(__APPLE__))
+/* fsync of a file or folder; 0 only when the system says the data may not be on the disk */
+static int cae__sync(const char *path)
+{
+    int fd = open(path, O_RDONLY), rc;
+    if (fd < 0) return 1;
+    rc = fsync(fd);
+    if (rc) rc = errno == EIO || errno == ENOSPC;
+    close(fd);
+    return !rc;
+}
+#endif
+
 CONVAE_DEF int cae_write_file(const char *path, const void *data, size_t len, cae_err *e)
 {
     char tmp[1024];
@@ -5052,14 +5518,32 @@ CONVAE_DEF int cae_write_file(const char *path, const void *data, size_t len, ca
     if (!f) return cae__fail(e, CAE_ERR_IO, "%s: cannot create (is the folder there and writable?)", tmp);
     ok = fwrite(data, 1, len, f) == len;
     ok = (fflush(f) == 0) && ok;
+#ifdef _WIN32
+    ok = ok && _commit(_fileno(f)) == 0;
+#endif
     ok = (fclose(f) == 0) && ok;
 #ifdef _WIN32
     if (ok) remove(path); /* rename does not replace on Windows */
+#elif defined(__unix__) || defined(__APPLE__)
+    ok = ok && cae__sync(tmp);
 #endif
     if (!ok || rename(tmp, path) != 0) {
         remove(tmp);
-        return cae__fail(e, CAE_ERR_IO, "%s: write failed (disk full?); the previous file is unchanged", path);
+        return cae__fail(e, CAE_ERR_IO, "%s: %s; the previous file is unchanged", path,
+                         ok ? "cannot rename the new file onto it (is it a folder?)" : "write failed (disk full?)");
     }
+#if !defined(_WIN32) && (defined(__unix__) || defined(__APPLE__))
+    { /* and the folder, so that the rename itself survives a power cut */
+        const char *slash = strrchr(path, '/');
+        if (slash && (size_t)(slash - path) < sizeof tmp) {
+            memcpy(tmp, path, (size_t)(slash - path) + 1);
+            tmp[slash - path + 1] = 0;
+        } else {
+            memcpy(tmp, ".", 2);
+        }
+        cae__sync(tmp);
+    }
+#endif
     return CAE_OK;
 }
 #endif /* CONVAE_NO_STDIO */
@@ -5215,6 +5699,190 @@ CONVAE_DEF int cae_net_load(cae_net *net, const char *path, cae_err *e)
     return rc;
 }
 #endif
+
+#ifndef CONVAE_NO_TRAIN
+/* ================================================================ checkpoints
+   "CONVAEK1", then little-endian: u32 version; u64 model bytes and the net's model file;
+   f32 lr, beta1, beta2, eps, u64 Adam steps; nparams f32 first moments, nparams f32 second
+   moments; u64 user bytes and the caller's bytes; u32 CRC-32 of all before. */
+#define CAE__CKPT_MAGIC "CONVAEK1"
+
+static void cae__put64(unsigned char *p, unsigned long long v)
+{
+    cae__put32(p, (unsigned long)(v & 0xFFFFFFFFu)), cae__put32(p + 4, (unsigned long)(v >> 32));
+}
+
+static unsigned long long cae__le64(const unsigned char *p)
+{
+    return (unsigned long long)cae__le32(p) | (unsigned long long)cae__le32(p + 4) << 32;
+}
+
+static unsigned char *cae__put_floats(unsigned char *p, const float *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++, p += 4) {
+        unsigned int u;
+        memcpy(&u, x + i, 4);
+        cae__put32(p, u);
+    }
+    return p;
+}
+
+static const unsigned char *cae__get_floats(float *x, const unsigned char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++, p += 4) {
+        unsigned int u = (unsigned int)cae__le32(p);
+        memcpy(x + i, &u, 4);
+    }
+    return p;
+}
+
+CONVAE_DEF size_t cae_trainer_state_bytes(const cae_trainer *t, size_t user_len)
+{
+    size_t fixed;
+    if (!t) return 0;
+    fixed = 8 + 4 + 8 + cae_net_file_bytes(&t->net) + 4 * 4 + 8 + 8 * t->net.nparams + 8 + 4;
+    return user_len > CONVAE_MAX_BYTES ? 0 : fixed + user_len;
+}
+
+CONVAE_DEF int cae_trainer_write_state(const cae_trainer *t, const void *user, size_t user_len, void *buf, size_t cap,
+                                       cae_err *e)
+{
+    size_t len = cae_trainer_state_bytes(t, user_len), mlen;
+    unsigned char *b = (unsigned char *)buf, *p;
+    const float hyper[4] = {t ? t->adam.lr : 0, t ? t->adam.beta1 : 0, t ? t->adam.beta2 : 0, t ? t->adam.eps : 0};
+    int rc;
+    if (!len || !buf || (user_len && !user)) return cae__fail(e, CAE_ERR_ARG, "write checkpoint: bad arguments");
+    if (cap < len) return cae__fail(e, CAE_ERR_ARG, "write checkpoint: %zu bytes of room, it needs %zu", cap, len);
+    mlen = cae_net_file_bytes(&t->net);
+    memcpy(b, CAE__CKPT_MAGIC, 8);
+    cae__put32(b + 8, 1);
+    cae__put64(b + 12, mlen);
+    if ((rc = cae_net_write_mem(&t->net, b + 20, mlen, e)) != CAE_OK) return rc;
+    p = cae__put_floats(b + 20 + mlen, hyper, 4);
+    cae__put64(p, (unsigned long long)t->adam.t);
+    p = cae__put_floats(p + 8, t->m, t->net.nparams);
+    p = cae__put_floats(p, t->v, t->net.nparams);
+    cae__put64(p, user_len);
+    if (user_len) memcpy(p + 8, user, user_len);
+    cae__put32(b + len - 4, cae_crc32(0, b, len - 4));
+    return CAE_OK;
+}
+
+/* CAE_OK when net a (the checkpoint's) has b's (the trainer's) architecture; else the first
+   difference, said in e. */
+static int cae__same_arch(const cae_net *a, const cae_net *b, const char *name, cae_err *e)
+{
+    int l;
+    if (a->h != b->h || a->w != b->w || a->c != b->c)
+        return cae__fail(e, CAE_ERR_SHAPE, "%s: the checkpoint's model is not this one: its input is %dx%dx%d, this "
+                         "model's %dx%dx%d", name, a->h, a->w, a->c, b->h, b->w, b->c);
+    for (l = 0; l < a->nlayers && l < b->nlayers; l++) {
+        const cae_layer *x = a->layer + l, *y = b->layer + l;
+        if (x->kind != y->kind || x->oc != y->oc || x->k != y->k || x->act != y->act || strcmp(x->name, y->name))
+            return cae__fail(e, CAE_ERR_SHAPE, "%s: the checkpoint's model is not this one: its layer %d is %s (%d "
+                             "channels), this model's %s (%d channels)", name, l + 1, x->name, x->oc, y->name, y->oc);
+    }
+    if (a->nlayers != b->nlayers)
+        return cae__fail(e, CAE_ERR_SHAPE, "%s: the checkpoint's model is not this one: it has %d layers, this model %d",
+                         name, a->nlayers, b->nlayers);
+    return CAE_OK;
+}
+
+CONVAE_DEF int cae_trainer_read_state(cae_trainer *t, const void *buf, size_t len, const char *name,
+                                      const unsigned char **user, size_t *user_len, cae_err *e)
+{
+    const unsigned char *b = (const unsigned char *)buf, *p;
+    unsigned long long mlen, ulen, steps;
+    unsigned long crc;
+    float hyper[4];
+    cae_net net;
+    size_t np, rest;
+    int rc;
+    if (!name) name = "<memory>";
+    if (!t || (!b && len)) return cae__fail(e, CAE_ERR_ARG, "%s: no trainer or no buffer", name);
+    if (len < 20 + 4 || memcmp(b, CAE__CKPT_MAGIC, 8) != 0)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: not a convae checkpoint (magic \"%s\" missing at offset 0)", name,
+                         CAE__CKPT_MAGIC);
+    if (cae__le32(b + 8) != 1)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: checkpoint format version %lu, this build reads 1", name,
+                         cae__le32(b + 8));
+    crc = cae_crc32(0, b, len - 4);
+    if (crc != cae__le32(b + len - 4))
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: CRC-32 mismatch at offset %zu: stored %lx, computed %lx (damaged file)",
+                         name, len - 4, cae__le32(b + len - 4), crc);
+    mlen = cae__le64(b + 12);
+    if (mlen > len - 24)
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: model of %llu bytes at offset 12 in a file of %zu", name, mlen, len);
+    if ((rc = cae_net_load_mem(&net, b + 20, (size_t)mlen, name, e)) != CAE_OK) return rc;
+    np = net.nparams;
+    if ((rc = cae__same_arch(&net, &t->net, name, e)) != CAE_OK) {
+        cae_net_free(&net);
+        return rc;
+    }
+    p = b + 20 + mlen;
+    rest = len - 24 - (size_t)mlen; /* Adam's settings and moments, the caller's bytes and their size */
+    if (rest < 32 + 8 * np || (ulen = cae__le64(p + 24 + 8 * np)) != rest - 32 - 8 * np) {
+        cae_net_free(&net);
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: %zu bytes do not hold a model of %zu parameters, its moments and the "
+                         "sizes they give", name, len, np);
+    }
+    p = cae__get_floats(hyper, p, 4);
+    steps = cae__le64(p);
+    if (!(hyper[0] > 0) || !(hyper[1] >= 0 && hyper[1] < 1) || !(hyper[2] >= 0 && hyper[2] < 1) || !(hyper[3] > 0) ||
+        steps > ((unsigned long long)1 << 62)) {
+        cae_net_free(&net);
+        return cae__fail(e, CAE_ERR_FORMAT, "%s: Adam's settings at offset %llu are out of range", name, 20 + mlen);
+    }
+    /* all checked: now t changes */
+    memcpy(t->param, net.param, sizeof(float) * np);
+    cae_net_free(&net);
+    cae__trainer_derive(t);
+    t->adam.lr = hyper[0], t->adam.beta1 = hyper[1], t->adam.beta2 = hyper[2], t->adam.eps = hyper[3];
+    t->adam.t = (long long)steps;
+    p = cae__get_floats(t->m, p + 8, np);
+    p = cae__get_floats(t->v, p, np);
+    if (user) *user = ulen ? p + 8 : NULL;
+    if (user_len) *user_len = (size_t)ulen;
+    return CAE_OK;
+}
+
+#ifndef CONVAE_NO_STDIO
+CONVAE_DEF int cae_trainer_save(const cae_trainer *t, const char *path, const void *user, size_t user_len, cae_err *e)
+{
+    size_t len = cae_trainer_state_bytes(t, user_len);
+    unsigned char *b;
+    int rc;
+    if (!path || !len) return cae__fail(e, CAE_ERR_ARG, "save checkpoint: no path, no trainer or too many bytes");
+    b = (unsigned char *)CONVAE_MALLOC(len);
+    if (!b) return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
+    rc = cae_trainer_write_state(t, user, user_len, b, len, e);
+    if (rc == CAE_OK) rc = cae_write_file(path, b, len, e);
+    CONVAE_FREE(b);
+    return rc;
+}
+
+CONVAE_DEF int cae_trainer_load(cae_trainer *t, const char *path, void **user, size_t *user_len, cae_err *e)
+{
+    const unsigned char *u;
+    unsigned char *b;
+    size_t len, ulen;
+    int rc;
+    if (user) *user = NULL;
+    if (user_len) *user_len = 0;
+    if ((rc = cae_read_file(path, &b, &len, 0, e)) != CAE_OK) return rc;
+    rc = cae_trainer_read_state(t, b, len, path, &u, &ulen, e);
+    if (rc == CAE_OK && user && ulen) { /* the caller's bytes move to the front of the buffer */
+        memmove(b, u, ulen);
+        *user = b, b = NULL;
+    }
+    if (rc == CAE_OK && user_len) *user_len = ulen;
+    CONVAE_FREE(b);
+    return rc;
+}
+#endif
+#endif /* CONVAE_NO_TRAIN */
 
 /* ================================================================ images: PGM/PPM and the grid */
 

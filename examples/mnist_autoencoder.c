@@ -14,6 +14,7 @@
 #define CONVAE_REPORT_IMPLEMENTATION
 #include "convae_report.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +34,8 @@
 
 /* ------------------------------------------------------------------ settings */
 typedef struct options {
-    const char *data, *out, *lang;
-    int epochs, batch, limit, threads, tsne;
+    const char *data, *out, *lang, *load, *load_weights;
+    int epochs, batch, limit, threads, tsne, resume, ckpt_every;
     float lr, val_frac;
     unsigned long long seed;
 } options;
@@ -54,7 +55,18 @@ static void usage(FILE *f)
             "  --threads N     OpenMP threads (all cores)\n"
             "  --tsne N        test images in the PCA/t-SNE views of the latent space (2000; 0: none)\n"
             "  --lang en|es    language of report.html and the figures (en)\n"
-            "  --help          this text\n");
+            "  --checkpoint-every N  also save OUT/checkpoint.cae every N batches (50; 0: only after each\n"
+            "                  epoch and on Ctrl-C); it holds all training depends on\n"
+            "  --resume        go on from OUT/checkpoint.cae, with the same flags: the result is the same\n"
+            "                  bits as a run that never stopped (--epochs may be raised)\n"
+            "  --load FILE     start from a saved model (a model.cae); with --epochs 0, no training:\n"
+            "                  sections 5-7 and the report for that model\n"
+            "  --load-weights FILE.npz  start from Keras weights: np.savez(FILE, *model.get_weights())\n"
+            "                  of the lab's Keras model\n"
+            "  --help          this text\n"
+            "It writes into OUT: report.html, the figures, history.csv, mse.csv, model.cae, checkpoint.cae,\n"
+            "and for NumPy: weights.npz (Keras's get_weights() order), mse.npy, latents.npy and\n"
+            "reconstructions.npy (the first --tsne test images).\n");
 }
 
 /* Parses a whole string as a number in [lo, hi]; 0 on anything else. */
@@ -66,6 +78,12 @@ static int parse_num(const char *s, double lo, double hi, double *v)
     return *end == 0 && *v >= lo && *v <= hi;
 }
 
+/* The same for a whole number: "1.5" epochs is an error, not 1 epoch. */
+static int parse_int(const char *s, double lo, double hi, double *v)
+{
+    return parse_num(s, lo, hi, v) && *v == (double)(long long)*v;
+}
+
 /* 1: run; 0: bad flags (said on stderr); -1: --help was printed */
 static int parse_args(int argc, char **argv, options *o)
 {
@@ -73,6 +91,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->data = "data/mnist", o->out = "runs/mnist", o->lang = "en";
     o->epochs = 15, o->batch = 256, o->limit = 0, o->threads = 0, o->tsne = 2000;
     o->lr = 1e-3f, o->val_frac = 0.1f, o->seed = 42;
+    o->load = o->load_weights = NULL, o->resume = 0, o->ckpt_every = 50;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -80,26 +99,41 @@ static int parse_args(int argc, char **argv, options *o)
             usage(stdout);
             return -1;
         }
+        if (!strcmp(a, "--resume")) {
+            o->resume = 1;
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "error: %s needs a value (or is unknown); see --help\n", a);
             return 0;
         }
         i++;
-        if (!strcmp(a, "--data")) o->data = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--epochs") && parse_num(v, 0, 100000, &d)) o->epochs = (int)d;
-        else if (!strcmp(a, "--batch") && parse_num(v, 1, 65536, &d)) o->batch = (int)d;
+        if (!strcmp(a, "--data") && *v) o->data = v;
+        else if (!strcmp(a, "--out") && *v) o->out = v; /* "" would write into / */
+        else if (!strcmp(a, "--epochs") && parse_int(v, 0, 100000, &d)) o->epochs = (int)d;
+        else if (!strcmp(a, "--batch") && parse_int(v, 1, 65536, &d)) o->batch = (int)d;
         else if (!strcmp(a, "--lr") && parse_num(v, 1e-9, 10, &d)) o->lr = (float)d;
-        else if (!strcmp(a, "--seed") && parse_num(v, 0, 1e18, &d)) o->seed = (unsigned long long)d;
+        else if (!strcmp(a, "--seed") && parse_int(v, 0, 1e18, &d)) o->seed = (unsigned long long)d;
         else if (!strcmp(a, "--val-frac") && parse_num(v, 0, 0.9, &d)) o->val_frac = (float)d;
-        else if (!strcmp(a, "--limit") && parse_num(v, 1, 1e9, &d)) o->limit = (int)d;
-        else if (!strcmp(a, "--threads") && parse_num(v, 1, 1024, &d)) o->threads = (int)d;
-        else if (!strcmp(a, "--tsne") && parse_num(v, 0, 10000, &d)) o->tsne = (int)d;
+        else if (!strcmp(a, "--limit") && parse_int(v, 1, 1e9, &d)) o->limit = (int)d;
+        else if (!strcmp(a, "--threads") && parse_int(v, 1, 1024, &d)) o->threads = (int)d;
+        else if (!strcmp(a, "--tsne") && parse_int(v, 0, 10000, &d)) o->tsne = (int)d;
         else if (!strcmp(a, "--lang") && (!strcmp(v, "en") || !strcmp(v, "es"))) o->lang = v;
+        else if (!strcmp(a, "--checkpoint-every") && parse_num(v, 0, 1e9, &d)) o->ckpt_every = (int)d;
+        else if (!strcmp(a, "--load")) o->load = v;
+        else if (!strcmp(a, "--load-weights")) o->load_weights = v;
         else {
             fprintf(stderr, "error: bad flag or value: %s %s; see --help\n", a, v);
             return 0;
         }
+    }
+    if (o->resume && (o->load || o->load_weights)) {
+        fprintf(stderr, "error: --resume goes on from the checkpoint in --out; it does not take --load or --load-weights\n");
+        return 0;
+    }
+    if (o->load && o->load_weights) {
+        fprintf(stderr, "error: --load and --load-weights both give the starting weights: use one\n");
+        return 0;
     }
     return 1;
 }
@@ -182,6 +216,13 @@ typedef struct lab {
     float *xb, *mse;     /* a batch of images as floats (and room after it); per-test-image MSE */
     int *perm;
     float *hist_loss, *hist_val;
+    /* where training stands: all of it goes into checkpoint.cae */
+    int ep, pos, shuffled;     /* the epoch under way (from 1), its next batch's first image, its order drawn */
+    double sum, ep_seconds;    /* the epoch's loss summed over its images so far; its training seconds */
+    double *hist;              /* per finished epoch: loss, val_loss, training and validation seconds */
+    unsigned long data_crc;    /* of the training file's images in use */
+    int nckpt;                 /* checkpoints written, and their seconds */
+    double t_ckpt;
 } lab;
 
 static double now(void)
@@ -481,7 +522,8 @@ static int load_and_explore(lab *L)
     L->perm = (int *)malloc(sizeof(int) * (size_t)(tr->n > L->te.n ? tr->n : L->te.n));
     L->hist_loss = (float *)malloc(sizeof(float) * (size_t)(L->o.epochs + 1));
     L->hist_val = (float *)malloc(sizeof(float) * (size_t)(L->o.epochs + 1));
-    if (!L->xb || !L->mse || !L->perm || !L->hist_loss || !L->hist_val) {
+    L->hist = (double *)malloc(4 * sizeof(double) * (size_t)(L->o.epochs + 1));
+    if (!L->xb || !L->mse || !L->perm || !L->hist_loss || !L->hist_val || !L->hist) {
         fprintf(stderr, "error: out of memory\n");
         return 0;
     }
@@ -544,6 +586,7 @@ static int preprocess(lab *L)
         fprintf(stderr, "error: no training images left after the validation split\n");
         return 0;
     }
+    L->data_crc = cae_crc32(0, tr->px, (size_t)ntrain * L->hw); /* a checkpoint is for these images only */
     say(L, "x / 255 as float32, one channel added:\n");
     say(L, "  train      (%d, %d, %d, 1)\n  validation (%d, %d, %d, 1)  = the first %.0f%% of the training file\n"
            "  test       (%d, %d, %d, 1)\n",
@@ -567,22 +610,80 @@ static int preprocess(lab *L)
 }
 
 /* ------------------------------------------------------------------ 3. the model */
+/* --load-weights: the arrays np.savez(FILE, *model.get_weights()) wrote for the lab's Keras
+   model (arr_0, arr_1, ...: each conv's HWIO kernel, then its bias) into the trainer */
+static int load_weights_npz(lab *L, const char *file)
+{
+    const cae_net *net = cae_trainer_net(L->trainer);
+    float *param = (float *)malloc(sizeof(float) * (net->nparams ? net->nparams : 1));
+    unsigned char *buf = NULL;
+    size_t len, j;
+    cae_idx a;
+    cae_err e;
+    char name[16];
+    int l, n = 0, ok = param && cae_read_file(file, &buf, &len, 0, &e) == CAE_OK;
+    if (!param) snprintf(e.msg, sizeof e.msg, "out of memory");
+    for (l = 0; ok && l < net->nlayers; l++) {
+        const cae_layer *Ly = net->layer + l;
+        int part;
+        if (Ly->kind != CAE_CONV2D) continue;
+        for (part = 0; ok && part < 2; part++, n++) { /* the kernel [k,k,c,oc], then the bias [oc] */
+            size_t want = part ? (size_t)Ly->oc : Ly->nparams - (size_t)Ly->oc, off = Ly->poff + (part ? Ly->nparams - want : 0);
+            snprintf(name, sizeof name, "arr_%d", n);
+            if (cae_npz_get(buf, len, name, &a, file, &e)) {
+                ok = 0;
+                break;
+            }
+            if ((a.type != CAE_IDX_F32 && a.type != CAE_IDX_F64) || a.ndim != (part ? 1 : 4) || a.count != want ||
+                (!part && (a.dims[0] != Ly->k || a.dims[1] != Ly->k || a.dims[2] != Ly->c || a.dims[3] != Ly->oc))) {
+                snprintf(e.msg, sizeof e.msg, "%s: %s has %d dimensions, %zu numbers; %s's %s must be float32 (%d, %d, %d, %d)",
+                         file, name, a.ndim, a.count, Ly->name, part ? "bias" : "kernel", part ? Ly->oc : Ly->k,
+                         part ? 0 : Ly->k, part ? 0 : Ly->c, part ? 0 : Ly->oc);
+                ok = 0;
+            }
+            for (j = 0; ok && j < want; j++) param[off + j] = (float)cae_idx_get(&a, j);
+            cae_idx_free(&a);
+        }
+    }
+    if (ok) { /* one array more means another model */
+        snprintf(name, sizeof name, "arr_%d", n);
+        if (cae_npz_get(buf, len, name, &a, file, &e) == CAE_OK) {
+            cae_idx_free(&a);
+            snprintf(e.msg, sizeof e.msg, "%s: more than the model's %d weight arrays (is it the lab's Keras model?)", file, n);
+            ok = 0;
+        }
+    }
+    if (ok && cae_trainer_set_params(L->trainer, param, net->nparams, &e)) ok = 0;
+    if (!ok) fprintf(stderr, "error: --load-weights: %s\n", e.msg);
+    else say(L, "weights: %s (%d arrays from Keras's get_weights())\n", file, n);
+    free(param), free(buf);
+    return ok;
+}
+
 static int build_model(lab *L)
 {
     const cae_net *net;
     cae_err e;
     char *summary;
     size_t need;
-    int nspec;
+    int nspec, rc;
     const cae_layer_spec *spec = cae_lab_specs(&nspec);
     section(L, L->T->sec[3]);
-    if (cae_net_create(&L->net, L->tr.h, L->tr.w, 1, spec, nspec, L->o.seed, &e) ||
-        cae_trainer_create(&L->trainer, &L->net, L->o.batch, &e)) {
+    rc = L->o.load ? cae_net_load(&L->net, L->o.load, &e)
+                   : cae_net_create(&L->net, L->tr.h, L->tr.w, 1, spec, nspec, L->o.seed, &e);
+    if (rc == CAE_OK && (L->net.h != L->tr.h || L->net.w != L->tr.w || L->net.c != 1)) {
+        fprintf(stderr, "error: %s takes %dx%dx%d images, the data's are %dx%dx1\n", L->o.load, L->net.h, L->net.w,
+                L->net.c, L->tr.h, L->tr.w);
+        return 0;
+    }
+    if (rc || cae_trainer_create(&L->trainer, &L->net, L->o.batch, &e)) {
         fprintf(stderr, "error: %s\n", e.msg);
         return 0;
     }
     cae_net_free(&L->net); /* the trainer has its own copy */
     cae_trainer_adam(L->trainer)->lr = L->o.lr;
+    if (L->o.load) say(L, "model: %s\n", L->o.load);
+    if (L->o.load_weights && !load_weights_npz(L, L->o.load_weights)) return 0;
     net = cae_trainer_net(L->trainer);
     L->scratch_bytes = cae_net_scratch_bytes(net) * (size_t)L->threads;
     L->scratch = malloc(L->scratch_bytes);
@@ -621,6 +722,210 @@ static int mean_loss(lab *L, const dataset *d, int first, int n, float *mse, dou
     return 1;
 }
 
+/* Checkpoints. The trainer saves itself (weights, Adam); the lab adds its own bytes: the
+   settings a resumed run must share, and where training stands, little-endian. */
+#define RUN_MAGIC "CAELAB01"
+static volatile sig_atomic_t stop_signal; /* set by Ctrl-C or SIGTERM: stop after this batch */
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+    signal(sig, SIG_DFL); /* a second Ctrl-C stops at once */
+}
+
+static unsigned char *put_u32(unsigned char *p, unsigned long v)
+{
+    int i;
+    for (i = 0; i < 4; i++) p[i] = (unsigned char)(v >> 8 * i & 255);
+    return p + 4;
+}
+
+static unsigned char *put_u64(unsigned char *p, unsigned long long v)
+{
+    return put_u32(put_u32(p, (unsigned long)(v & 0xFFFFFFFFu)), (unsigned long)(v >> 32));
+}
+
+static unsigned char *put_f64(unsigned char *p, double d)
+{
+    unsigned long long v;
+    memcpy(&v, &d, 8);
+    return put_u64(p, v);
+}
+
+static unsigned char *put_f32(unsigned char *p, float f)
+{
+    unsigned int v;
+    memcpy(&v, &f, 4);
+    return put_u32(p, v);
+}
+
+typedef struct reader {
+    const unsigned char *p, *end;
+} reader;
+
+static unsigned long get_u32(reader *r)
+{
+    unsigned long v = 0;
+    int i;
+    if (r->end - r->p < 4) return r->p = r->end + 1, 0; /* past the end: seen by the caller */
+    for (i = 0; i < 4; i++) v |= (unsigned long)r->p[i] << 8 * i;
+    r->p += 4;
+    return v;
+}
+
+static unsigned long long get_u64(reader *r)
+{
+    unsigned long long lo = get_u32(r);
+    return lo | (unsigned long long)get_u32(r) << 32;
+}
+
+static double get_f64(reader *r)
+{
+    unsigned long long v = get_u64(r);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+static float get_f32(reader *r)
+{
+    unsigned int v = (unsigned int)get_u32(r);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+static size_t run_bytes(const lab *L)
+{
+    return 8 + 8 + 6 * 4 + 2 * 4 + 4 + 3 * 4 + 8 + 3 * 8 + 4 + (size_t)(L->ep - 1) * 4 * 8 + (size_t)L->nfit * 4;
+}
+
+static int save_checkpoint(lab *L)
+{
+    char path[1024];
+    size_t n = run_bytes(L);
+    unsigned char *buf = (unsigned char *)malloc(n), *p = buf;
+    double t0 = now();
+    cae_err e;
+    int i, rc;
+    if (!buf) {
+        fprintf(stderr, "error: out of memory for the checkpoint\n");
+        return 0;
+    }
+    memcpy(p, RUN_MAGIC, 8), p += 8;
+    p = put_u64(p, L->o.seed);
+    p = put_u32(p, (unsigned long)L->o.batch), p = put_u32(p, (unsigned long)L->o.limit);
+    p = put_u32(p, (unsigned long)L->nval), p = put_u32(p, (unsigned long)L->nfit);
+    p = put_u32(p, (unsigned long)L->tr.h), p = put_u32(p, (unsigned long)L->tr.w);
+    p = put_f32(p, L->o.lr), p = put_f32(p, L->o.val_frac);
+    p = put_u32(p, L->data_crc);
+    p = put_u32(p, (unsigned long)L->ep), p = put_u32(p, (unsigned long)L->pos), p = put_u32(p, (unsigned long)L->shuffled);
+    p = put_u64(p, L->rng.s);
+    p = put_f64(p, L->sum), p = put_f64(p, L->ep_seconds), p = put_f64(p, L->t_train);
+    p = put_u32(p, (unsigned long)(L->ep - 1));
+    for (i = 0; i < 4 * (L->ep - 1); i++) p = put_f64(p, L->hist[i]);
+    for (i = 0; i < L->nfit; i++) p = put_u32(p, (unsigned long)L->perm[i]);
+    rc = cae_trainer_save(L->trainer, in_out(L, path, sizeof path, "checkpoint.cae"), buf, n, &e);
+    free(buf);
+    if (rc) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 0;
+    }
+    L->nckpt++, L->t_ckpt += now() - t0;
+    return 1;
+}
+
+/* --resume: the trainer and the lab's state from OUT/checkpoint.cae, once the settings match */
+static int resume(lab *L)
+{
+    char path[1024];
+    void *user = NULL;
+    size_t n = 0;
+    reader r;
+    cae_err e;
+    unsigned long long seed;
+    unsigned long v[7], done;
+    float lr, vf;
+    int i, ok = 1;
+    in_out(L, path, sizeof path, "checkpoint.cae");
+    if (cae_trainer_load(L->trainer, path, &user, &n, &e)) {
+        fprintf(stderr, "error: --resume: %s%s\n", e.msg,
+                e.code == CAE_ERR_IO ? " (no run to resume in --out: start it without --resume)" : "");
+        return 0;
+    }
+    r.p = (const unsigned char *)user, r.end = r.p + n;
+    if (n < 8 || memcmp(user, RUN_MAGIC, 8)) ok = 0;
+    else r.p += 8;
+    seed = get_u64(&r);
+    for (i = 0; i < 6; i++) v[i] = get_u32(&r);
+    lr = get_f32(&r), vf = get_f32(&r), v[6] = get_u32(&r);
+    if (ok && r.p <= r.end) {
+        const char *what = seed != L->o.seed ? "--seed" : v[0] != (unsigned long)L->o.batch ? "--batch"
+                         : v[1] != (unsigned long)L->o.limit ? "--limit" : lr != L->o.lr ? "--lr"
+                         : vf != L->o.val_frac || v[2] != (unsigned long)L->nval || v[3] != (unsigned long)L->nfit ? "--val-frac"
+                         : v[4] != (unsigned long)L->tr.h || v[5] != (unsigned long)L->tr.w || v[6] != L->data_crc ? "--data"
+                         : NULL;
+        if (what) {
+            fprintf(stderr, "error: --resume: %s was saved by a run with another %s (seed %llu, batch %lu, limit %lu, lr %g, "
+                    "%lu training and %lu validation images of %lux%lu, data CRC %08lx); give the same flags\n",
+                    path, what, seed, v[0], v[1], (double)lr, v[3], v[2], v[4], v[5], v[6]);
+            free(user);
+            return 0;
+        }
+    }
+    L->ep = (int)get_u32(&r), L->pos = (int)get_u32(&r), L->shuffled = (int)get_u32(&r);
+    L->rng.s = get_u64(&r);
+    L->sum = get_f64(&r), L->ep_seconds = get_f64(&r), L->t_train = get_f64(&r);
+    done = get_u32(&r);
+    if (ok && r.p <= r.end && (L->ep < 1 || done != (unsigned long)L->ep - 1 || L->pos < 0 || L->pos > L->nfit ||
+                               (size_t)(r.end - r.p) != done * 32 + (size_t)L->nfit * 4))
+        ok = 0;
+    if (ok && L->ep - 1 > L->o.epochs) {
+        fprintf(stderr, "error: --resume: %s has %d epochs done, more than --epochs %d\n", path, L->ep - 1, L->o.epochs);
+        free(user);
+        return 0;
+    }
+    for (i = 0; ok && i < 4 * L->ep - 4; i++) L->hist[i] = get_f64(&r);
+    for (i = 0; ok && i < L->nfit; i++) {
+        unsigned long k = get_u32(&r);
+        if (k < (unsigned long)L->nval || k >= (unsigned long)(L->nval + L->nfit)) ok = 0;
+        else L->perm[i] = (int)k;
+    }
+    free(user);
+    if (!ok) {
+        fprintf(stderr, "error: --resume: %s: the lab's part of the checkpoint is damaged or from another program\n", path);
+        return 0;
+    }
+    for (i = 0; i < L->ep - 1; i++) L->hist_loss[i] = (float)L->hist[4 * i], L->hist_val[i] = (float)L->hist[4 * i + 1];
+    say(L, "resumed from %s: epoch %d, image %d of %d\n", path, L->ep, L->pos, L->nfit);
+    return 1;
+}
+
+/* weights.npz: one array per Keras weight, in get_weights() order: each conv's HWIO kernel, then its bias */
+static void write_weights_npz(lab *L)
+{
+    const cae_net *net = cae_trainer_net(L->trainer);
+    char names[2 * CAE_MAX_LAYERS][12], path[1024];
+    const char *nm[2 * CAE_MAX_LAYERS];
+    cae_idx a[2 * CAE_MAX_LAYERS];
+    cae_err e;
+    int l, n = 0;
+    memset(a, 0, sizeof a);
+    for (l = 0; l < net->nlayers; l++) {
+        const cae_layer *Ly = net->layer + l;
+        if (Ly->kind != CAE_CONV2D) continue;
+        a[n].type = CAE_IDX_F32, a[n].elem_size = 4, a[n].ndim = 4;
+        a[n].dims[0] = a[n].dims[1] = Ly->k, a[n].dims[2] = Ly->c, a[n].dims[3] = Ly->oc;
+        a[n].count = Ly->nparams - (size_t)Ly->oc, a[n].data = (void *)(net->param + Ly->poff);
+        a[n + 1] = a[n];
+        a[n + 1].ndim = 1, a[n + 1].dims[0] = Ly->oc, a[n + 1].dims[1] = a[n + 1].dims[2] = a[n + 1].dims[3] = 0;
+        a[n + 1].count = (size_t)Ly->oc, a[n + 1].data = (void *)(net->param + Ly->poff + a[n].count);
+        n += 2;
+    }
+    for (l = 0; l < n; l++) snprintf(names[l], sizeof names[l], "arr_%d", l), nm[l] = names[l];
+    check(L, cae_npz_save(in_out(L, path, sizeof path, "weights.npz"), nm, a, n, &e), &e);
+}
+
 static int train(lab *L)
 {
     const texts *T = L->T;
@@ -628,50 +933,82 @@ static int train(lab *L)
     cae_plot plot;
     cae_err e;
     cae_text csv;
-    int i, ep;
+    int i, since = 0, ok = 1;
     section(L, T->sec[4]);
     say(L, "Adam(lr=%g, beta1=0.9, beta2=0.999, eps=1e-7), binary cross-entropy, batch %d, %d epochs, shuffled\n",
         L->o.lr, L->o.batch, L->o.epochs);
-    memset(&csv, 0, sizeof csv);
-    cae_text_printf(&csv, "epoch,loss,val_loss,train_seconds,val_seconds\n");
     for (i = 0; i < L->nfit; i++) L->perm[i] = L->nval + i;
-    for (ep = 1; ep <= L->o.epochs; ep++) {
-        double t0 = now(), sum = 0, val = 0, t1, t2;
-        int b;
-        cae_rng_shuffle(&L->rng, L->perm, L->nfit);
-        for (b = 0; b < L->nfit; b += L->o.batch) {
-            int n = L->nfit - b < L->o.batch ? L->nfit - b : L->o.batch;
-            cae_tensor x = batch(L, &L->tr, L->perm + b, 0, n);
+    L->ep = 1, L->pos = 0, L->shuffled = 0, L->sum = L->ep_seconds = 0;
+    if (L->o.resume && !resume(L)) return 0;
+    signal(SIGINT, on_stop_signal), signal(SIGTERM, on_stop_signal);
+    while (ok && !stop_signal && L->ep <= L->o.epochs) {
+        double t0 = now(), val = 0, t1, t2, *h, shown;
+        if (!L->shuffled) {
+            cae_rng_shuffle(&L->rng, L->perm, L->nfit);
+            L->shuffled = 1, L->sum = 0, L->ep_seconds = 0;
+        }
+        shown = t0 - L->ep_seconds; /* for the progress line only */
+        while (L->pos < L->nfit) {
+            int n = L->nfit - L->pos < L->o.batch ? L->nfit - L->pos : L->o.batch;
+            cae_tensor x = batch(L, &L->tr, L->perm + L->pos, 0, n);
             double loss;
             if (cae_trainer_step(L->trainer, &x, &x, CAE_LOSS_BCE, &loss, &e)) {
                 fprintf(stderr, "error: %s\n", e.msg);
-                cae_text_free(&csv);
-                return 0;
+                ok = 0;
+                break;
             }
-            sum += loss * n; /* Keras reports the image-weighted mean over the epoch */
-            progress(L, ep, b + n, L->nfit, sum / (b + n), t0);
+            L->sum += loss * n; /* Keras reports the image-weighted mean over the epoch */
+            L->pos += n;
+            progress(L, L->ep, L->pos, L->nfit, L->sum / L->pos, shown);
+            if (stop_signal || (L->o.ckpt_every && ++since % L->o.ckpt_every == 0 && L->pos < L->nfit)) {
+                double t = now();
+                L->ep_seconds += t - t0, L->t_train += t - t0, t0 = t;
+                if (!save_checkpoint(L)) ok = 0;
+                t0 += now() - t; /* the time to write it is not training time */
+            }
+            if (!ok || stop_signal) break;
         }
+        if (!ok || stop_signal) break;
         t1 = now();
         if (!mean_loss(L, &L->tr, 0, L->nval, NULL, &val)) {
-            cae_text_free(&csv);
-            return 0;
+            ok = 0;
+            break;
         }
         t2 = now();
-        L->t_train += t1 - t0;
-        L->hist_loss[ep - 1] = (float)(sum / L->nfit), L->hist_val[ep - 1] = L->nval ? (float)val : 0.0f / 0.0f;
+        L->ep_seconds += t1 - t0, L->t_train += t1 - t0;
+        h = L->hist + 4 * (L->ep - 1);
+        h[0] = L->sum / L->nfit, h[1] = L->nval ? val : 0.0, h[2] = L->ep_seconds, h[3] = t2 - t1;
+        L->hist_loss[L->ep - 1] = (float)h[0], L->hist_val[L->ep - 1] = L->nval ? (float)val : 0.0f / 0.0f;
         if (L->live) printf("\r%70s\r", "");
-        say(L, "Epoch %d/%d - %.1fs - loss: %.4f - val_loss: %.4f (%.0f img/s)\n", ep, L->o.epochs, t1 - t0,
-            sum / L->nfit, val, L->nfit / (t1 - t0));
+        say(L, "Epoch %d/%d - %.1fs - loss: %.4f - val_loss: %.4f (%.0f img/s)\n", L->ep, L->o.epochs, h[2], h[0], val,
+            L->nfit / h[2]);
         fflush(stdout);
-        if (L->nval) cae_text_printf(&csv, "%d,%.6f,%.6f,%.3f,%.3f\n", ep, sum / L->nfit, val, t1 - t0, t2 - t1);
-        else cae_text_printf(&csv, "%d,%.6f,,%.3f,%.3f\n", ep, sum / L->nfit, t1 - t0, t2 - t1);
+        L->ep++, L->pos = 0, L->shuffled = 0;
+        ok = save_checkpoint(L);
+    }
+    signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL);
+    if (stop_signal && L->ep <= L->o.epochs) {
+        if (L->live) printf("\n");
+        fprintf(stderr, "stopped by signal %d: epoch %d, image %d of %d saved in %s/checkpoint.cae; to go on, run the "
+                "same command with --resume\n", (int)stop_signal, L->ep, L->pos, L->nfit, L->o.out);
+        return 0;
+    }
+    if (!ok) return 0;
+    memset(&csv, 0, sizeof csv);
+    cae_text_printf(&csv, "epoch,loss,val_loss,train_seconds,val_seconds\n");
+    for (i = 0; i < L->o.epochs; i++) {
+        const double *h = L->hist + 4 * i;
+        if (L->nval) cae_text_printf(&csv, "%d,%.6f,%.6f,%.3f,%.3f\n", i + 1, h[0], h[1], h[2], h[3]);
+        else cae_text_printf(&csv, "%d,%.6f,,%.3f,%.3f\n", i + 1, h[0], h[2], h[3]);
     }
     write_text(L, "history.csv", &csv);
     if (cae_net_save(cae_trainer_net(L->trainer), in_out(L, path, sizeof path, "model.cae"), &e)) {
         fprintf(stderr, "error: %s\n", e.msg);
         L->ok = 0;
     }
-    say(L, "training time %.1f s; wrote history.csv and model.cae\n", L->t_train);
+    write_weights_npz(L);
+    say(L, "training time %.1f s; wrote history.csv, model.cae, weights.npz; %d checkpoints in %.2f s (%.2f%% of it)\n",
+        L->t_train, L->nckpt, L->t_ckpt, L->t_train > 0 ? 100.0 * L->t_ckpt / L->t_train : 0.0);
     if (L->o.epochs > 0) {
         cae_series s[2];
         s[0].label = T->train_loss, s[0].x = NULL, s[0].y = L->hist_loss, s[0].n = L->o.epochs;
@@ -682,6 +1019,21 @@ static int train(lab *L)
         embed_svg(L, "loss_curves.svg");
     }
     return 1;
+}
+
+/* OUT/name: n float32 numbers of shape (d0[, d1, d2, d3]), for NumPy's np.load */
+static int save_npy(lab *L, const char *name, const float *x, int ndim, int d0, int d1, int d2, int d3)
+{
+    char path[1024];
+    cae_idx a;
+    cae_err e;
+    memset(&a, 0, sizeof a);
+    a.type = CAE_IDX_F32, a.elem_size = 4, a.ndim = ndim, a.data = (void *)x;
+    a.dims[0] = d0, a.dims[1] = d1, a.dims[2] = d2, a.dims[3] = d3;
+    a.count = (size_t)d0 * (size_t)(ndim > 1 ? d1 : 1) * (size_t)(ndim > 2 ? d2 : 1) * (size_t)(ndim > 3 ? d3 : 1);
+    if (cae_npy_save(in_out(L, path, sizeof path, name), &a, &e) == CAE_OK) return 1;
+    check(L, 1, &e);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ 5. reconstructions */
@@ -771,7 +1123,9 @@ static int error_per_image(lab *L)
     memset(&csv, 0, sizeof csv);
     cae_text_printf(&csv, "index,label,mse\n");
     for (i = 0; i < te->n; i++) cae_text_printf(&csv, "%d,%d,%.8f\n", i, te->y[i], L->mse[i]);
-    if (write_text(L, "mse.csv", &csv)) say(L, "wrote mse.csv (one row per test image)\n");
+    if (write_text(L, "mse.csv", &csv)) say(L, "wrote mse.csv (one row per test image)");
+    if (save_npy(L, "mse.npy", L->mse, 1, te->n, 0, 0, 0)) say(L, " and mse.npy");
+    say(L, "\n");
     return 1;
 }
 
@@ -812,19 +1166,31 @@ static void latent_views(lab *L, const float *z, const int *labels, int n, int d
     }
 }
 
+/* The latent: the lab's enc_pool2, or in a loaded model of another shape its narrowest layer. */
+static int latent_layer(const cae_net *net)
+{
+    int l, best = cae_net_find(net, "enc_pool2");
+    if (best >= 0) return best;
+    for (l = best = 0; l < net->nlayers - 1; l++) {
+        const cae_layer *a = net->layer + l, *b = net->layer + best;
+        if ((size_t)a->oh * a->ow * a->oc < (size_t)b->oh * b->ow * b->oc) best = l;
+    }
+    return best;
+}
+
 static int latent_space(lab *L)
 {
     const cae_net *net = cae_trainer_net(L->trainer);
     const dataset *te = &L->te;
-    int li = cae_net_find(net, "enc_pool2"), n = L->o.tsne < te->n ? L->o.tsne : te->n, m = n ? n : 1, b, i, ok = 1;
+    int li = latent_layer(net), n = L->o.tsne < te->n ? L->o.tsne : te->n, m = n ? n : 1, b, i, ok = 1;
     const cae_layer *Ly = net->layer + li;
     size_t ln = (size_t)Ly->oh * Ly->ow * Ly->oc;
     int *labels = (int *)malloc(sizeof(int) * (size_t)m);
     float *z = (float *)malloc(sizeof(float) * (size_t)m * ln), *pix = (float *)malloc(sizeof(float) * (size_t)m * L->hw);
-    float *xy = (float *)malloc(sizeof(float) * 2 * (size_t)m);
+    float *xy = (float *)malloc(sizeof(float) * 2 * (size_t)m), *rec = (float *)malloc(sizeof(float) * (size_t)m * L->hw);
     cae_err e;
     section(L, L->T->sec[7]);
-    if (!z || !pix || !xy || !labels) {
+    if (!z || !pix || !xy || !labels || !rec) {
         fprintf(stderr, "error: out of memory\n");
         ok = 0;
     }
@@ -835,12 +1201,18 @@ static int latent_space(lab *L)
         int k = n - b < L->o.batch ? n - b : L->o.batch;
         cae_tensor x = cae_tensor_of(pix + (size_t)b * L->hw, k, te->h, te->w, 1);
         cae_tensor y = cae_tensor_of(z + (size_t)b * ln, k, Ly->oh, Ly->ow, Ly->oc);
+        cae_tensor r = cae_tensor_of(rec + (size_t)b * L->hw, k, te->h, te->w, 1);
         to_float(x.data, te->px, NULL, b, k, L->hw);
-        if (cae_net_encode(net, li, &x, &y, L->scratch, L->scratch_bytes, &e)) {
+        if (cae_net_encode(net, li, &x, &y, L->scratch, L->scratch_bytes, &e) ||
+            cae_net_forward(net, &x, &r, L->scratch, L->scratch_bytes, &e)) {
             fprintf(stderr, "error: %s\n", e.msg);
             ok = 0;
         }
     }
+    if (ok && n && save_npy(L, "latents.npy", z, 4, n, Ly->oh, Ly->ow, Ly->oc) &&
+        save_npy(L, "reconstructions.npy", rec, 4, n, te->h, te->w, 1))
+        say(L, "wrote latents.npy (%d, %d, %d, %d) and reconstructions.npy (%d, %d, %d, 1): the first %d test images\n", n,
+            Ly->oh, Ly->ow, Ly->oc, n, te->h, te->w, n);
     for (i = 0; ok && i < n; i++) labels[i] = te->y[i];
     if (ok && n >= 20) {
         double t0 = now();
@@ -855,7 +1227,7 @@ static int latent_space(lab *L)
         }
         latent_views(L, z, labels, n, (int)ln, xy);
     }
-    free(z), free(pix), free(xy), free(labels);
+    free(z), free(pix), free(xy), free(labels), free(rec);
     return ok;
 }
 
@@ -878,7 +1250,7 @@ static void labelsfree(lab *L)
 {
     cae_trainer_free(L->trainer);
     cae_net_free(&L->net);
-    free(L->scratch), free(L->xb), free(L->mse), free(L->perm), free(L->hist_loss), free(L->hist_val);
+    free(L->scratch), free(L->xb), free(L->mse), free(L->perm), free(L->hist_loss), free(L->hist_val), free(L->hist);
     cae_text_free(&L->page);
     cae_idx_free(&L->tr.img), cae_idx_free(&L->tr.lab), cae_idx_free(&L->te.img), cae_idx_free(&L->te.lab);
 }

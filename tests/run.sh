@@ -48,7 +48,54 @@ if CONVAE_KERNELS=bogus bin/mnist_autoencoder --data /nonexistent --out "$tmp/k"
 fi
 echo "   without -march: $want; CONVAE_KERNELS=scalar: scalar; CONVAE_KERNELS=bogus: $(grep -o 'unknown kernel set.*' "$tmp/k.log" | head -1)"
 
+echo "== checkpoints: SIGKILL twice and resume, Ctrl-C and resume, other settings, damaged checkpoints, --load"
+tests/resume.sh bin/mnist_autoencoder bin/make_data || { echo "FAILED: checkpoints and resume"; fail=1; }
+
 mnist=${CONVAE_MNIST_DIR:-../shared/data/mnist}
+echo "== NumPy and Keras"
+kdata=$mnist
+if [ ! -f "$mnist/train-images-idx3-ubyte.gz" ] && [ ! -f "$mnist/train-images-idx3-ubyte" ]; then
+    kdata=$tmp/made_up
+    mkdir -p "$kdata" && bin/make_data "$kdata" 2000 300
+fi
+py=
+for p in ${CONVAE_PYTHON:-} python3 /usr/bin/python3; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c "import numpy" 2>/dev/null; then py=$p; break; fi
+done
+if [ -n "$py" ]; then # NumPy reads what the lab writes, with the shapes the README gives
+    bin/mnist_autoencoder --data "$kdata" --epochs 1 --limit 500 --tsne 40 --out "$tmp/np" > "$tmp/np.log" 2>&1 &&
+    "$py" - "$tmp/np" <<'PY' || { cat "$tmp/np.log"; echo "FAILED: NumPy cannot read the lab's .npy/.npz files"; fail=1; }
+import sys, numpy as np
+d = sys.argv[1]
+w = np.load(d + "/weights.npz")
+shapes = [w["arr_%d" % i].shape for i in range(len(w.files))]
+assert shapes == [(3, 3, 1, 32), (32,), (3, 3, 32, 64), (64,), (3, 3, 64, 64), (64,), (3, 3, 64, 32), (32,),
+                  (3, 3, 32, 1), (1,)], shapes
+z, r, m = np.load(d + "/latents.npy"), np.load(d + "/reconstructions.npy"), np.load(d + "/mse.npy")
+assert z.shape == (40, 7, 7, 64) and r.shape == (40, 28, 28, 1) and z.dtype == np.float32, (z.shape, r.shape)
+assert m.ndim == 1 and 0 < m.min() and m.max() < 1 and 0 <= r.min() and r.max() <= 1
+csv = np.loadtxt(d + "/mse.csv", delimiter=",", skiprows=1)[:, 2]
+assert np.abs(csv - m).max() < 1e-7, np.abs(csv - m).max()
+print("   NumPy %s reads weights.npz %s, latents.npy %s, reconstructions.npy %s, mse.npy %s (= mse.csv)"
+      % (np.__version__, len(w.files), z.shape, r.shape, m.shape))
+PY
+else
+    echo "   skipped the NumPy check: no python3 with numpy (apt-get install python3-numpy)"
+fi
+tf=
+for p in ${CONVAE_PYTHON:-} python3 /usr/bin/python3; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c "import tensorflow, numpy" 2>/dev/null; then tf=$p; break; fi
+done
+if [ -n "$tf" ]; then
+    if TF_CPP_MIN_LOG_LEVEL=2 "$tf" tests/keras_roundtrip.py bin/mnist_autoencoder "$kdata" > "$tmp/keras.log" 2>&1; then
+        grep -E '^(convae|Keras|Tensor)' "$tmp/keras.log" | sed 's/^/   /'
+    else
+        tail -5 "$tmp/keras.log"; echo "FAILED: Keras round trip"; fail=1
+    fi
+else
+    echo "   skipped the Keras round trip: no Python with tensorflow (pip install tensorflow-cpu; CONVAE_PYTHON=that python)"
+fi
+
 if [ -f "$mnist/train-images-idx3-ubyte.gz" ] || [ -f "$mnist/train-images-idx3-ubyte" ]; then
     echo "== the lab on the real MNIST files in $mnist (1 epoch on 2,000 images, t-SNE of 300)"
     if bin/mnist_autoencoder --data "$mnist" --epochs 1 --limit 2000 --tsne 300 --out "$tmp/lab" > "$tmp/lab.log" 2>&1 &&

@@ -1,4 +1,5 @@
-/* test_idx.c - tests of the gzip inflater and the IDX reader in convae.h.
+/* test_idx.c - tests of the gzip inflater, the IDX reader and the NumPy (.npy, .npz) reader
+   and writer in convae.h.
 
    Build and run from the repository root:
        cc -std=c99 -Wall -Wextra -pedantic -O2 tests/test_idx.c -o test_idx -lm && ./test_idx
@@ -937,6 +938,173 @@ static void test_inflate_api(void)
     free(buf);
 }
 
+/* ---------------------------------------------------------------- NumPy files */
+#include "npy_fixtures.h"
+
+static void t_npy_ok(const unsigned char *b, size_t n, int type, int ndim, const int *dims, double (*val)(size_t),
+                     const char *what)
+{
+    cae_idx x;
+    cae_err e;
+    size_t i, bad = 0, count = 1;
+    int r = cae_npy_parse(b, n, &x, what, &e), k;
+    CHECK(r == CAE_OK, "%s: %s", what, e.msg);
+    if (r) return;
+    for (k = 0; k < ndim; k++) count *= (size_t)dims[k];
+    CHECK(x.type == type && x.ndim == ndim && x.count == count, "%s: type %x ndim %d count %zu, want %x %d %zu", what,
+          x.type, x.ndim, x.count, type, ndim, count);
+    for (k = 0; k < ndim && k < x.ndim; k++) CHECK(x.dims[k] == dims[k], "%s: dim %d is %d, want %d", what, k, x.dims[k], dims[k]);
+    for (i = 0; i < x.count && i < count; i++) bad += cae_idx_get(&x, i) != val(i);
+    CHECK(bad == 0, "%s: %zu values differ", what, bad);
+    cae_idx_free(&x);
+}
+
+static double v_quarter(size_t i) { return (double)i / 4; }
+static double v_f8(size_t i) { return (double)i - 2.5; }
+static double v_u1(size_t i) { static const double v[5] = {0, 1, 127, 128, 255}; return v[i]; }
+static double v_i2(size_t i) { static const double v[4] = {-2, -1, 1, 300}; return v[i]; }
+static double v_i4(size_t i) { return (double)i - 4; }
+
+/* every prefix of a file a reader must reject, and the output left zeroed */
+static void t_npy_cuts(const unsigned char *b, size_t n, const char *member, const char *what)
+{
+    size_t i, bad = 0;
+    for (i = 0; i < n; i++) {
+        unsigned char *cut = (unsigned char *)malloc(i ? i : 1);
+        cae_idx x;
+        cae_err e;
+        int r;
+        memcpy(cut, b, i);
+        memset(&x, 0xAB, sizeof x);
+        r = member ? cae_npz_get(cut, i, member, &x, what, &e) : cae_npy_parse(cut, i, &x, what, &e);
+        if (r != CAE_ERR_FORMAT || !t_is_zeroed(&x) || !e.msg[0]) bad++;
+        if (r == CAE_OK) cae_idx_free(&x);
+        free(cut);
+    }
+    CHECK(bad == 0, "%s: %zu of %zu truncations not rejected as CAE_ERR_FORMAT", what, bad, n);
+}
+
+static void t_npy_bad(const char *dict, int code, const char *needle)
+{
+    unsigned char b[256];
+    size_t n = strlen(dict);
+    cae_idx x;
+    cae_err e;
+    int r;
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (unsigned char)n, b[9] = 0;
+    memcpy(b + 10, dict, n);
+    memset(b + 10 + n, 0, 24); /* data: room for the few elements these claim */
+    memset(&x, 0xAB, sizeof x);
+    r = cae_npy_parse(b, 10 + n + 24, &x, "bad.npy", &e);
+    t_expect_err(r, &e, code, dict, needle);
+    CHECK(t_is_zeroed(&x), "%s: output not zeroed", dict);
+    if (r == CAE_OK) cae_idx_free(&x);
+}
+
+static void test_npy(void)
+{
+    static const int d23[2] = {2, 3}, d32[2] = {3, 2}, d5[1] = {5}, d4[1] = {4}, d222[3] = {2, 2, 2}, d03[2] = {0, 3};
+    static const int types[6] = {CAE_IDX_U8, CAE_IDX_I8, CAE_IDX_I16, CAE_IDX_I32, CAE_IDX_F32, CAE_IDX_F64};
+    unsigned char out[512];
+    cae_idx x, y;
+    cae_err e;
+    int r, k;
+    size_t i;
+    /* NumPy's bytes */
+    t_npy_ok(npy_f4_2x3, sizeof npy_f4_2x3, CAE_IDX_F32, 2, d23, v_quarter, "np.save f4 (2,3)");
+    t_npy_ok(npy_f8be_3x2, sizeof npy_f8be_3x2, CAE_IDX_F64, 2, d32, v_f8, "np.save >f8 (3,2)");
+    t_npy_ok(npy_u1_5, sizeof npy_u1_5, CAE_IDX_U8, 1, d5, v_u1, "np.save u1 (5,)");
+    t_npy_ok(npy_i2be_4, sizeof npy_i2be_4, CAE_IDX_I16, 1, d4, v_i2, "np.save >i2 (4,)");
+    t_npy_ok(npy_i4_v2_2x2x2, sizeof npy_i4_v2_2x2x2, CAE_IDX_I32, 3, d222, v_i4, "format 2.0 i4 (2,2,2)");
+    t_npy_ok(npy_f4_empty_0x3, sizeof npy_f4_empty_0x3, CAE_IDX_F32, 2, d03, v_i4, "np.save f4 (0,3)");
+    r = cae_npy_parse(npy_f4_fortran, sizeof npy_f4_fortran, &x, "fortran.npy", &e);
+    t_expect_err(r, &e, CAE_ERR_FORMAT, "Fortran order", "Fortran");
+    t_npy_cuts(npy_f4_2x3, sizeof npy_f4_2x3, NULL, "f4 (2,3) cut");
+    t_npy_cuts(npy_i4_v2_2x2x2, sizeof npy_i4_v2_2x2x2, NULL, "format 2.0 cut");
+    /* the writer gives NumPy's bytes exactly */
+    for (k = 0; k < 2; k++) {
+        const unsigned char *ref = k ? npy_u1_5 : npy_f4_2x3;
+        size_t n = k ? sizeof npy_u1_5 : sizeof npy_f4_2x3;
+        if (cae_npy_parse(ref, n, &x, "ref", &e) != CAE_OK) continue;
+        CHECK(cae_npy_bytes(&x) == n && cae_npy_write_mem(&x, out, sizeof out, &e) == CAE_OK && memcmp(out, ref, n) == 0,
+              "write: %s is not byte for byte what np.save wrote (%zu vs %zu bytes)", k ? "u1 (5,)" : "f4 (2,3)",
+              cae_npy_bytes(&x), n);
+        cae_idx_free(&x);
+    }
+    /* every type and a few shapes round-trip, headers padded to 64 bytes */
+    for (k = 0; k < 6; k++) {
+        unsigned char data[8 * 7 * 3];
+        int dims[3] = {7, 1, 3};
+        memset(&x, 0, sizeof x);
+        for (i = 0; i < sizeof data; i++) data[i] = (unsigned char)(i * 37 + 11);
+        x.type = types[k], x.elem_size = t_elem_size(types[k]), x.ndim = 1 + k % 3, x.data = data;
+        for (i = 0; i < 3; i++) x.dims[i] = i < (size_t)x.ndim ? dims[i] : 0;
+        x.count = x.ndim == 1 ? 7 : x.ndim == 2 ? 7 : 21;
+        r = cae_npy_write_mem(&x, out, sizeof out, &e);
+        CHECK(r == CAE_OK && (cae_npy_bytes(&x) - x.count * (size_t)x.elem_size) % 64 == 0, "write type %x: %s", x.type, e.msg);
+        r = cae_npy_parse(out, cae_npy_bytes(&x), &y, "round trip", &e);
+        CHECK(r == CAE_OK && y.type == x.type && y.ndim == x.ndim && y.count == x.count &&
+                  memcmp(y.data, data, x.count * (size_t)x.elem_size) == 0,
+              "round trip of type %x, %d dims: %s", x.type, x.ndim, e.msg);
+        if (r == CAE_OK) cae_idx_free(&y);
+        CHECK(cae_npy_write_mem(&x, out, cae_npy_bytes(&x) - 1, &e) == CAE_ERR_ARG, "write into a buffer 1 byte short");
+    }
+    /* headers that lie */
+    t_npy_bad("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", CAE_ERR_FORMAT, "dtype");
+    t_npy_bad("{'descr': '<f4', 'fortran_order': False, }", CAE_ERR_FORMAT, "lacks");
+    t_npy_bad("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", CAE_ERR_FORMAT, "dimension");
+    t_npy_bad("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999,), }", CAE_ERR_FORMAT, "dimension");
+    t_npy_bad("{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", CAE_ERR_FORMAT, "8 dimensions");
+    t_npy_bad("{'descr': '<f4', 'fortran_order': False, 'shape': (65536, 65536, 65536), }", CAE_ERR_NOMEM, NULL);
+    t_npy_bad("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", CAE_ERR_FORMAT, "data bytes");
+    t_npy_bad("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", CAE_ERR_FORMAT, "0-d");
+    t_npy_bad("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }", CAE_ERR_FORMAT, "fortran_order");
+    t_npy_bad("{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}", CAE_ERR_FORMAT, "unknown key");
+    t_npy_bad("{'descr': '|f4', 'fortran_order': False, 'shape': (6,), }", CAE_ERR_FORMAT, "dtype");
+    t_npy_bad("{'descr': '<f4', 'fortran_order': False, 'shape': (6,), } junk", CAE_ERR_FORMAT, "after");
+    t_npy_bad("{'descr': '<f4, 'fortran_order': False, 'shape': (6,), }", CAE_ERR_FORMAT, NULL);
+    /* .npz as np.savez (stored, ZIP64 extra fields) and np.savez_compressed (deflated) write it */
+    r = cae_npz_get(npy_savez, sizeof npy_savez, "arr_0", &x, "savez.npz", &e);
+    CHECK(r == CAE_OK && x.type == CAE_IDX_F32 && x.count == 6 && cae_idx_get(&x, 5) == 1.25, "savez arr_0: %s", e.msg);
+    if (r == CAE_OK) cae_idx_free(&x);
+    r = cae_npz_get(npy_savez, sizeof npy_savez, "arr_1", &x, "savez.npz", &e);
+    CHECK(r == CAE_OK && x.type == CAE_IDX_U8 && x.count == 5 && cae_idx_get(&x, 4) == 255, "savez arr_1: %s", e.msg);
+    if (r == CAE_OK) cae_idx_free(&x);
+    r = cae_npz_get(npy_savez, sizeof npy_savez, "arr_2", &x, "savez.npz", &e);
+    t_expect_err(r, &e, CAE_ERR_FORMAT, "npz: a member it does not have", "no member arr_2.npy");
+    r = cae_npz_get(npy_savez, sizeof npy_savez, "arr", &x, "savez.npz", &e);
+    t_expect_err(r, &e, CAE_ERR_FORMAT, "npz: a prefix of a member's name", "no member");
+    r = cae_npz_get(npy_savez_compressed, sizeof npy_savez_compressed, "w", &x, "savez_compressed.npz", &e);
+    CHECK(r == CAE_OK && x.type == CAE_IDX_F32 && x.count == 6 && cae_idx_get(&x, 3) == 0.75, "savez_compressed w: %s", e.msg);
+    if (r == CAE_OK) cae_idx_free(&x);
+    t_npy_cuts(npy_savez, sizeof npy_savez, "arr_1", "savez cut");
+    t_npy_cuts(npy_savez_compressed, sizeof npy_savez_compressed, "w", "savez_compressed cut");
+    { /* one byte changed anywhere: rejected, or read as a well-formed array (bytes a zip reader may ignore) */
+        const unsigned char *src[2] = {npy_savez, npy_savez_compressed};
+        const size_t len[2] = {sizeof npy_savez, sizeof npy_savez_compressed};
+        size_t wrong = 0, rejected = 0, total = 0;
+        int s;
+        for (s = 0; s < 2; s++) {
+            unsigned char *c = (unsigned char *)malloc(len[s]);
+            for (i = 0; i < len[s]; i++) {
+                memcpy(c, src[s], len[s]);
+                c[i] ^= 0x5A;
+                r = cae_npz_get(c, len[s], s ? "w" : "arr_0", &x, "flip", &e);
+                total++;
+                if (r != CAE_OK) rejected++;
+                else {
+                    wrong += x.type != CAE_IDX_F32 || x.count != 6 || cae_idx_get(&x, 5) != 1.25;
+                    cae_idx_free(&x);
+                }
+            }
+            free(c);
+        }
+        CHECK(wrong == 0, "npz with a byte changed: %zu of %zu read as wrong numbers", wrong, total);
+        printf("npz, one byte changed: %zu of %zu copies rejected, the rest read right\n", rejected, total);
+    }
+}
+
 static int t_write_file(const char *path, const unsigned char *b, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -1032,6 +1200,7 @@ int main(void)
     test_gzip_two_members();
     test_inflate_handmade();
     test_inflate_api();
+    test_npy();
     test_load_files();
     test_mnist();
     if (t_failed) {

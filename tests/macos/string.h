@@ -8,4 +8,5 @@ void *memchr(const void *, int, size_t);
 size_t strlen(const char *);
 int strcmp(const char *, const char *);
 char *strcpy(char *, const char *);
+char *strrchr(const char *, int);
 char *strstr(const char *, const char *);
