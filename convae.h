@@ -1766,7 +1766,7 @@ static size_t cae__npy_count(const cae_idx *x, int *bad)
            x->elem_size != cae__idx_elem_size(x->type);
     for (i = 0; !*bad && i < x->ndim; i++) {
         if (x->dims[i] < 0) *bad = 1;
-        else if (x->dims[i] && !(count = cae__mul(count, (size_t)x->dims[i]))) *bad = 1;
+        else if (count && x->dims[i] && !(count = cae__mul(count, (size_t)x->dims[i]))) *bad = 1; /* as the reader */
         else if (!x->dims[i]) count = 0;
     }
     if (!*bad && count && (cae__mul(count, (size_t)x->elem_size) > CONVAE_MAX_BYTES || !x->data)) *bad = 1;
@@ -1785,12 +1785,14 @@ CONVAE_DEF int cae_npy_write_mem(const cae_idx *x, void *buf, size_t cap, cae_er
 {
     unsigned char *b = (unsigned char *)buf;
     size_t len = cae_npy_bytes(x), hl, bytes;
+    char dict[256];
     int bad;
     if (!len || !buf) return cae__fail(e, CAE_ERR_ARG, "write .npy: no buffer, or an array no .npy holds");
     if (cap < len) return cae__fail(e, CAE_ERR_ARG, "write .npy: %zu bytes of room, the file has %zu", cap, len);
     bytes = cae__npy_count(x, &bad) * (size_t)x->elem_size;
     memcpy(b, "\x93NUMPY\x01\x00", 8);
-    hl = cae__npy_dict(x, (char *)b + 10, len - 10);
+    hl = cae__npy_dict(x, dict, sizeof dict); /* not in place: cae__putc leaves its last byte free, an empty array's '\n' */
+    memcpy(b + 10, dict, hl);
     b[8] = (unsigned char)(hl & 255), b[9] = (unsigned char)(hl >> 8);
     if (bytes) memcpy(b + 10 + hl, x->data, bytes);
     if (!cae__host_is_le()) cae__swap_elems(b + 10 + hl, bytes / (size_t)x->elem_size, x->elem_size);
@@ -5439,7 +5441,7 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
     const cae_layer *last;
     double sum = 0.0;
     int s, nt, rc, used[CONVAE_SLOTS], nused;
-    long long p, nblocks;
+    int p, nblocks; /* an int index for MSVC's OpenMP 2.0; the stride is under CONVAE_MAX_BYTES / 4 */
     if (!t) return cae__fail(e, CAE_ERR_ARG, "train step: no trainer");
     net = &t->net;
     if (loss != CAE_LOSS_BCE && loss != CAE_LOSS_MSE) return cae__fail(e, CAE_ERR_ARG, "train step: unknown loss %d", loss);
@@ -5462,7 +5464,7 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
         cae__slot_range(j.n, t->nslots, s, &lo, &hi);
         if (lo < hi) used[nused++] = s;
     }
-    nblocks = (long long)((j.stride + 1023) / 1024);
+    nblocks = (int)((j.stride + 1023) / 1024);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt)
 #endif

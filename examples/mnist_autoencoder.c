@@ -55,7 +55,7 @@ static void usage(FILE *f)
             "  --threads N     OpenMP threads (all cores)\n"
             "  --tsne N        test images in the PCA/t-SNE views of the latent space (2000; 0: none)\n"
             "  --lang en|es    language of report.html and the figures (en)\n"
-            "  --checkpoint-every N  also save OUT/checkpoint.cae every N batches (50; 0: only after each\n"
+            "  --checkpoint-every N  also save OUT/checkpoint.cae every N batches (100; 0: only after each\n"
             "                  epoch and on Ctrl-C); it holds all training depends on\n"
             "  --resume        go on from OUT/checkpoint.cae, with the same flags: the result is the same\n"
             "                  bits as a run that never stopped (--epochs may be raised)\n"
@@ -91,7 +91,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->data = "data/mnist", o->out = "runs/mnist", o->lang = "en";
     o->epochs = 15, o->batch = 256, o->limit = 0, o->threads = 0, o->tsne = 2000;
     o->lr = 1e-3f, o->val_frac = 0.1f, o->seed = 42;
-    o->load = o->load_weights = NULL, o->resume = 0, o->ckpt_every = 50;
+    o->load = o->load_weights = NULL, o->resume = 0, o->ckpt_every = 100;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -119,9 +119,9 @@ static int parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--threads") && parse_int(v, 1, 1024, &d)) o->threads = (int)d;
         else if (!strcmp(a, "--tsne") && parse_int(v, 0, 10000, &d)) o->tsne = (int)d;
         else if (!strcmp(a, "--lang") && (!strcmp(v, "en") || !strcmp(v, "es"))) o->lang = v;
-        else if (!strcmp(a, "--checkpoint-every") && parse_num(v, 0, 1e9, &d)) o->ckpt_every = (int)d;
-        else if (!strcmp(a, "--load")) o->load = v;
-        else if (!strcmp(a, "--load-weights")) o->load_weights = v;
+        else if (!strcmp(a, "--checkpoint-every") && parse_int(v, 0, 1e9, &d)) o->ckpt_every = (int)d;
+        else if (!strcmp(a, "--load") && *v) o->load = v;
+        else if (!strcmp(a, "--load-weights") && *v) o->load_weights = v;
         else {
             fprintf(stderr, "error: bad flag or value: %s %s; see --help\n", a, v);
             return 0;
@@ -989,8 +989,9 @@ static int train(lab *L)
     signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL);
     if (stop_signal && L->ep <= L->o.epochs) {
         if (L->live) printf("\n");
-        fprintf(stderr, "stopped by signal %d: epoch %d, image %d of %d saved in %s/checkpoint.cae; to go on, run the "
-                "same command with --resume\n", (int)stop_signal, L->ep, L->pos, L->nfit, L->o.out);
+        fprintf(stderr, "stopped by %s: epoch %d, image %d of %d saved in %s/checkpoint.cae; to go on, run the same "
+                "command with --resume\n", stop_signal == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM", L->ep, L->pos, L->nfit,
+                L->o.out);
         return 0;
     }
     if (!ok) return 0;

@@ -61,7 +61,7 @@ sleep 0.3
 kill -INT "$pid"
 if wait "$pid"; then echo "FAILED: the run stopped by SIGINT exited 0"; fail=1; fi
 if grep -q 'with --resume' "$tmp/c.log"; then
-    echo "   SIGINT: $(grep 'stopped by signal' "$tmp/c.log")"
+    echo "   SIGINT: $(grep 'stopped by' "$tmp/c.log")"
 else
     tail -3 "$tmp/c.log"; echo "FAILED: no resume message after SIGINT"; fail=1
 fi
