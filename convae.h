@@ -383,6 +383,20 @@ typedef struct cae_net {
 /* The lab's model: 28x28x1 -> conv32 -> pool -> conv64 -> pool (7x7x64 latent) -> conv64 ->
    up -> conv32 -> up -> conv1 sigmoid. 74,497 parameters. */
 CONVAE_DEF const cae_layer_spec *cae_lab_specs(int *count);
+/* A model from a short text: layers separated by commas, "cN" a 3x3 convolution with N filters
+   and ReLU ("cNkK": KxK, odd K), "p" a 2x2 max-pool, "u" a 2x2 upsampling, and "|" instead of a
+   comma after the encoder's last layer (the latent). The last layer must be a convolution; it
+   gets a sigmoid. Layers are named as the lab's: enc_conv1, enc_pool1, ... before "|", then
+   dec_conv1, dec_upsample1, ..., and dec_conv_output last, so CAE_LAB_ARCH gives the lab's
+   model. spec[i].name points into the struct itself: use it where it was filled. */
+#define CAE_LAB_ARCH "c32,p,c64,p|c64,u,c32,u,c1"
+typedef struct cae_arch {
+    cae_layer_spec spec[CAE_MAX_LAYERS];
+    char name[CAE_MAX_LAYERS][32];
+    int n;      /* layers */
+    int latent; /* index of the encoder's last layer; -1 without "|" */
+} cae_arch;
+CONVAE_DEF int cae_arch_parse(cae_arch *a, const char *text, cae_err *e);
 /* A net for h x w x c inputs: Glorot-uniform kernels from seed, zero biases, as Keras
    initialises them. One allocation (cae_net_free). On error the net is zeroed. */
 CONVAE_DEF int cae_net_create(cae_net *net, int h, int w, int c, const cae_layer_spec *specs, int nspecs,
@@ -4478,6 +4492,83 @@ CONVAE_DEF const cae_layer_spec *cae_lab_specs(int *count)
 {
     if (count) *count = (int)(sizeof cae__lab / sizeof cae__lab[0]);
     return cae__lab;
+}
+
+CONVAE_DEF int cae_arch_parse(cae_arch *a, const char *text, cae_err *e)
+{
+    const char *p = text;
+    int counts[2][3] = {{0, 0, 0}, {0, 0, 0}}; /* encoder, decoder: convs, pools, upsamplings */
+    int l, part = 0;
+    if (!a || !text) return cae__fail(e, CAE_ERR_ARG, "arch: NULL text");
+    memset(a, 0, sizeof *a);
+    a->latent = -1;
+    for (;;) {
+        cae_layer_spec *s = a->spec + a->n;
+        const char *start = p;
+        char tok[16]; /* the layer's text, for messages */
+        long v = 0, k = 3;
+        size_t t = 0;
+        while (start[t] && start[t] != ',' && start[t] != '|' && t + 1 < sizeof tok) tok[t] = start[t], t++;
+        tok[t] = 0;
+        if (a->n == CAE_MAX_LAYERS)
+            return cae__fail(e, CAE_ERR_ARG, "arch \"%s\": more than %d layers", text, (int)CAE_MAX_LAYERS);
+        if (*p == 'c') {
+            int digits = 0;
+            for (p++; *p >= '0' && *p <= '9' && v <= 100000; p++) v = v * 10 + (*p - '0'), digits++;
+            if (*p == 'k') {
+                for (k = 0, p++; *p >= '0' && *p <= '9' && k <= 100; p++) k = k * 10 + (*p - '0');
+                if (k < 1 || k > 15 || k % 2 == 0) digits = 0;
+            }
+            if (!digits || v < 1 || v > 4096)
+                return cae__fail(e, CAE_ERR_ARG, "arch \"%s\": \"%s\" at offset %d: a convolution is cN (N filters, "
+                                 "1..4096) or cNkK (a KxK kernel, K odd, 1..15)", text, tok, (int)(start - text));
+            s->kind = CAE_CONV2D, s->filters = (int)v, s->ksize = (int)k, s->act = CAE_ACT_RELU;
+            counts[part][0]++;
+        } else if (*p == 'p' || *p == 'u') {
+            s->kind = *p == 'p' ? CAE_MAXPOOL2D : CAE_UPSAMPLE2D;
+            counts[part][*p == 'p' ? 1 : 2]++;
+            p++;
+        } else {
+            return cae__fail(e, CAE_ERR_ARG, "arch \"%s\": %s%s%s at offset %d (layers: cN, cNkK, p, u; \",\" between "
+                             "them, \"|\" after the encoder)", text, *tok ? "unknown layer \"" : "a layer missing",
+                             tok, *tok ? "\"" : "", (int)(p - text));
+        }
+        a->n++;
+        if (*p == '|' && a->latent < 0) {
+            a->latent = a->n - 1, part = 1, p++;
+        } else if (*p == ',') {
+            p++;
+        } else if (*p) {
+            return cae__fail(e, CAE_ERR_ARG, "arch \"%s\": \"%c\" at offset %d: expected \",\" or one \"|\"", text, *p,
+                             (int)(p - text));
+        } else {
+            break;
+        }
+    }
+    if (a->spec[a->n - 1].kind != CAE_CONV2D)
+        return cae__fail(e, CAE_ERR_ARG, "arch \"%s\": the last layer must be a convolution (the output image)", text);
+    if (a->latent == a->n - 1)
+        return cae__fail(e, CAE_ERR_ARG, "arch \"%s\": \"|\" needs a decoder after it", text);
+    a->spec[a->n - 1].act = CAE_ACT_SIGMOID;
+    memset(counts, 0, sizeof counts);
+    for (l = 0; l < a->n; l++) { /* enc_conv1, enc_pool1, ..., dec_conv1, dec_upsample1, ..., dec_conv_output */
+        cae_layer_spec *s = a->spec + l;
+        int dec = a->latent >= 0 && l > a->latent, kind = s->kind == CAE_CONV2D ? 0 : s->kind == CAE_MAXPOOL2D ? 1 : 2;
+        static const char *const what[3] = {"conv", "pool", "upsample"};
+        size_t n = 0;
+        const char *q;
+        counts[dec][kind]++;
+        for (q = dec ? "dec_" : "enc_"; *q; q++) cae__putc(a->name[l], 32, &n, *q);
+        if (l == a->n - 1) {
+            for (q = "conv_output"; *q; q++) cae__putc(a->name[l], 32, &n, *q);
+        } else {
+            for (q = what[kind]; *q; q++) cae__putc(a->name[l], 32, &n, *q);
+            cae__putu(a->name[l], 32, &n, (unsigned long long)counts[dec][kind], 10);
+        }
+        a->name[l][n] = 0;
+        s->name = a->name[l];
+    }
+    return CAE_OK;
 }
 
 static const char *cae__kind_name(int kind)

@@ -34,7 +34,7 @@
 
 /* ------------------------------------------------------------------ settings */
 typedef struct options {
-    const char *data, *out, *lang, *load, *load_weights;
+    const char *data, *out, *lang, *load, *load_weights, *arch;
     int epochs, batch, limit, threads, tsne, resume, ckpt_every;
     float lr, val_frac;
     unsigned long long seed;
@@ -63,6 +63,9 @@ static void usage(FILE *f)
             "                  sections 5-7 and the report for that model\n"
             "  --load-weights FILE.npz  start from Keras weights: np.savez(FILE, *model.get_weights())\n"
             "                  of the lab's Keras model\n"
+            "  --arch SPEC     the model: convolutions cN (N filters, 3x3, ReLU; cNkK: KxK), p (2x2 max-pool),\n"
+            "                  u (2x2 upsampling), \",\" between layers, \"|\" after the encoder; the last\n"
+            "                  convolution has a sigmoid (default " CAE_LAB_ARCH ", the lab's)\n"
             "  --help          this text\n"
             "It writes into OUT: report.html, the figures, history.csv, mse.csv, model.cae, checkpoint.cae,\n"
             "and for NumPy: weights.npz (Keras's get_weights() order), mse.npy, latents.npy and\n"
@@ -91,7 +94,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->data = "data/mnist", o->out = "runs/mnist", o->lang = "en";
     o->epochs = 15, o->batch = 256, o->limit = 0, o->threads = 0, o->tsne = 2000;
     o->lr = 1e-3f, o->val_frac = 0.1f, o->seed = 42;
-    o->load = o->load_weights = NULL, o->resume = 0, o->ckpt_every = 100;
+    o->load = o->load_weights = NULL, o->resume = 0, o->ckpt_every = 100, o->arch = CAE_LAB_ARCH;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -121,6 +124,7 @@ static int parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--lang") && (!strcmp(v, "en") || !strcmp(v, "es"))) o->lang = v;
         else if (!strcmp(a, "--checkpoint-every") && parse_int(v, 0, 1e9, &d)) o->ckpt_every = (int)d;
         else if (!strcmp(a, "--load") && *v) o->load = v;
+        else if (!strcmp(a, "--arch")) o->arch = v;
         else if (!strcmp(a, "--load-weights") && *v) o->load_weights = v;
         else {
             fprintf(stderr, "error: bad flag or value: %s %s; see --help\n", a, v);
@@ -130,6 +134,14 @@ static int parse_args(int argc, char **argv, options *o)
     if (o->resume && (o->load || o->load_weights)) {
         fprintf(stderr, "error: --resume goes on from the checkpoint in --out; it does not take --load or --load-weights\n");
         return 0;
+    }
+    {
+        cae_arch arch;
+        cae_err e;
+        if (cae_arch_parse(&arch, o->arch, &e)) {
+            fprintf(stderr, "error: --arch: %s\n", e.msg);
+            return 0;
+        }
     }
     if (o->load && o->load_weights) {
         fprintf(stderr, "error: --load and --load-weights both give the starting weights: use one\n");
@@ -210,6 +222,7 @@ typedef struct lab {
     int hw, nval, nfit;  /* pixels per image; validation and training images */
     cae_rng rng;
     cae_net net;         /* the initial weights, until the trainer has copied them */
+    cae_arch arch;       /* the layers of --arch */
     cae_trainer *trainer;
     void *scratch;       /* for the net's inference calls, one share per thread */
     size_t scratch_bytes;
@@ -666,14 +679,26 @@ static int build_model(lab *L)
     cae_err e;
     char *summary;
     size_t need;
-    int nspec, rc;
-    const cae_layer_spec *spec = cae_lab_specs(&nspec);
+    const cae_layer *last;
+    int rc;
     section(L, L->T->sec[3]);
+    cae_arch_parse(&L->arch, L->o.arch, &e); /* checked with the flags */
     rc = L->o.load ? cae_net_load(&L->net, L->o.load, &e)
-                   : cae_net_create(&L->net, L->tr.h, L->tr.w, 1, spec, nspec, L->o.seed, &e);
+                   : cae_net_create(&L->net, L->tr.h, L->tr.w, 1, L->arch.spec, L->arch.n, L->o.seed, &e);
     if (rc == CAE_OK && (L->net.h != L->tr.h || L->net.w != L->tr.w || L->net.c != 1)) {
         fprintf(stderr, "error: %s takes %dx%dx%d images, the data's are %dx%dx1\n", L->o.load, L->net.h, L->net.w,
                 L->net.c, L->tr.h, L->tr.w);
+        return 0;
+    }
+    last = L->net.layer + L->net.nlayers - 1;
+    if (rc == CAE_OK && (last->oh != L->tr.h || last->ow != L->tr.w || last->oc != 1)) {
+        fprintf(stderr, "error: %s: the model's output is %dx%dx%d, the images are %dx%dx1 (as many u as p, and a last "
+                "convolution of 1 filter)\n", L->o.load ? L->o.load : L->o.arch, last->oh, last->ow, last->oc, L->tr.h,
+                L->tr.w);
+        return 0;
+    }
+    if (rc && !L->o.load) {
+        fprintf(stderr, "error: --arch %s: %s\n", L->o.arch, e.msg);
         return 0;
     }
     if (rc || cae_trainer_create(&L->trainer, &L->net, L->o.batch, &e)) {
@@ -1167,10 +1192,11 @@ static void latent_views(lab *L, const float *z, const int *labels, int n, int d
     }
 }
 
-/* The latent: the lab's enc_pool2, or in a loaded model of another shape its narrowest layer. */
-static int latent_layer(const cae_net *net)
+/* The latent: the encoder's last layer (enc_pool2 in the lab's model), or in a loaded model
+   without one of --arch's names its narrowest layer. */
+static int latent_layer(const lab *L, const cae_net *net)
 {
-    int l, best = cae_net_find(net, "enc_pool2");
+    int l, best = L->arch.latent >= 0 && L->arch.latent < net->nlayers ? cae_net_find(net, L->arch.name[L->arch.latent]) : -1;
     if (best >= 0) return best;
     for (l = best = 0; l < net->nlayers - 1; l++) {
         const cae_layer *a = net->layer + l, *b = net->layer + best;
@@ -1183,7 +1209,7 @@ static int latent_space(lab *L)
 {
     const cae_net *net = cae_trainer_net(L->trainer);
     const dataset *te = &L->te;
-    int li = latent_layer(net), n = L->o.tsne < te->n ? L->o.tsne : te->n, m = n ? n : 1, b, i, ok = 1;
+    int li = latent_layer(L, net), n = L->o.tsne < te->n ? L->o.tsne : te->n, m = n ? n : 1, b, i, ok = 1;
     const cae_layer *Ly = net->layer + li;
     size_t ln = (size_t)Ly->oh * Ly->ow * Ly->oc;
     int *labels = (int *)malloc(sizeof(int) * (size_t)m);
@@ -1196,8 +1222,9 @@ static int latent_space(lab *L)
         ok = 0;
     }
     if (ok)
-        say(L, "latent = output of %s: (%d, %d, %d) per image = %zu numbers (the input has %d: %.1fx more)\n", Ly->name,
-            Ly->oh, Ly->ow, Ly->oc, ln, L->hw, (double)ln / L->hw);
+        say(L, "latent = output of %s: (%d, %d, %d) per image = %zu numbers (the input has %d: %.1fx %s)\n", Ly->name,
+            Ly->oh, Ly->ow, Ly->oc, ln, L->hw, ln >= (size_t)L->hw ? (double)ln / L->hw : (double)L->hw / (double)ln,
+            ln >= (size_t)L->hw ? "more" : "fewer");
     for (b = 0; ok && b < n; b += L->o.batch) {
         int k = n - b < L->o.batch ? n - b : L->o.batch;
         cae_tensor x = cae_tensor_of(pix + (size_t)b * L->hw, k, te->h, te->w, 1);

@@ -2426,6 +2426,50 @@ static void test_checkpoint(void)
     group_end("%d damaged copies rejected", flips);
 }
 
+/* --arch's text: the default is the lab's model, layer for layer and weight for weight; bad
+   texts are errors that say where. */
+static void test_arch(void)
+{
+    static const char *const bad[10] = {"", "c32,x", "c0,p", "c32,p|", "c32,,c1", "c32k4,c1", "pp,c1", "c32,p",
+                                        "c1|c1|c1", "c5000,c1"};
+    const cae_layer_spec *lab;
+    cae_arch a;
+    cae_net n1, n2;
+    cae_err e;
+    int n, l, k, rc;
+    group_begin("arch");
+    lab = cae_lab_specs(&n);
+    rc = cae_arch_parse(&a, CAE_LAB_ARCH, &e);
+    if (check(rc == CAE_OK && a.n == n && a.latent == 3, "parse %s: %d %s (%d layers, latent %d)", CAE_LAB_ARCH, rc,
+              e.msg, a.n, a.latent)) {
+        for (l = 0; l < n; l++)
+            check(a.spec[l].kind == lab[l].kind && strcmp(a.spec[l].name, lab[l].name) == 0 &&
+                      (lab[l].kind != CAE_CONV2D || (a.spec[l].filters == lab[l].filters &&
+                                                     a.spec[l].ksize == lab[l].ksize && a.spec[l].act == lab[l].act)),
+                  "layer %d: %s, the lab's is %s", l, a.spec[l].name, lab[l].name);
+        rc = cae_net_create(&n1, 28, 28, 1, a.spec, a.n, 42, &e);
+        if (rc == CAE_OK) rc = cae_net_create(&n2, 28, 28, 1, lab, n, 42, &e);
+        if (check(rc == CAE_OK, "create: %s", e.msg)) {
+            double md;
+            check(n1.nparams == 74497 && bits_differ(n1.param, n2.param, n1.nparams, &md) == 0,
+                  "the default text's net differs from the lab's (%zu parameters)", n1.nparams);
+            cae_net_free(&n1), cae_net_free(&n2);
+        }
+    }
+    rc = cae_arch_parse(&a, "c8k5,p,c4|c4,u,c1", &e);
+    check(rc == CAE_OK && a.n == 6 && a.spec[0].ksize == 5 && a.latent == 2 && strcmp(a.spec[3].name, "dec_conv1") == 0 &&
+              strcmp(a.spec[5].name, "dec_conv_output") == 0 && a.spec[5].act == CAE_ACT_SIGMOID &&
+              a.spec[2].act == CAE_ACT_RELU,
+          "c8k5,p,c4|c4,u,c1: %d %s", rc, e.msg);
+    for (k = 0; k < 10; k++) {
+        e.msg[0] = 0;
+        rc = cae_arch_parse(&a, bad[k], &e);
+        check(rc == CAE_ERR_ARG && strstr(e.msg, "arch \"") != NULL, "bad text \"%s\": %d (%s)", bad[k], rc, e.msg);
+    }
+    check(cae_arch_parse(&a, NULL, &e) == CAE_ERR_ARG, "NULL text");
+    group_end(NULL);
+}
+
 static void test_bad_args(void)
 {
     cae_layer_spec s[34];
@@ -2649,6 +2693,7 @@ int main(void)
     test_no_alloc();
     test_save_load();
     test_checkpoint();
+    test_arch();
     test_bad_args();
     test_grid();
     if (g_fails) {
