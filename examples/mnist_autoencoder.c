@@ -35,8 +35,8 @@
 /* ------------------------------------------------------------------ settings */
 typedef struct options {
     const char *data, *out, *lang, *load, *load_weights, *arch;
-    int epochs, batch, limit, threads, tsne, resume, ckpt_every;
-    float lr, val_frac;
+    int epochs, batch, limit, threads, tsne, resume, ckpt_every, holdout;
+    float lr, val_frac, noise, mask;
     unsigned long long seed;
 } options;
 
@@ -66,6 +66,11 @@ static void usage(FILE *f)
             "  --arch SPEC     the model: convolutions cN (N filters, 3x3, ReLU; cNkK: KxK), p (2x2 max-pool),\n"
             "                  u (2x2 upsampling), \",\" between layers, \"|\" after the encoder; the last\n"
             "                  convolution has a sigmoid (default " CAE_LAB_ARCH ", the lab's)\n"
+            "  --noise SIGMA   denoising: train on images with Gaussian noise of this deviation added (then\n"
+            "                  clipped to [0,1]) to rebuild the clean ones; validation and test likewise\n"
+            "  --mask P        denoising: each pixel of the input set to 0 with probability P\n"
+            "  --holdout-class D  train (and validate) without the images of class D, then score the test set\n"
+            "                  by reconstruction MSE as an anomaly detector for D: ROC curve and its AUC\n"
             "  --help          this text\n"
             "It writes into OUT: report.html, the figures, history.csv, mse.csv, model.cae, checkpoint.cae,\n"
             "and for NumPy: weights.npz (Keras's get_weights() order), mse.npy, latents.npy and\n"
@@ -95,6 +100,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->epochs = 15, o->batch = 256, o->limit = 0, o->threads = 0, o->tsne = 2000;
     o->lr = 1e-3f, o->val_frac = 0.1f, o->seed = 42;
     o->load = o->load_weights = NULL, o->resume = 0, o->ckpt_every = 100, o->arch = CAE_LAB_ARCH;
+    o->holdout = -1, o->noise = o->mask = 0.0f;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -125,6 +131,9 @@ static int parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--checkpoint-every") && parse_int(v, 0, 1e9, &d)) o->ckpt_every = (int)d;
         else if (!strcmp(a, "--load") && *v) o->load = v;
         else if (!strcmp(a, "--arch")) o->arch = v;
+        else if (!strcmp(a, "--holdout-class") && parse_int(v, 0, 255, &d)) o->holdout = (int)d;
+        else if (!strcmp(a, "--noise") && parse_num(v, 0, 1, &d)) o->noise = (float)d;
+        else if (!strcmp(a, "--mask") && parse_num(v, 0, 0.99, &d)) o->mask = (float)d;
         else if (!strcmp(a, "--load-weights") && *v) o->load_weights = v;
         else {
             fprintf(stderr, "error: bad flag or value: %s %s; see --help\n", a, v);
@@ -154,7 +163,8 @@ static int parse_args(int argc, char **argv, options *o)
 typedef struct texts {
     const char *sec[8], *samples, *label, *classes, *count, *digit, *pixels, *pixel_value, *normalized,
         *loss_title, *epoch, *loss, *train_loss, *val_loss, *recon, *mse_title, *mse, *images, *anomalies,
-        *pca_title, *tsne_title, *settings, *pixel_count, *intro, *anomaly_note, *latent_note;
+        *pca_title, *tsne_title, *settings, *pixel_count, *intro, *anomaly_note, *latent_note, *roc_title, *fpr, *tpr,
+        *chance, *detector;
 } texts;
 
 static const texts EN = {
@@ -172,7 +182,9 @@ static const texts EN = {
     "Images with an unusually high reconstruction error are candidates for anomalies: strokes the model "
     "has rarely seen.",
     "Each point is one test image's latent code (7x7x64 numbers) reduced to two dimensions, coloured by "
-    "its true class; the autoencoder never saw a label."};
+    "its true class; the autoencoder never saw a label.",
+    "ROC, scored by reconstruction MSE: held-out class", "false positive rate",
+    "true positive rate", "chance", "MSE as the score"};
 
 static const texts ES = {
     {"0. Configuración", "1. Carga y exploración de los datos", "2. Preprocesamiento", "3. El modelo",
@@ -192,7 +204,9 @@ static const texts ES = {
     "Las imágenes con un error de reconstrucción inusualmente alto son candidatas a anomalías: trazos que "
     "el modelo apenas ha visto.",
     "Cada punto es el código latente (7x7x64 números) de una imagen de prueba reducido a dos dimensiones, "
-    "coloreado según su clase real; el autocodificador nunca vio una etiqueta."};
+    "coloreado según su clase real; el autocodificador nunca vio una etiqueta.",
+    "ROC, puntuación por MSE: clase excluida", "tasa de falsos positivos",
+    "tasa de verdaderos positivos", "azar", "el MSE como puntuación"};
 
 static const char *const FASHION[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -220,6 +234,10 @@ typedef struct lab {
     int ok;     /* 0 once a file could not be written */
     dataset tr, te;
     int hw, nval, nfit;  /* pixels per image; validation and training images */
+    int val_end, ntrain; /* the training file's images in use: [0, val_end) validation, then training */
+    int *vidx;           /* the validation images (all of [0, val_end) but --holdout-class's) */
+    float *xn;           /* a batch of corrupted inputs (--noise, --mask) */
+    cae_rng nrng;        /* the training inputs' corruption */
     cae_rng rng;
     cae_net net;         /* the initial weights, until the trainer has copied them */
     cae_arch arch;       /* the layers of --arch */
@@ -531,12 +549,14 @@ static int load_and_explore(lab *L)
     say(L, "x_train: (%d, %d, %d) uint8   y_train: (%d,) uint8\n", tr->n, tr->h, tr->w, tr->n);
     say(L, "x_test:  (%d, %d, %d) uint8   y_test:  (%d,) uint8\n", L->te.n, L->te.h, L->te.w, L->te.n);
     L->xb = (float *)malloc(sizeof(float) * (size_t)(L->o.batch > 64 ? L->o.batch : 64) * L->hw);
+    L->xn = (float *)malloc(sizeof(float) * (size_t)(L->o.batch > 64 ? L->o.batch : 64) * L->hw);
     L->mse = (float *)malloc(sizeof(float) * (size_t)L->te.n);
     L->perm = (int *)malloc(sizeof(int) * (size_t)(tr->n > L->te.n ? tr->n : L->te.n));
     L->hist_loss = (float *)malloc(sizeof(float) * (size_t)(L->o.epochs + 1));
     L->hist_val = (float *)malloc(sizeof(float) * (size_t)(L->o.epochs + 1));
     L->hist = (double *)malloc(4 * sizeof(double) * (size_t)(L->o.epochs + 1));
-    if (!L->xb || !L->mse || !L->perm || !L->hist_loss || !L->hist_val || !L->hist) {
+    L->vidx = (int *)malloc(sizeof(int) * (size_t)tr->n);
+    if (!L->xb || !L->xn || !L->vidx || !L->mse || !L->perm || !L->hist_loss || !L->hist_val || !L->hist) {
         fprintf(stderr, "error: out of memory\n");
         return 0;
     }
@@ -584,6 +604,27 @@ static int load_and_explore(lab *L)
     return 1;
 }
 
+/* --noise, --mask: dst = src corrupted, n images. Training draws from L->nrng; an evaluation
+   (first >= 0) corrupts image `first + i` the same way every time, from a seed of its own. */
+static int corrupting(const lab *L)
+{
+    return L->o.noise > 0 || L->o.mask > 0;
+}
+
+static void corrupt(lab *L, float *dst, const float *src, int n, int first)
+{
+    int i, j;
+    for (i = 0; i < n; i++) {
+        cae_rng own = cae_rng_seed(L->o.seed * 1000003ULL + (unsigned long long)(first + i)), *r = first >= 0 ? &own : &L->nrng;
+        for (j = 0; j < L->hw; j++) {
+            size_t q = (size_t)i * L->hw + j;
+            float v = src[q] + (L->o.noise > 0 ? L->o.noise * cae_rng_normal(r) : 0.0f);
+            if (L->o.mask > 0 && cae_rng_uniform(r) < L->o.mask) v = 0.0f;
+            dst[q] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ 2. preprocess */
 static int preprocess(lab *L)
 {
@@ -593,19 +634,31 @@ static int preprocess(lab *L)
     cae_err e;
     int i, j, k, ntrain = L->o.limit && L->o.limit < tr->n ? L->o.limit : tr->n;
     section(L, L->T->sec[2]);
-    L->nval = (int)(ntrain * (double)L->o.val_frac);
-    L->nfit = ntrain - L->nval;
+    L->ntrain = ntrain, L->val_end = (int)(ntrain * (double)L->o.val_frac);
+    for (i = L->nval = L->nfit = 0; i < ntrain; i++) { /* --holdout-class: that class is neither fitted nor validated */
+        if (tr->y[i] == L->o.holdout) continue;
+        if (i < L->val_end) L->vidx[L->nval++] = i;
+        else L->nfit++;
+    }
     if (L->nfit < 1) {
-        fprintf(stderr, "error: no training images left after the validation split\n");
+        fprintf(stderr, "error: no training images left after the validation split%s\n",
+                L->o.holdout >= 0 ? " and --holdout-class" : "");
         return 0;
     }
+    L->nrng = cae_rng_seed(L->o.seed ^ 0x6e6f697365ULL); /* its own stream: the shuffles stay those of a plain run */
     L->data_crc = cae_crc32(0, tr->px, (size_t)ntrain * L->hw); /* a checkpoint is for these images only */
     say(L, "x / 255 as float32, one channel added:\n");
     say(L, "  train      (%d, %d, %d, 1)\n  validation (%d, %d, %d, 1)  = the first %.0f%% of the training file\n"
            "  test       (%d, %d, %d, 1)\n",
         L->nfit, tr->h, tr->w, L->nval, tr->h, tr->w, L->o.val_frac * 100.0, te->n, te->h, te->w);
+    if (L->o.holdout >= 0)
+        say(L, "--holdout-class %d: the %d images of class %d are left out of training and validation; the test set "
+               "keeps them\n", L->o.holdout, ntrain - L->nval - L->nfit, L->o.holdout);
+    if (L->o.noise > 0) say(L, "denoising: the inputs get Gaussian noise of deviation %.2f, clipped to [0, 1]\n", L->o.noise);
+    if (L->o.mask > 0) say(L, "denoising: each input pixel is set to 0 with probability %.2f\n", L->o.mask);
+    if (corrupting(L)) say(L, "the targets stay clean: the model learns to rebuild the clean images\n");
     k = L->nfit < 9 ? L->nfit : 9;
-    to_float(L->xb, tr->px, NULL, L->nval, k, L->hw);
+    to_float(L->xb, tr->px, NULL, L->val_end, k, L->hw);
     for (i = 0; i < k; i++) {
         const float *x = L->xb + (size_t)i * L->hw;
         float lo = 1, hi = 0;
@@ -727,7 +780,9 @@ static int build_model(lab *L)
 
 /* ------------------------------------------------------------------ 4. train */
 /* the mean loss over images first..first+n of a split, in batches */
-static int mean_loss(lab *L, const dataset *d, int first, int n, float *mse, double *out)
+/* the mean loss over n images of a split (the listed ones, or those from `first` on), in
+   batches; with --noise or --mask, of the corrupted images against the clean ones */
+static int mean_loss(lab *L, const dataset *d, const int *idx, int first, int n, float *mse, double *out)
 {
     const cae_net *net = cae_trainer_net(L->trainer);
     double sum = 0;
@@ -735,9 +790,11 @@ static int mean_loss(lab *L, const dataset *d, int first, int n, float *mse, dou
     int b;
     for (b = 0; b < n; b += L->o.batch) {
         int k = n - b < L->o.batch ? n - b : L->o.batch;
-        cae_tensor x = batch(L, d, NULL, first + b, k);
+        cae_tensor x = batch(L, d, idx ? idx + b : NULL, first + b, k), xn = cae_tensor_of(L->xn, k, d->h, d->w, 1);
         double loss;
-        if (cae_net_evaluate(net, &x, &x, CAE_LOSS_BCE, &loss, mse ? mse + b : NULL, L->scratch, L->scratch_bytes, &e)) {
+        if (corrupting(L)) corrupt(L, L->xn, L->xb, k, (d == &L->te ? 1 << 30 : 0) + (idx ? idx[b] : first + b));
+        if (cae_net_evaluate(net, corrupting(L) ? &xn : &x, &x, CAE_LOSS_BCE, &loss, mse ? mse + b : NULL, L->scratch,
+                             L->scratch_bytes, &e)) {
             fprintf(stderr, "error: %s\n", e.msg);
             return 0;
         }
@@ -822,7 +879,8 @@ static float get_f32(reader *r)
 
 static size_t run_bytes(const lab *L)
 {
-    return 8 + 8 + 6 * 4 + 2 * 4 + 4 + 3 * 4 + 8 + 3 * 8 + 4 + (size_t)(L->ep - 1) * 4 * 8 + (size_t)L->nfit * 4;
+    return 8 + 8 + 6 * 4 + 2 * 4 + 4 + 4 + 2 * 4 + 3 * 4 + 8 + 8 + 3 * 8 + 4 + (size_t)(L->ep - 1) * 4 * 8 +
+           (size_t)L->nfit * 4;
 }
 
 static int save_checkpoint(lab *L)
@@ -844,8 +902,9 @@ static int save_checkpoint(lab *L)
     p = put_u32(p, (unsigned long)L->tr.h), p = put_u32(p, (unsigned long)L->tr.w);
     p = put_f32(p, L->o.lr), p = put_f32(p, L->o.val_frac);
     p = put_u32(p, L->data_crc);
+    p = put_u32(p, (unsigned long)(L->o.holdout + 1)), p = put_f32(p, L->o.noise), p = put_f32(p, L->o.mask);
     p = put_u32(p, (unsigned long)L->ep), p = put_u32(p, (unsigned long)L->pos), p = put_u32(p, (unsigned long)L->shuffled);
-    p = put_u64(p, L->rng.s);
+    p = put_u64(p, L->rng.s), p = put_u64(p, L->nrng.s);
     p = put_f64(p, L->sum), p = put_f64(p, L->ep_seconds), p = put_f64(p, L->t_train);
     p = put_u32(p, (unsigned long)(L->ep - 1));
     for (i = 0; i < 4 * (L->ep - 1); i++) p = put_f64(p, L->hist[i]);
@@ -869,8 +928,8 @@ static int resume(lab *L)
     reader r;
     cae_err e;
     unsigned long long seed;
-    unsigned long v[7], done;
-    float lr, vf;
+    unsigned long v[8], done;
+    float lr, vf, noise, mask;
     int i, ok = 1;
     in_out(L, path, sizeof path, "checkpoint.cae");
     if (cae_trainer_load(L->trainer, path, &user, &n, &e)) {
@@ -884,11 +943,14 @@ static int resume(lab *L)
     seed = get_u64(&r);
     for (i = 0; i < 6; i++) v[i] = get_u32(&r);
     lr = get_f32(&r), vf = get_f32(&r), v[6] = get_u32(&r);
+    v[7] = get_u32(&r), noise = get_f32(&r), mask = get_f32(&r);
     if (ok && r.p <= r.end) {
         const char *what = seed != L->o.seed ? "--seed" : v[0] != (unsigned long)L->o.batch ? "--batch"
                          : v[1] != (unsigned long)L->o.limit ? "--limit" : lr != L->o.lr ? "--lr"
                          : vf != L->o.val_frac || v[2] != (unsigned long)L->nval || v[3] != (unsigned long)L->nfit ? "--val-frac"
                          : v[4] != (unsigned long)L->tr.h || v[5] != (unsigned long)L->tr.w || v[6] != L->data_crc ? "--data"
+                         : v[7] != (unsigned long)(L->o.holdout + 1) ? "--holdout-class"
+                         : noise != L->o.noise ? "--noise" : mask != L->o.mask ? "--mask"
                          : NULL;
         if (what) {
             fprintf(stderr, "error: --resume: %s was saved by a run with another %s (seed %llu, batch %lu, limit %lu, lr %g, "
@@ -899,7 +961,7 @@ static int resume(lab *L)
         }
     }
     L->ep = (int)get_u32(&r), L->pos = (int)get_u32(&r), L->shuffled = (int)get_u32(&r);
-    L->rng.s = get_u64(&r);
+    L->rng.s = get_u64(&r), L->nrng.s = get_u64(&r);
     L->sum = get_f64(&r), L->ep_seconds = get_f64(&r), L->t_train = get_f64(&r);
     done = get_u32(&r);
     if (ok && r.p <= r.end && (L->ep < 1 || done != (unsigned long)L->ep - 1 || L->pos < 0 || L->pos > L->nfit ||
@@ -913,7 +975,7 @@ static int resume(lab *L)
     for (i = 0; ok && i < 4 * L->ep - 4; i++) L->hist[i] = get_f64(&r);
     for (i = 0; ok && i < L->nfit; i++) {
         unsigned long k = get_u32(&r);
-        if (k < (unsigned long)L->nval || k >= (unsigned long)(L->nval + L->nfit)) ok = 0;
+        if (k < (unsigned long)L->val_end || k >= (unsigned long)L->ntrain) ok = 0;
         else L->perm[i] = (int)k;
     }
     free(user);
@@ -958,11 +1020,12 @@ static int train(lab *L)
     cae_plot plot;
     cae_err e;
     cae_text csv;
-    int i, since = 0, ok = 1;
+    int i, k, since = 0, ok = 1;
     section(L, T->sec[4]);
     say(L, "Adam(lr=%g, beta1=0.9, beta2=0.999, eps=1e-7), binary cross-entropy, batch %d, %d epochs, shuffled\n",
         L->o.lr, L->o.batch, L->o.epochs);
-    for (i = 0; i < L->nfit; i++) L->perm[i] = L->nval + i;
+    for (i = L->val_end, k = 0; i < L->ntrain; i++)
+        if (L->tr.y[i] != L->o.holdout) L->perm[k++] = i;
     L->ep = 1, L->pos = 0, L->shuffled = 0, L->sum = L->ep_seconds = 0;
     if (L->o.resume && !resume(L)) return 0;
     signal(SIGINT, on_stop_signal), signal(SIGTERM, on_stop_signal);
@@ -975,9 +1038,10 @@ static int train(lab *L)
         shown = t0 - L->ep_seconds; /* for the progress line only */
         while (L->pos < L->nfit) {
             int n = L->nfit - L->pos < L->o.batch ? L->nfit - L->pos : L->o.batch;
-            cae_tensor x = batch(L, &L->tr, L->perm + L->pos, 0, n);
+            cae_tensor x = batch(L, &L->tr, L->perm + L->pos, 0, n), xn = cae_tensor_of(L->xn, n, L->tr.h, L->tr.w, 1);
             double loss;
-            if (cae_trainer_step(L->trainer, &x, &x, CAE_LOSS_BCE, &loss, &e)) {
+            if (corrupting(L)) corrupt(L, L->xn, L->xb, n, -1);
+            if (cae_trainer_step(L->trainer, corrupting(L) ? &xn : &x, &x, CAE_LOSS_BCE, &loss, &e)) {
                 fprintf(stderr, "error: %s\n", e.msg);
                 ok = 0;
                 break;
@@ -995,7 +1059,7 @@ static int train(lab *L)
         }
         if (!ok || stop_signal) break;
         t1 = now();
-        if (!mean_loss(L, &L->tr, 0, L->nval, NULL, &val)) {
+        if (!mean_loss(L, &L->tr, L->vidx, 0, L->nval, NULL, &val)) {
             ok = 0;
             break;
         }
@@ -1066,29 +1130,109 @@ static int save_npy(lab *L, const char *name, const float *x, int ndim, int d0, 
 static int reconstruct(lab *L)
 {
     const dataset *te = &L->te;
-    char path[1024], cap[20][8];
-    const char *caps[20];
+    char path[1024], cap[30][8];
+    const char *caps[30];
     cae_err e;
-    int i, k = te->n < 10 ? te->n : 10;
+    int i, k = te->n < 10 ? te->n : 10, rows = corrupting(L) ? 3 : 2;
+    size_t hwk = (size_t)k * L->hw;
     cae_tensor x, y;
     section(L, L->T->sec[5]);
     x = batch(L, te, NULL, 0, k);
-    y = cae_tensor_of(L->xb + (size_t)k * L->hw, k, te->h, te->w, 1);
+    y = cae_tensor_of(L->xb + hwk, k, te->h, te->w, 1);
+    if (rows == 3) { /* noisy inputs on top, then what the model rebuilds from them, then the clean images */
+        memcpy(L->xb + 2 * hwk, L->xb, sizeof(float) * hwk);
+        corrupt(L, L->xn, L->xb, k, 1 << 30);
+        memcpy(L->xb, L->xn, sizeof(float) * hwk);
+    }
     if (cae_net_forward(cae_trainer_net(L->trainer), &x, &y, L->scratch, L->scratch_bytes, &e)) {
         fprintf(stderr, "error: %s\n", e.msg);
         return 0;
     }
-    for (i = 0; i < 2 * k; i++) {
+    for (i = 0; i < rows * k; i++) {
         snprintf(cap[i], sizeof cap[i], "%d", te->y[i % k]);
         caps[i] = i < k ? cap[i] : NULL;
     }
-    check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "reconstructions.svg"), L->T->recon, L->xb, 2 * k, te->h,
+    check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "reconstructions.svg"), L->T->recon, L->xb, rows * k, te->h,
                                 te->w, 1, k, caps, 0, &e),
           &e);
-    write_grids(L, "reconstructions", L->xb, 2 * k, te->h, te->w, k);
-    say(L, "%d test images: originals on top, reconstructions below (reconstructions.svg, .png, .pgm)\n", k);
+    write_grids(L, "reconstructions", L->xb, rows * k, te->h, te->w, k);
+    if (rows == 3) {
+        double in = 0, out = 0;
+        for (i = 0; i < (int)hwk; i++) {
+            double a = L->xb[i] - L->xb[2 * hwk + i], b = L->xb[hwk + i] - L->xb[2 * hwk + i];
+            in += a * a, out += b * b;
+        }
+        say(L, "%d test images: corrupted inputs on top, the model's rebuilding of them, the clean images below "
+               "(reconstructions.svg, .png, .pgm); MSE against the clean images: inputs %.6f, rebuilt %.6f\n",
+            k, in / (double)hwk, out / (double)hwk);
+    } else {
+        say(L, "%d test images: originals on top, reconstructions below (reconstructions.svg, .png, .pgm)\n", k);
+    }
     embed_svg(L, "reconstructions.svg");
     return 1;
+}
+
+/* --holdout-class D: the test images of class D as anomalies, scored by their MSE: the ROC
+   curve, its area (ties count half) and the precision of "MSE above the 99th percentile". */
+static void holdout_roc(lab *L, float p99)
+{
+    const dataset *te = &L->te;
+    const int d = L->o.holdout;
+    int *order = (int *)malloc(sizeof(int) * (size_t)te->n), i, j, npos = 0, tp = 0, fp = 0, above = 0, hit = 0, m = 0;
+    float *fpr = (float *)malloc(sizeof(float) * 1002), *tpr = (float *)malloc(sizeof(float) * 1002);
+    double ranks = 0, sum_pos = 0, sum_neg = 0;
+    char path[1024], title[160];
+    cae_series sr[2];
+    cae_plot plot;
+    cae_err e;
+    static const float diag[2] = {0.0f, 1.0f};
+    if (!order || !fpr || !tpr) {
+        free(order), free(fpr), free(tpr);
+        fprintf(stderr, "warning: out of memory for the ROC curve\n");
+        L->ok = 0;
+        return;
+    }
+    for (i = 0; i < te->n; i++) {
+        order[i] = i, npos += te->y[i] == d;
+        if (te->y[i] == d) sum_pos += L->mse[i];
+        else sum_neg += L->mse[i];
+        if (L->mse[i] > p99) above++, hit += te->y[i] == d;
+    }
+    if (!npos || npos == te->n) {
+        say(L, "--holdout-class %d: the test set has %d images of class %d: no ROC curve\n", d, npos, d);
+        free(order), free(fpr), free(tpr);
+        return;
+    }
+    for (i = 1; i < te->n; i++) { /* by MSE, highest first (insertion sort: 10,000 images are quick) */
+        int v = order[i];
+        for (j = i; j > 0 && L->mse[order[j - 1]] < L->mse[v]; j--) order[j] = order[j - 1];
+        order[j] = v;
+    }
+    fpr[m] = tpr[m] = 0.0f, m++;
+    for (i = 0; i < te->n;) { /* one step of the curve per distinct MSE; ties: their mean rank */
+        int k = i, pos = 0;
+        while (k < te->n && L->mse[order[k]] == L->mse[order[i]]) pos += te->y[order[k]] == d, k++;
+        ranks += pos * (te->n - (i + k - 1) / 2.0); /* ranks from the lowest MSE, 1-based */
+        tp += pos, fp += k - i - pos, i = k;
+        if (m < 1001 && (i == te->n || (double)i / te->n * 1000 >= m))
+            fpr[m] = (float)fp / (float)(te->n - npos), tpr[m] = (float)tp / (float)npos, m++;
+    }
+    {
+        double auc = (ranks - (double)npos * (npos + 1) / 2.0) / ((double)npos * (double)(te->n - npos));
+        say(L, "held-out class %d: %d test images of it, mean MSE %.6f against %.6f for the other classes\n", d, npos,
+            sum_pos / npos, sum_neg / (te->n - npos));
+        say(L, "AUC %.3f (class %d against the rest, scored by reconstruction MSE; 0.5 is chance)\n", auc, d);
+        say(L, "threshold = 99th percentile = %.6f: %d images above it, %d of them of class %d: precision %.3f, "
+               "recall %.3f\n", p99, above, hit, d, above ? (double)hit / above : 0.0, (double)hit / npos);
+        snprintf(title, sizeof title, "%s %d, AUC %.3f", L->T->roc_title, d, auc);
+    }
+    sr[0].label = L->T->detector, sr[0].x = fpr, sr[0].y = tpr, sr[0].n = m;
+    sr[1].label = L->T->chance, sr[1].x = diag, sr[1].y = diag, sr[1].n = 2;
+    memset(&plot, 0, sizeof plot);
+    plot.title = title, plot.xlabel = L->T->fpr, plot.ylabel = L->T->tpr, plot.width = 620, plot.height = 560;
+    check(L, cae_svg_lines(in_out(L, path, sizeof path, "anomaly_roc.svg"), &plot, sr, 2, &e), &e);
+    embed_svg(L, "anomaly_roc.svg");
+    free(order), free(fpr), free(tpr);
 }
 
 /* ------------------------------------------------------------------ 6. per-image MSE on the test set */
@@ -1105,7 +1249,7 @@ static int error_per_image(lab *L)
     cae_err e;
     cae_text csv;
     section(L, T->sec[6]);
-    if (!sorted || !mean_loss(L, te, 0, te->n, L->mse, &test_bce)) {
+    if (!sorted || !mean_loss(L, te, NULL, 0, te->n, L->mse, &test_bce)) {
         if (!sorted) fprintf(stderr, "error: out of memory\n");
         free(sorted);
         return 0;
@@ -1133,6 +1277,7 @@ static int error_per_image(lab *L)
            "\"label  (MSE)\"\n",
         L->perm[0], te->y[L->perm[0]], L->mse[L->perm[0]]);
     free(sorted);
+    if (L->o.holdout >= 0) holdout_roc(L, p99);
     memset(&plot, 0, sizeof plot);
     plot.title = T->mse_title, plot.xlabel = T->mse, plot.ylabel = T->images;
     check(L, cae_svg_histogram(in_out(L, path, sizeof path, "mse_histogram.svg"), &plot, L->mse, (size_t)te->n, 50, 0.0f,
@@ -1279,6 +1424,7 @@ static void labelsfree(lab *L)
     cae_trainer_free(L->trainer);
     cae_net_free(&L->net);
     free(L->scratch), free(L->xb), free(L->mse), free(L->perm), free(L->hist_loss), free(L->hist_val), free(L->hist);
+    free(L->xn), free(L->vidx);
     cae_text_free(&L->page);
     cae_idx_free(&L->tr.img), cae_idx_free(&L->tr.lab), cae_idx_free(&L->te.img), cae_idx_free(&L->te.lab);
 }
