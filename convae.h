@@ -1938,7 +1938,8 @@ CONVAE_DEF int cae_npy_parse(const void *buf, size_t len, cae_idx *out, const ch
     if ((rc = cae__npy_dict_parse(&t, &x, &little, name, e)) != CAE_OK) return rc;
     for (i = 0; i < x.ndim && count; i++)
         if (!(count = cae__mul(count, (size_t)x.dims[i])) && x.dims[i])
-            return cae__fail(e, CAE_ERR_FORMAT, "%s: .npy shape overflows size_t", name);
+            /* NOMEM, as a shape over CONVAE_MAX_BYTES: the same code where size_t has 32 bits */
+            return cae__fail(e, CAE_ERR_NOMEM, "%s: .npy shape overflows size_t", name);
     for (i = 0; i < x.ndim; i++)
         if (!x.dims[i]) count = 0;
     bytes = cae__mul(count, (size_t)x.elem_size);

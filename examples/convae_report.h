@@ -1411,7 +1411,7 @@ CONVAE_DEF int cae_svg_lines(const char *path, const cae_plot *p, const cae_seri
     cae__fig_size(p, &W, &H);
     for (i = 0; i < ns; i++) {
         for (j = 0; j < s[i].n; j++) {
-            double x = s[i].x ? s[i].x[j] : (double)j + 1, y = s[i].y[j];
+            double x = s[i].x ? (double)s[i].x[j] : (double)j + 1, y = s[i].y[j];
             if (!cae__rep_finite(x) || !cae__rep_finite(y) || (p && p->log_y && !(y > 0))) continue;
             if (x < xmin) xmin = x;
             if (x > xmax) xmax = x;
@@ -1456,7 +1456,7 @@ CONVAE_DEF int cae_svg_lines(const char *path, const cae_plot *p, const cae_seri
             double px = 0, py = 0;
             cae__fig_colour(i, col);
             for (j = 0; j < s[i].n; j++) { /* finite points: markers for short series */
-                double x = s[i].x ? s[i].x[j] : (double)j + 1, y = s[i].y[j];
+                double x = s[i].x ? (double)s[i].x[j] : (double)j + 1, y = s[i].y[j];
                 if (cae__rep_finite(x) && cae__rep_finite(y) && !(p && p->log_y && !(y > 0))) npt++;
             }
             if (pass == 1)
@@ -1465,7 +1465,7 @@ CONVAE_DEF int cae_svg_lines(const char *path, const cae_plot *p, const cae_seri
                           "stroke-linejoin=\"round\" stroke-linecap=\"round\"%s d=\"",
                           col, dash[i % 4]);
             for (j = 0; j < s[i].n; j++) {
-                double x = s[i].x ? s[i].x[j] : (double)j + 1, y = s[i].y[j], qx, qy;
+                double x = s[i].x ? (double)s[i].x[j] : (double)j + 1, y = s[i].y[j], qx, qy;
                 int k, nsub;
                 if (!cae__rep_finite(x) || !cae__rep_finite(y) || (p && p->log_y && !(y > 0))) {
                     pen = 0; /* a gap in the line */
@@ -1496,7 +1496,7 @@ CONVAE_DEF int cae_svg_lines(const char *path, const cae_plot *p, const cae_seri
             if (npt > 0 && npt <= 40) {
                 cae__text_f(&f.sb, "<g class=\"markers\" fill=\"%s\" stroke=\"#ffffff\" stroke-width=\"1\">\n", col);
                 for (j = 0; j < s[i].n; j++) {
-                    double x = s[i].x ? s[i].x[j] : (double)j + 1, y = s[i].y[j];
+                    double x = s[i].x ? (double)s[i].x[j] : (double)j + 1, y = s[i].y[j];
                     if (!cae__rep_finite(x) || !cae__rep_finite(y) || (p && p->log_y && !(y > 0))) continue;
                     cae__text_f(&f.sb, "<circle cx=\"%f\" cy=\"%f\" r=\"3.5\"/>\n", cae__fig_x(&f, x), cae__fig_y(&f, y));
                 }

@@ -992,7 +992,7 @@ static int resume(lab *L)
 static void write_weights_npz(lab *L)
 {
     const cae_net *net = cae_trainer_net(L->trainer);
-    char names[2 * CAE_MAX_LAYERS][12], path[1024];
+    char names[2 * CAE_MAX_LAYERS][16], path[1024];
     const char *nm[2 * CAE_MAX_LAYERS];
     cae_idx a[2 * CAE_MAX_LAYERS];
     cae_err e;

@@ -10,8 +10,9 @@ QEMU_ARM64=${QEMU_ARM64:-qemu-aarch64}
 SYSROOT=${SYSROOT_ARM64:-/usr/aarch64-linux-gnu}
 out=bin/arm64
 fail=0
-command -v "$CC_ARM64" >/dev/null 2>&1 || { echo "test-arm64: $CC_ARM64 not found (apt-get install gcc-aarch64-linux-gnu)"; exit 1; }
-command -v "$QEMU_ARM64" >/dev/null 2>&1 || { echo "test-arm64: $QEMU_ARM64 not found (apt-get install qemu-user)"; exit 1; }
+. tests/need.sh
+need "$CC_ARM64" gcc-aarch64-linux-gnu || exit 0
+need "$QEMU_ARM64" qemu-user || exit 0
 mkdir -p "$out"
 for t in core idx inference report; do
     echo "== arm64: test_$t (built with $CC_ARM64, run under $QEMU_ARM64)"

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs each test program given, then the checks that need more than one program: the
-# header as strict C99 and as C++, and the lab on the real MNIST files when they are there.
+# Runs each test program given, then the checks that need more than one program: the compile
+# matrix (tests/matrix.sh), the kernel set choice, and the lab on the real MNIST files when
+# they are there.
 set -u
 fail=0
 for t in "$@"; do
@@ -8,28 +9,10 @@ for t in "$@"; do
     if ! "$t"; then echo "FAILED: $t"; fail=1; fi
 done
 
-echo "== convae.h and examples/convae_report.h as strict C99 and as C++ (warnings are errors)"
+# both headers by gcc, clang, g++ and clang++ in each language standard, the build options,
+# the programs, the OpenMP loops: tests/matrix.sh
+tests/matrix.sh || fail=1
 tmp=$(mktemp -d)
-printf '#define CONVAE_IMPLEMENTATION\n#include "convae.h"\nint main(void){return 0;}\n' > "$tmp/t.c"
-cp "$tmp/t.c" "$tmp/t.cpp"
-${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -I. -c "$tmp/t.c" -o "$tmp/c.o" || { echo "FAILED: C99 build"; fail=1; }
-${CXX:-c++} -Wall -Wextra -Werror -I. -c "$tmp/t.cpp" -o "$tmp/cpp.o" || { echo "FAILED: C++ build"; fail=1; }
-for opts in "-DCONVAE_NO_STDIO -DCONVAE_STATIC" "-DCONVAE_NO_TRAIN" "-DCONVAE_NO_GZIP" "-DCONVAE_NO_SIMD" \
-            "-DCONVAE_NO_STDIO -DCONVAE_NO_TRAIN -DCONVAE_NO_GZIP -DCONVAE_STATIC"; do
-    ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror $opts -I. -c "$tmp/t.c" -o "$tmp/c2.o" \
-        || { echo "FAILED: build with $opts"; fail=1; }
-done
-# the report header on its own, over convae.h, likewise
-printf '#define CONVAE_IMPLEMENTATION\n#include "convae.h"\n#define CONVAE_REPORT_IMPLEMENTATION\n#include "examples/convae_report.h"\nint main(void){return 0;}\n' > "$tmp/r.c"
-cp "$tmp/r.c" "$tmp/r.cpp"
-${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -I. -c "$tmp/r.c" -o "$tmp/r.o" || { echo "FAILED: convae_report.h as C99"; fail=1; }
-${CXX:-c++} -Wall -Wextra -Werror -I. -c "$tmp/r.cpp" -o "$tmp/rpp.o" || { echo "FAILED: convae_report.h as C++"; fail=1; }
-if grep -qE 'svg|png_|tsne|zlib_compress' convae.h; then echo "FAILED: convae.h holds report code"; grep -nE 'svg|png_|tsne|zlib_compress' convae.h | head -3; fail=1; fi
-# a second file that only includes the header must link with the one that implements it
-printf '#include "convae.h"\nint other(void){cae_rng r = cae_rng_seed(1); return (int)(cae_rng_next(&r) & 1);}\n' > "$tmp/u.c"
-printf '#define CONVAE_IMPLEMENTATION\n#include "convae.h"\nint other(void);\nint main(void){return other() > 1;}\n' > "$tmp/m.c"
-${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -I. "$tmp/m.c" "$tmp/u.c" -o "$tmp/two" -lm ||
-    { echo "FAILED: a second file that includes convae.h does not link"; fail=1; }
 
 echo "== kernel sets: chosen at run time; CONVAE_KERNELS names one, a bad name is an error"
 cpu_avx2=0
@@ -47,6 +30,31 @@ if CONVAE_KERNELS=bogus bin/mnist_autoencoder --data /nonexistent --out "$tmp/k"
     cat "$tmp/k.log"; echo "FAILED: CONVAE_KERNELS=bogus must be a clear error"; fail=1
 fi
 echo "   without -march: $want; CONVAE_KERNELS=scalar: scalar; CONVAE_KERNELS=bogus: $(grep -o 'unknown kernel set.*' "$tmp/k.log" | head -1)"
+
+echo "== experiments on made-up images: --arch, --holdout-class, --noise/--mask, examples/latent_sweep"
+mkdir -p "$tmp/x" && bin/make_data "$tmp/x" 1500 400 > /dev/null
+if bin/mnist_autoencoder --data "$tmp/x" --epochs 1 --tsne 0 --arch "c8,p|c8,u,c1" --holdout-class 3 --noise 0.2 --mask 0.1 \
+    --out "$tmp/xo" > "$tmp/xo.log" 2>&1 && grep -q '^AUC 0\.[0-9]' "$tmp/xo.log" && grep -q 'rebuilt 0\.' "$tmp/xo.log" &&
+    grep -q 'latent = output of enc_pool1: (14, 14, 8)' "$tmp/xo.log" && [ -s "$tmp/xo/anomaly_roc.svg" ]; then
+    echo "   $(grep '^AUC' "$tmp/xo.log")"
+else
+    tail -5 "$tmp/xo.log"; echo "FAILED: --arch --holdout-class --noise --mask"; fail=1
+fi
+if bin/latent_sweep --data "$tmp/x" --epochs 1 --sizes 2,16 --out "$tmp/sw" > "$tmp/sw.log" 2>&1 &&
+    [ "$(wc -l < "$tmp/sw/sweep.csv")" -eq 3 ] && [ -s "$tmp/sw/latent_sweep.html" ]; then
+    grep '^latent' "$tmp/sw.log" | sed 's/^/   /'
+else
+    cat "$tmp/sw.log"; echo "FAILED: latent_sweep"; fail=1
+fi
+if command -v xmllint >/dev/null 2>&1; then
+    for f in "$tmp"/sw/*.svg "$tmp/xo/anomaly_roc.svg"; do xmllint --noout "$f" || { echo "FAILED: $f is not XML"; fail=1; }; done
+fi
+for bad in "--sizes 0" "--sizes 4,x" "--epochs 0" "--bogus 1"; do
+    # shellcheck disable=SC2086
+    if bin/latent_sweep --data "$tmp/x" $bad --out "$tmp/sw" > "$tmp/e.log" 2>&1 || ! grep -q '^error' "$tmp/e.log"; then
+        echo "FAILED: latent_sweep $bad must be an error"; fail=1
+    fi
+done
 
 echo "== checkpoints: SIGKILL twice and resume, Ctrl-C and resume, other settings, damaged checkpoints, --load"
 tests/resume.sh bin/mnist_autoencoder bin/make_data || { echo "FAILED: checkpoints and resume"; fail=1; }

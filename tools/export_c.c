@@ -194,9 +194,9 @@ static void free_q(qarrays *a)
     memset(a, 0, sizeof *a);
 }
 
-static long lround_away(double v)
+static long long lround_away(double v) /* long long: 2^31 must fit where long has 32 bits (Windows) */
 {
-    return v >= 0 ? (long)(v + 0.5) : -(long)(0.5 - v);
+    return v >= 0 ? (long long)(v + 0.5) : -(long long)(0.5 - v);
 }
 
 /* Scales from the float net: weights per output channel (max |w| -> 127); each conv's output
@@ -266,11 +266,11 @@ static int quantize(const cae_net *net, const float *calib, int ncalib, qarrays 
             for (o = 0; o < (size_t)L->oc; o++) {
                 double m = 0, sw, M, f;
                 int ex;
-                long m0;
+                long long m0;
                 for (j = 0; j < nk; j++) m = fabs(wt[j * L->oc + o]) > m ? fabs(wt[j * L->oc + o]) : m;
                 sw = m > 0 ? m / 127.0 : 1.0;
                 for (j = 0; j < nk; j++) {
-                    long v = lround_away(wt[j * L->oc + o] / sw);
+                    long long v = lround_away(wt[j * L->oc + o] / sw);
                     a->wq[wo + j * L->oc + o] = (signed char)(v > 127 ? 127 : v < -127 ? -127 : v);
                 }
                 {
@@ -280,7 +280,7 @@ static int quantize(const cae_net *net, const float *calib, int ncalib, qarrays 
                 M = s_in * sw / s_out; /* sum -> the next layer's int8: m0 / 2^shift */
                 f = frexp(M, &ex);
                 m0 = lround_away(f * 2147483648.0);
-                if (m0 >= 2147483648L) m0 /= 2, ex++;
+                if (m0 >= 2147483648LL) m0 /= 2, ex++;
                 if (31 - ex < 1 || 31 - ex > 62) {
                     fprintf(stderr, "error: int8: %s channel %zu: requantisation factor %g out of range\n", L->name, o, M);
                     free_q(a);
