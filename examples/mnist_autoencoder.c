@@ -843,13 +843,14 @@ static unsigned char *put_f32(unsigned char *p, float f)
 
 typedef struct reader {
     const unsigned char *p, *end;
+    int short_read; /* a read ran past the end (and gave 0) */
 } reader;
 
 static unsigned long get_u32(reader *r)
 {
     unsigned long v = 0;
     int i;
-    if (r->end - r->p < 4) return r->p = r->end + 1, 0; /* past the end: seen by the caller */
+    if (r->end - r->p < 4) return r->short_read = 1, 0;
     for (i = 0; i < 4; i++) v |= (unsigned long)r->p[i] << 8 * i;
     r->p += 4;
     return v;
@@ -937,14 +938,14 @@ static int resume(lab *L)
                 e.code == CAE_ERR_IO ? " (no run to resume in --out: start it without --resume)" : "");
         return 0;
     }
-    r.p = (const unsigned char *)user, r.end = r.p + n;
+    r.p = (const unsigned char *)user, r.end = r.p + n, r.short_read = 0;
     if (n < 8 || memcmp(user, RUN_MAGIC, 8)) ok = 0;
     else r.p += 8;
     seed = get_u64(&r);
     for (i = 0; i < 6; i++) v[i] = get_u32(&r);
     lr = get_f32(&r), vf = get_f32(&r), v[6] = get_u32(&r);
     v[7] = get_u32(&r), noise = get_f32(&r), mask = get_f32(&r);
-    if (ok && r.p <= r.end) {
+    if (ok && !r.short_read) {
         const char *what = seed != L->o.seed ? "--seed" : v[0] != (unsigned long)L->o.batch ? "--batch"
                          : v[1] != (unsigned long)L->o.limit ? "--limit" : lr != L->o.lr ? "--lr"
                          : vf != L->o.val_frac || v[2] != (unsigned long)L->nval || v[3] != (unsigned long)L->nfit ? "--val-frac"
@@ -964,8 +965,8 @@ static int resume(lab *L)
     L->rng.s = get_u64(&r), L->nrng.s = get_u64(&r);
     L->sum = get_f64(&r), L->ep_seconds = get_f64(&r), L->t_train = get_f64(&r);
     done = get_u32(&r);
-    if (ok && r.p <= r.end && (L->ep < 1 || done != (unsigned long)L->ep - 1 || L->pos < 0 || L->pos > L->nfit ||
-                               (size_t)(r.end - r.p) != done * 32 + (size_t)L->nfit * 4))
+    if (r.short_read || L->ep < 1 || L->ep > 100001 || done != (unsigned long)L->ep - 1 || L->pos < 0 ||
+        L->pos > L->nfit || (size_t)(r.end - r.p) != done * 32 + (size_t)L->nfit * 4)
         ok = 0;
     if (ok && L->ep - 1 > L->o.epochs) {
         fprintf(stderr, "error: --resume: %s has %d epochs done, more than --epochs %d\n", path, L->ep - 1, L->o.epochs);
