@@ -32,6 +32,8 @@
      cae_rng     splitmix64 generator: the same numbers on every platform
      IDX, gzip   cae_idx_load / cae_idx_parse (raw or .gz, all six IDX types), cae_gunzip,
                  cae_inflate, cae_crc32, cae_read_file
+     NumPy       cae_npy_parse / _write_mem / _bytes / _save, cae_npz_get / cae_npz_save: .npy and
+                 .npz arrays in the same cae_idx
      tensors     cae_tensor: an NHWC shape over float data the caller owns
      kernels     one set per instruction set (scalar, avx2, avx512, neon), chosen at run time
                  from the CPU or by name (cae_kernels_pick, or the variable CONVAE_KERNELS)
@@ -39,13 +41,15 @@
                  through a kernel set, each with a _ref scalar twin; cae_sigmoid_*
      losses      cae_bce_logits, cae_bce, cae_mse (value and gradient)
      training    cae_adam_step (Keras's Adam), cae_glorot_uniform
-     net         cae_lab_specs, cae_net_create / _init / _load / _load_mem / _free, _forward,
+     net         cae_lab_specs, cae_arch_parse ("c32,p,c64,p|c64,u,c32,u,c1"),
+                 cae_net_create / _init / _load / _load_mem / _free, _forward,
                  _encode, _evaluate, _scratch_bytes, _find, _summary, _save, _write_mem
      trainer     cae_trainer_create, _step, _net, _adam, _grad, _set_params, _set_threads, _bytes,
-                 _free
+                 _free; checkpoints that resume bit for bit: _save, _load, _write_state,
+                 _read_state, _state_bytes
      int8        cae_qnet_init, _forward, _encode, _scratch_bytes: integer inference from the const
                  arrays tools/export_c writes, for microcontrollers
-     images      cae_grid, cae_write_pnm (PGM/PPM), cae_write_file
+     images      cae_grid, cae_write_pnm (PGM/PPM), cae_write_file (temporary file, fsync, rename)
    The lab's PNG writer, SVG figures, PCA, t-SNE and kNN live in examples/convae_report.h.
 
    Speed: the convolutions use register-blocked AVX2/FMA, AVX-512 or NEON kernels, whichever the
@@ -61,7 +65,7 @@
 
 #include <stddef.h>
 
-#define CONVAE_VERSION "0.2.0"
+#define CONVAE_VERSION "0.3.0"
 
 #ifdef CONVAE_STATIC
 #if defined(__GNUC__) || defined(__clang__)
@@ -6115,6 +6119,11 @@ CONVAE_DEF size_t cae_net_summary(const cae_net *m, const char *title, char *buf
 #endif /* CONVAE_IMPLEMENTATION */
 
 /* Change log
+   0.3.0  2026-12-02  checkpoints (cae_trainer_save/_load/_write_state/_read_state: resuming gives
+                      the same bits); .npy/.npz reader and writer (cae_npy_*, cae_npz_*);
+                      cae_arch_parse and CAE_LAB_ARCH; cae_write_file fsyncs before the rename.
+                      Checked with sanitizers, valgrind, libFuzzer, on i386, s390x, arm64 and
+                      Windows (mingw under wine).
    0.2.0  2026-12-02  kernel sets chosen at run time: scalar; avx2 and avx512 through target
                       attributes (no -march needed); neon on AArch64; CONVAE_KERNELS and
                       cae_kernels_*. cae_tensor. cae_net (inference on caller scratch,
