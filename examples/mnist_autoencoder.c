@@ -590,11 +590,11 @@ static int load_and_explore(lab *L)
     { /* 50 bins over 0..255 for all 47 million pixel values, counted without a float copy */
         size_t j, np = (size_t)tr->n * L->hw, c256[256] = {0};
         float bins[50] = {0};
-        double mean = 0;
+        double mean = 0, all = (double)np;
         for (j = 0; j < np; j++) c256[tr->px[j]]++;
-        for (i = 0; i < 256; i++) mean += (double)i * c256[i] / np, bins[i * 50 / 256] += (float)c256[i];
-        say(L, "pixel values (train): %.1f%% are 0 (background), %.1f%% are 255, mean %.1f\n", 100.0 * c256[0] / np,
-            100.0 * c256[255] / np, mean);
+        for (i = 0; i < 256; i++) mean += (double)i * (double)c256[i] / all, bins[i * 50 / 256] += (float)c256[i];
+        say(L, "pixel values (train): %.1f%% are 0 (background), %.1f%% are 255, mean %.1f\n",
+            100.0 * (double)c256[0] / all, 100.0 * (double)c256[255] / all, mean);
         memset(&plot, 0, sizeof plot);
         plot.title = T->pixels, plot.xlabel = T->pixel_value, plot.ylabel = T->pixel_count, plot.log_y = 1;
         check(L, cae_svg_bins(in_out(L, path, sizeof path, "pixel_histogram.svg"), &plot, bins, 50, 0.0f, 256.0f, &e),
