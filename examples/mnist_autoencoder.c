@@ -44,7 +44,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mnist_autoencoder [flags]\n"
-            "  --data DIR      folder with the four MNIST IDX files, .gz or raw (default data/mnist)\n"
+            "  --data DIR      folder with the four MNIST IDX files, .gz or raw (default data/mnist); other\n"
+            "                  sets of u8 images N x H x W (x C, C 1..4) under the same names work too\n"
             "  --out DIR       output folder (default runs/mnist)\n"
             "  --epochs N      training epochs (15)\n"
             "  --batch N       batch size (256)\n"
@@ -219,8 +220,8 @@ static const char *const FASHION[10] = {"T-shirt/top", "Trouser", "Pullover", "D
 /* ------------------------------------------------------------------ the lab's state */
 typedef struct dataset {
     cae_idx img, lab;
-    int n, h, w;
-    const unsigned char *px, *y; /* n x h x w bytes, n labels */
+    int n, h, w, c;
+    const unsigned char *px, *y; /* n x h x w x c bytes, n labels */
 } dataset;
 
 typedef struct lab {
@@ -358,18 +359,21 @@ static void write_grids(lab *L, const char *name, const float *imgs, int n, int 
     int gw, gh;
     unsigned char *px;
     cae_err e;
+    const int c = L->tr.c;
     cae_grid_size(n, h, w, cols, 2, &gw, &gh);
-    px = (unsigned char *)malloc((size_t)gw * gh);
+    px = (unsigned char *)malloc((size_t)gw * gh * c);
     if (!px) {
         fprintf(stderr, "warning: no memory for %s\n", name);
         L->ok = 0;
         return;
     }
-    cae_grid(px, imgs, n, h, w, 1, cols, 2);
-    snprintf(file, sizeof file, "%s.pgm", name);
-    check(L, cae_write_pnm(in_out(L, path, sizeof path, file), px, gw, gh, 1, &e), &e);
+    cae_grid(px, imgs, n, h, w, c, cols, 2);
+    if (c == 1 || c == 3) { /* PGM or PPM */
+        snprintf(file, sizeof file, "%s.%s", name, c == 1 ? "pgm" : "ppm");
+        check(L, cae_write_pnm(in_out(L, path, sizeof path, file), px, gw, gh, c, &e), &e);
+    }
     snprintf(file, sizeof file, "%s.png", name);
-    check(L, cae_write_png(in_out(L, path, sizeof path, file), px, gw, gh, 1, &e), &e);
+    check(L, cae_write_png(in_out(L, path, sizeof path, file), px, gw, gh, c, &e), &e);
     free(px);
 }
 
@@ -427,17 +431,19 @@ static int load_split(const char *dir, const char *prefix, dataset *d)
     snprintf(si, sizeof si, "%s-images-idx3-ubyte", prefix);
     snprintf(sl, sizeof sl, "%s-labels-idx1-ubyte", prefix);
     if (!load_idx(dir, si, &d->img) || !load_idx(dir, sl, &d->lab)) return 0;
-    if (d->img.type != CAE_IDX_U8 || d->img.ndim != 3 || d->lab.type != CAE_IDX_U8 || d->lab.ndim != 1 ||
-        d->lab.dims[0] != d->img.dims[0] || d->img.dims[0] < 1 || d->img.dims[1] < 1 || d->img.dims[2] < 1) {
-        fprintf(stderr, "error: %s/%s*: expected u8 images N x H x W and N u8 labels\n", dir, prefix);
+    if (d->img.type != CAE_IDX_U8 || (d->img.ndim != 3 && d->img.ndim != 4) || d->lab.type != CAE_IDX_U8 ||
+        d->lab.ndim != 1 || d->lab.dims[0] != d->img.dims[0] || d->img.dims[0] < 1 || d->img.dims[1] < 1 ||
+        d->img.dims[2] < 1 || (d->img.ndim == 4 && (d->img.dims[3] < 1 || d->img.dims[3] > 4))) {
+        fprintf(stderr, "error: %s/%s*: expected u8 images N x H x W (or N x H x W x C, C 1..4) and N u8 labels\n", dir,
+                prefix);
         return 0;
     }
-    d->n = d->img.dims[0], d->h = d->img.dims[1], d->w = d->img.dims[2];
+    d->n = d->img.dims[0], d->h = d->img.dims[1], d->w = d->img.dims[2], d->c = d->img.ndim == 4 ? d->img.dims[3] : 1;
     d->px = (const unsigned char *)d->img.data, d->y = (const unsigned char *)d->lab.data;
     return 1;
 }
 
-/* Images idx[0..n) (or first..first+n) as floats in [0,1], NHWC with one channel. */
+/* Images idx[0..n) (or first..first+n) as floats in [0,1], NHWC (hw: numbers per image). */
 static void to_float(float *dst, const unsigned char *px, const int *idx, int first, int n, int hw)
 {
     int i, j;
@@ -451,7 +457,7 @@ static void to_float(float *dst, const unsigned char *px, const int *idx, int fi
 static cae_tensor batch(lab *L, const dataset *d, const int *idx, int first, int n)
 {
     to_float(L->xb, d->px, idx, first, n, L->hw);
-    return cae_tensor_of(L->xb, n, d->h, d->w, 1);
+    return cae_tensor_of(L->xb, n, d->h, d->w, d->c);
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -540,14 +546,19 @@ static int load_and_explore(lab *L)
     section(L, T->sec[1]);
     say(L, "data: %s%s\n", L->o.data, L->names ? " (Fashion-MNIST)" : "");
     if (!load_split(L->o.data, "train", &L->tr) || !load_split(L->o.data, "t10k", &L->te)) return 0;
-    if (L->tr.h != L->te.h || L->tr.w != L->te.w || L->tr.h > 256 || L->tr.w > 256) {
+    if (L->tr.h != L->te.h || L->tr.w != L->te.w || L->tr.c != L->te.c || L->tr.h > 256 || L->tr.w > 256) {
         fprintf(stderr, "error: train images are %dx%d, test images %dx%d (equal, at most 256x256)\n", L->tr.h, L->tr.w,
                 L->te.h, L->te.w);
         return 0;
     }
-    L->hw = tr->h * tr->w;
-    say(L, "x_train: (%d, %d, %d) uint8   y_train: (%d,) uint8\n", tr->n, tr->h, tr->w, tr->n);
-    say(L, "x_test:  (%d, %d, %d) uint8   y_test:  (%d,) uint8\n", L->te.n, L->te.h, L->te.w, L->te.n);
+    L->hw = tr->h * tr->w * tr->c;
+    if (tr->c == 1) {
+        say(L, "x_train: (%d, %d, %d) uint8   y_train: (%d,) uint8\n", tr->n, tr->h, tr->w, tr->n);
+        say(L, "x_test:  (%d, %d, %d) uint8   y_test:  (%d,) uint8\n", L->te.n, L->te.h, L->te.w, L->te.n);
+    } else {
+        say(L, "x_train: (%d, %d, %d, %d) uint8   y_train: (%d,) uint8\n", tr->n, tr->h, tr->w, tr->c, tr->n);
+        say(L, "x_test:  (%d, %d, %d, %d) uint8   y_test:  (%d,) uint8\n", L->te.n, L->te.h, L->te.w, L->te.c, L->te.n);
+    }
     L->xb = (float *)malloc(sizeof(float) * (size_t)(L->o.batch > 64 ? L->o.batch : 64) * L->hw);
     L->xn = (float *)malloc(sizeof(float) * (size_t)(L->o.batch > 64 ? L->o.batch : 64) * L->hw);
     L->mse = (float *)malloc(sizeof(float) * (size_t)L->te.n);
@@ -568,7 +579,7 @@ static int load_and_explore(lab *L)
                  L->names && tr->y[i] < 10 ? L->names[tr->y[i]] : "");
         caps[i] = cap[i];
     }
-    check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "samples.svg"), T->samples, L->xb, k, tr->h, tr->w, 1, 3,
+    check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "samples.svg"), T->samples, L->xb, k, tr->h, tr->w, tr->c, 3,
                                 caps, 0, &e),
           &e);
     write_grids(L, "samples", L->xb, k, tr->h, tr->w, 3);
@@ -647,10 +658,10 @@ static int preprocess(lab *L)
     }
     L->nrng = cae_rng_seed(L->o.seed ^ 0x6e6f697365ULL); /* its own stream: the shuffles stay those of a plain run */
     L->data_crc = cae_crc32(0, tr->px, (size_t)ntrain * L->hw); /* a checkpoint is for these images only */
-    say(L, "x / 255 as float32, one channel added:\n");
-    say(L, "  train      (%d, %d, %d, 1)\n  validation (%d, %d, %d, 1)  = the first %.0f%% of the training file\n"
-           "  test       (%d, %d, %d, 1)\n",
-        L->nfit, tr->h, tr->w, L->nval, tr->h, tr->w, L->o.val_frac * 100.0, te->n, te->h, te->w);
+    say(L, "x / 255 as float32%s:\n", tr->c == 1 ? ", one channel added" : "");
+    say(L, "  train      (%d, %d, %d, %d)\n  validation (%d, %d, %d, %d)  = the first %.0f%% of the training file\n"
+           "  test       (%d, %d, %d, %d)\n",
+        L->nfit, tr->h, tr->w, tr->c, L->nval, tr->h, tr->w, tr->c, L->o.val_frac * 100.0, te->n, te->h, te->w, te->c);
     if (L->o.holdout >= 0)
         say(L, "--holdout-class %d: the %d images of class %d are left out of training and validation; the test set "
                "keeps them\n", L->o.holdout, ntrain - L->nval - L->nfit, L->o.holdout);
@@ -668,7 +679,7 @@ static int preprocess(lab *L)
     }
     say(L, "pixel range before: [0, 255] uint8; after: [0.000, 1.000] float32\n");
     check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "samples_normalized.svg"), L->T->normalized, L->xb, k,
-                                tr->h, tr->w, 1, 3, caps, 0, &e),
+                                tr->h, tr->w, tr->c, 3, caps, 0, &e),
           &e);
     write_grids(L, "samples_normalized", L->xb, k, tr->h, tr->w, 3);
     embed_svg(L, "samples_normalized.svg");
@@ -736,18 +747,19 @@ static int build_model(lab *L)
     int rc;
     section(L, L->T->sec[3]);
     cae_arch_parse(&L->arch, L->o.arch, &e); /* checked with the flags */
+    if (!strcmp(L->o.arch, CAE_LAB_ARCH)) L->arch.spec[L->arch.n - 1].filters = L->tr.c; /* colour: c3 at the end */
     rc = L->o.load ? cae_net_load(&L->net, L->o.load, &e)
-                   : cae_net_create(&L->net, L->tr.h, L->tr.w, 1, L->arch.spec, L->arch.n, L->o.seed, &e);
-    if (rc == CAE_OK && (L->net.h != L->tr.h || L->net.w != L->tr.w || L->net.c != 1)) {
-        fprintf(stderr, "error: %s takes %dx%dx%d images, the data's are %dx%dx1\n", L->o.load, L->net.h, L->net.w,
-                L->net.c, L->tr.h, L->tr.w);
+                   : cae_net_create(&L->net, L->tr.h, L->tr.w, L->tr.c, L->arch.spec, L->arch.n, L->o.seed, &e);
+    if (rc == CAE_OK && (L->net.h != L->tr.h || L->net.w != L->tr.w || L->net.c != L->tr.c)) {
+        fprintf(stderr, "error: %s takes %dx%dx%d images, the data's are %dx%dx%d\n", L->o.load, L->net.h, L->net.w,
+                L->net.c, L->tr.h, L->tr.w, L->tr.c);
         return 0;
     }
     last = L->net.layer + L->net.nlayers - 1;
-    if (rc == CAE_OK && (last->oh != L->tr.h || last->ow != L->tr.w || last->oc != 1)) {
-        fprintf(stderr, "error: %s: the model's output is %dx%dx%d, the images are %dx%dx1 (as many u as p, and a last "
-                "convolution of 1 filter)\n", L->o.load ? L->o.load : L->o.arch, last->oh, last->ow, last->oc, L->tr.h,
-                L->tr.w);
+    if (rc == CAE_OK && (last->oh != L->tr.h || last->ow != L->tr.w || last->oc != L->tr.c)) {
+        fprintf(stderr, "error: %s: the model's output is %dx%dx%d, the images are %dx%dx%d (as many u as p, and a last "
+                "convolution of %d filter%s)\n", L->o.load ? L->o.load : L->o.arch, last->oh, last->ow, last->oc, L->tr.h,
+                L->tr.w, L->tr.c, L->tr.c, L->tr.c > 1 ? "s" : "");
         return 0;
     }
     if (rc && !L->o.load) {
@@ -790,7 +802,7 @@ static int mean_loss(lab *L, const dataset *d, const int *idx, int first, int n,
     int b;
     for (b = 0; b < n; b += L->o.batch) {
         int k = n - b < L->o.batch ? n - b : L->o.batch;
-        cae_tensor x = batch(L, d, idx ? idx + b : NULL, first + b, k), xn = cae_tensor_of(L->xn, k, d->h, d->w, 1);
+        cae_tensor x = batch(L, d, idx ? idx + b : NULL, first + b, k), xn = cae_tensor_of(L->xn, k, d->h, d->w, d->c);
         double loss;
         if (corrupting(L)) corrupt(L, L->xn, L->xb, k, (d == &L->te ? 1 << 30 : 0) + (idx ? idx[b] : first + b));
         if (cae_net_evaluate(net, corrupting(L) ? &xn : &x, &x, CAE_LOSS_BCE, &loss, mse ? mse + b : NULL, L->scratch,
@@ -1039,7 +1051,7 @@ static int train(lab *L)
         shown = t0 - L->ep_seconds; /* for the progress line only */
         while (L->pos < L->nfit) {
             int n = L->nfit - L->pos < L->o.batch ? L->nfit - L->pos : L->o.batch;
-            cae_tensor x = batch(L, &L->tr, L->perm + L->pos, 0, n), xn = cae_tensor_of(L->xn, n, L->tr.h, L->tr.w, 1);
+            cae_tensor x = batch(L, &L->tr, L->perm + L->pos, 0, n), xn = cae_tensor_of(L->xn, n, L->tr.h, L->tr.w, L->tr.c);
             double loss;
             if (corrupting(L)) corrupt(L, L->xn, L->xb, n, -1);
             if (cae_trainer_step(L->trainer, corrupting(L) ? &xn : &x, &x, CAE_LOSS_BCE, &loss, &e)) {
@@ -1139,7 +1151,7 @@ static int reconstruct(lab *L)
     cae_tensor x, y;
     section(L, L->T->sec[5]);
     x = batch(L, te, NULL, 0, k);
-    y = cae_tensor_of(L->xb + hwk, k, te->h, te->w, 1);
+    y = cae_tensor_of(L->xb + hwk, k, te->h, te->w, te->c);
     if (rows == 3) { /* noisy inputs on top, then what the model rebuilds from them, then the clean images */
         memcpy(L->xb + 2 * hwk, L->xb, sizeof(float) * hwk);
         corrupt(L, L->xn, L->xb, k, 1 << 30);
@@ -1154,7 +1166,7 @@ static int reconstruct(lab *L)
         caps[i] = i < k ? cap[i] : NULL;
     }
     check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "reconstructions.svg"), L->T->recon, L->xb, rows * k, te->h,
-                                te->w, 1, k, caps, 0, &e),
+                                te->w, te->c, k, caps, 0, &e),
           &e);
     write_grids(L, "reconstructions", L->xb, rows * k, te->h, te->w, k);
     if (rows == 3) {
@@ -1287,7 +1299,7 @@ static int error_per_image(lab *L)
     embed_svg(L, "mse_histogram.svg");
     to_float(L->xb, te->px, L->perm, 0, top, L->hw);
     write_grids(L, "anomalies", L->xb, top, te->h, te->w, 4);
-    check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "anomalies.svg"), T->anomalies, L->xb, top, te->h, te->w, 1,
+    check(L, cae_svg_image_grid(in_out(L, path, sizeof path, "anomalies.svg"), T->anomalies, L->xb, top, te->h, te->w, te->c,
                                 4, caps, 0, &e),
           &e);
     note(L, T->anomaly_note);
@@ -1373,9 +1385,9 @@ static int latent_space(lab *L)
             ln >= (size_t)L->hw ? "more" : "fewer");
     for (b = 0; ok && b < n; b += L->o.batch) {
         int k = n - b < L->o.batch ? n - b : L->o.batch;
-        cae_tensor x = cae_tensor_of(pix + (size_t)b * L->hw, k, te->h, te->w, 1);
+        cae_tensor x = cae_tensor_of(pix + (size_t)b * L->hw, k, te->h, te->w, te->c);
         cae_tensor y = cae_tensor_of(z + (size_t)b * ln, k, Ly->oh, Ly->ow, Ly->oc);
-        cae_tensor r = cae_tensor_of(rec + (size_t)b * L->hw, k, te->h, te->w, 1);
+        cae_tensor r = cae_tensor_of(rec + (size_t)b * L->hw, k, te->h, te->w, te->c);
         to_float(x.data, te->px, NULL, b, k, L->hw);
         if (cae_net_encode(net, li, &x, &y, L->scratch, L->scratch_bytes, &e) ||
             cae_net_forward(net, &x, &r, L->scratch, L->scratch_bytes, &e)) {
@@ -1384,9 +1396,9 @@ static int latent_space(lab *L)
         }
     }
     if (ok && n && save_npy(L, "latents.npy", z, 4, n, Ly->oh, Ly->ow, Ly->oc) &&
-        save_npy(L, "reconstructions.npy", rec, 4, n, te->h, te->w, 1))
-        say(L, "wrote latents.npy (%d, %d, %d, %d) and reconstructions.npy (%d, %d, %d, 1): the first %d test images\n", n,
-            Ly->oh, Ly->ow, Ly->oc, n, te->h, te->w, n);
+        save_npy(L, "reconstructions.npy", rec, 4, n, te->h, te->w, te->c))
+        say(L, "wrote latents.npy (%d, %d, %d, %d) and reconstructions.npy (%d, %d, %d, %d): the first %d test images\n", n,
+            Ly->oh, Ly->ow, Ly->oc, n, te->h, te->w, te->c, n);
     for (i = 0; ok && i < n; i++) labels[i] = te->y[i];
     if (ok && n >= 20) {
         double t0 = now();

@@ -112,7 +112,8 @@ fresh && idx "$d/$TL" 0c 64 && head -c 256 /dev/zero >> "$d/$TL" && data idx_int
 fresh && idx "$d/$TI" 08 && data idx_no_dimensions
 fresh && idx "$d/$TI" 08 64 28 28 && poke "$d/$TI" 3 310 && data idx_200_dimensions
 fresh && idx "$d/$TI" 08 64 784 && cat "$tmp/pixels" >> "$d/$TI" && data idx_images_2d
-fresh && idx "$d/$TI" 08 64 28 28 1 && cat "$tmp/pixels" >> "$d/$TI" && data idx_images_4d
+fresh && idx "$d/$TI" 08 64 28 28 5 && for k in 1 2 3 4 5; do cat "$tmp/pixels" >> "$d/$TI"; done && data idx_images_5_channels
+fresh && idx "$d/$TI" 08 64 28 28 1 1 && cat "$tmp/pixels" >> "$d/$TI" && data idx_images_5d
 fresh && idx "$d/$TL" 08 64 1 && cat "$tmp/labels" >> "$d/$TL" && data idx_labels_2d
 fresh && idx "$d/$TI" 08 0 28 28 && idx "$d/$TL" 08 0 && data idx_zero_images
 fresh && idx "$d/$SI" 08 0 28 28 && idx "$d/$SL" 08 0 && data idx_zero_test_images

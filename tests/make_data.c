@@ -3,7 +3,9 @@
    dimensions, u8 pixels). Each image is a few strokes whose shape depends on its label (0-9),
    so an autoencoder has something to learn and the labels mean something.
 
-   usage: make_data DIR NTRAIN NTEST [SIZE [SEED]]     (SIZE x SIZE pixels, default 28) */
+   usage: make_data DIR NTRAIN NTEST [SIZE [SEED [CHANNELS]]]
+   (SIZE x SIZE pixels, default 28; CHANNELS 2..4: N x SIZE x SIZE x CHANNELS images, each
+   channel the strokes at an intensity that depends on the label, so colour means something) */
 #define CONVAE_IMPLEMENTATION
 #include "../convae.h"
 
@@ -54,19 +56,27 @@ static void draw(unsigned char *img, int s, int label, cae_rng *r)
     }
 }
 
-static int write_split(const char *dir, const char *prefix, int n, int s, cae_rng *r)
+static int write_split(const char *dir, const char *prefix, int n, int s, int c, cae_rng *r)
 {
     char path[1024];
-    size_t hw = (size_t)s * (size_t)s, ni = 16 + (size_t)n * hw, nl = 8 + (size_t)n;
+    size_t hw = (size_t)s * (size_t)s, head = c > 1 ? 20 : 16, ni = head + (size_t)n * hw * (size_t)c, nl = 8 + (size_t)n;
+    unsigned char *plane = (unsigned char *)malloc(hw);
     unsigned char *im = (unsigned char *)malloc(ni), *lb = (unsigned char *)malloc(nl);
     cae_err e;
-    int i, ok = im && lb;
+    int i, ok = im && lb && plane;
     if (ok) {
-        put32(im, 0x803), put32(im + 4, (unsigned)n), put32(im + 8, (unsigned)s), put32(im + 12, (unsigned)s);
+        put32(im, c > 1 ? 0x804 : 0x803), put32(im + 4, (unsigned)n), put32(im + 8, (unsigned)s), put32(im + 12, (unsigned)s);
+        if (c > 1) put32(im + 16, (unsigned)c);
         put32(lb, 0x801), put32(lb + 4, (unsigned)n);
         for (i = 0; i < n; i++) {
+            size_t q;
+            int k;
             lb[8 + i] = (unsigned char)cae_rng_below(r, 10);
-            draw(im + 16 + (size_t)i * hw, s, lb[8 + i], r);
+            draw(plane, s, lb[8 + i], r);
+            for (q = 0; q < hw; q++)
+                for (k = 0; k < c; k++) /* channel k at (1 + (label + k) % 3) / 3 of the strokes' intensity */
+                    im[head + ((size_t)i * hw + q) * (size_t)c + (size_t)k] =
+                        (unsigned char)(plane[q] * (1 + (lb[8 + i] + k) % 3) / 3);
         }
         snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
         ok = cae_write_file(path, im, ni, &e) == CAE_OK;
@@ -78,17 +88,18 @@ static int write_split(const char *dir, const char *prefix, int n, int s, cae_rn
     } else {
         fprintf(stderr, "make_data: out of memory\n");
     }
-    free(im), free(lb);
+    free(im), free(lb), free(plane);
     return ok;
 }
 
 int main(int argc, char **argv)
 {
-    int ntr = argc > 2 ? atoi(argv[2]) : 0, nte = argc > 3 ? atoi(argv[3]) : 0, s = argc > 4 ? atoi(argv[4]) : 28;
+    int ntr = argc > 2 ? atoi(argv[2]) : 0, nte = argc > 3 ? atoi(argv[3]) : 0, s = argc > 4 ? atoi(argv[4]) : 28,
+        c = argc > 6 ? atoi(argv[6]) : 1;
     cae_rng r = cae_rng_seed(argc > 5 ? strtoull(argv[5], NULL, 10) : 1);
-    if (argc < 4 || ntr < 1 || nte < 1 || ntr > 1000000 || nte > 1000000 || s < 4 || s > 256) {
-        fprintf(stderr, "usage: make_data DIR NTRAIN NTEST [SIZE [SEED]]  (the folder must exist)\n");
+    if (argc < 4 || ntr < 1 || nte < 1 || ntr > 1000000 || nte > 1000000 || s < 4 || s > 256 || c < 1 || c > 4) {
+        fprintf(stderr, "usage: make_data DIR NTRAIN NTEST [SIZE [SEED [CHANNELS]]]  (the folder must exist)\n");
         return 2;
     }
-    return write_split(argv[1], "train", ntr, s, &r) && write_split(argv[1], "t10k", nte, s, &r) ? 0 : 1;
+    return write_split(argv[1], "train", ntr, s, c, &r) && write_split(argv[1], "t10k", nte, s, c, &r) ? 0 : 1;
 }

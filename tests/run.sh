@@ -40,6 +40,15 @@ if bin/mnist_autoencoder --data "$tmp/x" --epochs 1 --tsne 0 --arch "c8,p|c8,u,c
 else
     tail -5 "$tmp/xo.log"; echo "FAILED: --arch --holdout-class --noise --mask"; fail=1
 fi
+mkdir -p "$tmp/x3" && bin/make_data "$tmp/x3" 600 100 16 1 3 > /dev/null # colour: N x 16 x 16 x 3 IDX
+if bin/mnist_autoencoder --data "$tmp/x3" --epochs 1 --tsne 50 --out "$tmp/x3o" > "$tmp/x3o.log" 2>&1 &&
+    grep -q 'x_train: (600, 16, 16, 3)' "$tmp/x3o.log" && [ -s "$tmp/x3o/reconstructions.ppm" ] &&
+    grep -q '^MSE' "$tmp/x3o.log"; then
+    echo "   colour images (600 x 16 x 16 x 3): $(grep '^MSE' "$tmp/x3o.log")"
+    if command -v pngcheck >/dev/null 2>&1; then pngcheck -q "$tmp"/x3o/*.png || { echo "FAILED: colour PNGs"; fail=1; }; fi
+else
+    tail -5 "$tmp/x3o.log"; echo "FAILED: the lab on colour images"; fail=1
+fi
 if bin/latent_sweep --data "$tmp/x" --epochs 1 --sizes 2,16 --out "$tmp/sw" > "$tmp/sw.log" 2>&1 &&
     [ "$(wc -l < "$tmp/sw/sweep.csv")" -eq 3 ] && [ -s "$tmp/sw/latent_sweep.html" ]; then
     grep '^latent' "$tmp/sw.log" | sed 's/^/   /'
