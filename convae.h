@@ -542,8 +542,9 @@ CONVAE_DEF int cae_trainer_load(cae_trainer *t, const char *path, void **user, s
 CONVAE_DEF void cae_grid_size(int n, int h, int w, int cols, int pad, int *gw, int *gh);
 CONVAE_DEF void cae_grid(unsigned char *px, const float *imgs, int n, int h, int w, int c, int cols, int pad);
 #ifndef CONVAE_NO_STDIO
-/* Writes len bytes to path through path.tmp and a rename: a failed write leaves the previous
-   file as it was and removes the temporary one. */
+/* Writes len bytes to path through path.tmp, flushed to the disk (fsync on Unix and macOS,
+   _commit on Windows), and a rename (then, on Unix, an fsync of the folder): a failed write or
+   a crash leaves the previous file as it was, and a failed write removes the temporary one. */
 CONVAE_DEF int cae_write_file(const char *path, const void *data, size_t len, cae_err *e);
 /* Binary PGM (c = 1) or PPM (c = 3), written as cae_write_file does. */
 CONVAE_DEF int cae_write_pnm(const char *path, const unsigned char *px, int w, int h, int c, cae_err *e);
@@ -818,6 +819,29 @@ static void cae__put32(unsigned char *p, unsigned long v)
     p[0] = (unsigned char)(v & 255), p[1] = (unsigned char)(v >> 8 & 255);
     p[2] = (unsigned char)(v >> 16 & 255), p[3] = (unsigned char)(v >> 24 & 255);
 }
+
+/* n floats as little-endian 32-bit words, and back (model files, checkpoints) */
+static unsigned char *cae__put_floats(unsigned char *p, const float *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++, p += 4) {
+        unsigned int u;
+        memcpy(&u, x + i, 4);
+        cae__put32(p, u);
+    }
+    return p;
+}
+
+static const unsigned char *cae__get_floats(float *x, const unsigned char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++, p += 4) {
+        unsigned int u = (unsigned int)cae__le32(p);
+        memcpy(x + i, &u, 4);
+    }
+    return p;
+}
+
 
 /* ================================================================ gzip inflate */
 #ifndef CONVAE_NO_GZIP
@@ -1551,21 +1575,32 @@ static int cae__idx_header(const unsigned char *b, size_t len, cae_idx *x, size_
     return CAE_OK;
 }
 
-/* IDX data is big-endian; convert in place when the host is not. */
-static void cae__idx_to_native(unsigned char *p, size_t count, int size)
+static int cae__host_is_le(void)
 {
     unsigned one = 1;
     unsigned char first;
+    memcpy(&first, &one, 1);
+    return first == 1;
+}
+
+/* Reverses the bytes of each of count elements of size bytes. */
+static void cae__swap_elems(unsigned char *p, size_t count, int size)
+{
     size_t i;
     int j;
-    memcpy(&first, &one, 1);
-    if (size == 1 || first != 1) return;
+    if (size == 1) return;
     for (i = 0; i < count; i++, p += size)
         for (j = 0; j < size / 2; j++) {
             unsigned char t = p[j];
             p[j] = p[size - 1 - j];
             p[size - 1 - j] = t;
         }
+}
+
+/* IDX data is big-endian; convert in place when the host is not. */
+static void cae__idx_to_native(unsigned char *p, size_t count, int size)
+{
+    if (cae__host_is_le()) cae__swap_elems(p, count, size);
 }
 
 /* Builds *out from the IDX bytes b[0..len). When own is given, b == own is a CONVAE_MALLOC'd
@@ -1731,28 +1766,6 @@ static const char *cae__npy_descr(int type)
     case CAE_IDX_F64: return "<f8";
     default: return NULL;
     }
-}
-
-static int cae__host_is_le(void)
-{
-    unsigned one = 1;
-    unsigned char first;
-    memcpy(&first, &one, 1);
-    return first == 1;
-}
-
-/* Reverses the bytes of each of count elements of size bytes. */
-static void cae__swap_elems(unsigned char *p, size_t count, int size)
-{
-    size_t i;
-    int j;
-    if (size == 1) return;
-    for (i = 0; i < count; i++, p += size)
-        for (j = 0; j < size / 2; j++) {
-            unsigned char t = p[j];
-            p[j] = p[size - 1 - j];
-            p[size - 1 - j] = t;
-        }
 }
 
 /* the dict's text, with the padding that makes the header a multiple of 64 bytes; its length */
@@ -2104,7 +2117,7 @@ CONVAE_DEF int cae_npz_save(const char *path, const char *const *names, const ca
         CONVAE_FREE(b), CONVAE_FREE(crcs);
         return cae__fail(e, CAE_ERR_NOMEM, "%s: out of memory", path);
     }
-    for (p = b, i = 0; i < n && rc == CAE_OK; i++) { /* each member: local header, then the .npy bytes */
+    for (i = 0; i < n && rc == CAE_OK; i++) { /* each member: local header, then the .npy bytes */
         size_t nl = strlen(names[i]), sz = cae_npy_bytes(arrays + i);
         unsigned char *data = b + off + 30 + nl + 4;
         rc = cae_npy_write_mem(arrays + i, data, sz, e);
@@ -5660,7 +5673,7 @@ CONVAE_DEF size_t cae_net_file_bytes(const cae_net *net)
 
 CONVAE_DEF int cae_net_write_mem(const cae_net *net, void *buf, size_t cap, cae_err *e)
 {
-    size_t len = cae_net_file_bytes(net), i;
+    size_t len = cae_net_file_bytes(net);
     unsigned char *b = (unsigned char *)buf, *p;
     int l;
     if (!len || !net->param || !buf) return cae__fail(e, CAE_ERR_ARG, "write model: no net or no buffer");
@@ -5682,12 +5695,7 @@ CONVAE_DEF int cae_net_write_mem(const cae_net *net, void *buf, size_t cap, cae_
     }
     cae__put32(p, (unsigned long)(net->nparams & 0xFFFFFFFFu));
     cae__put32(p + 4, (unsigned long)((unsigned long long)net->nparams >> 32));
-    p += 8;
-    for (i = 0; i < net->nparams; i++, p += 4) {
-        unsigned int u;
-        memcpy(&u, net->param + i, 4);
-        cae__put32(p, u);
-    }
+    p = cae__put_floats(p + 8, net->param, net->nparams);
     cae__put32(p, cae_crc32(0, b, len - 4));
     return CAE_OK;
 }
@@ -5701,7 +5709,7 @@ CONVAE_DEF int cae_net_load_mem(cae_net *net, const void *buf, size_t len, const
     unsigned long nl, crc, h, w, c, np_lo, np_hi;
     float *param;
     cae_err ce;
-    size_t need, i;
+    size_t need;
     int l, rc;
     if (!name) name = "<memory>";
     if (!net) return cae__fail(e, CAE_ERR_ARG, "%s: no place to put the net", name);
@@ -5758,10 +5766,7 @@ CONVAE_DEF int cae_net_load_mem(cae_net *net, const void *buf, size_t len, const
     }
     rc = cae__net_alloc(net, (int)h, (int)w, (int)c, specs, (int)nl, &param, &ce);
     if (rc) return cae__fail(e, rc, "%s: %s", name, ce.msg);
-    for (i = 0; i < net->nparams; i++, p += 4) {
-        unsigned int u = (unsigned int)cae__le32(p);
-        memcpy(param + i, &u, 4);
-    }
+    cae__get_floats(param, p, net->nparams);
     if (net->wino) cae__net_wino(net, param + cae__up64(net->nparams));
     net->ks = ks;
     return CAE_OK;
@@ -5813,27 +5818,6 @@ static void cae__put64(unsigned char *p, unsigned long long v)
 static unsigned long long cae__le64(const unsigned char *p)
 {
     return (unsigned long long)cae__le32(p) | (unsigned long long)cae__le32(p + 4) << 32;
-}
-
-static unsigned char *cae__put_floats(unsigned char *p, const float *x, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++, p += 4) {
-        unsigned int u;
-        memcpy(&u, x + i, 4);
-        cae__put32(p, u);
-    }
-    return p;
-}
-
-static const unsigned char *cae__get_floats(float *x, const unsigned char *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++, p += 4) {
-        unsigned int u = (unsigned int)cae__le32(p);
-        memcpy(x + i, &u, 4);
-    }
-    return p;
 }
 
 CONVAE_DEF size_t cae_trainer_state_bytes(const cae_trainer *t, size_t user_len)

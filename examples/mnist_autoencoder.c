@@ -1185,13 +1185,26 @@ static int reconstruct(lab *L)
     return 1;
 }
 
+/* a test image's score, and whether it is of the held-out class */
+typedef struct scored {
+    float mse;
+    int pos;
+} scored;
+
+static int cmp_scored_desc(const void *a, const void *b)
+{
+    float x = ((const scored *)a)->mse, y = ((const scored *)b)->mse;
+    return (x < y) - (x > y);
+}
+
 /* --holdout-class D: the test images of class D as anomalies, scored by their MSE: the ROC
    curve, its area (ties count half) and the precision of "MSE above the 99th percentile". */
 static void holdout_roc(lab *L, float p99)
 {
     const dataset *te = &L->te;
     const int d = L->o.holdout;
-    int *order = (int *)malloc(sizeof(int) * (size_t)te->n), i, j, npos = 0, tp = 0, fp = 0, above = 0, hit = 0, m = 0;
+    scored *order = (scored *)malloc(sizeof(scored) * (size_t)te->n);
+    int i, npos = 0, tp = 0, fp = 0, above = 0, hit = 0, m = 0;
     float *fpr = (float *)malloc(sizeof(float) * 1002), *tpr = (float *)malloc(sizeof(float) * 1002);
     double ranks = 0, sum_pos = 0, sum_neg = 0;
     char path[1024], title[160];
@@ -1206,7 +1219,7 @@ static void holdout_roc(lab *L, float p99)
         return;
     }
     for (i = 0; i < te->n; i++) {
-        order[i] = i, npos += te->y[i] == d;
+        order[i].mse = L->mse[i], order[i].pos = te->y[i] == d, npos += order[i].pos;
         if (te->y[i] == d) sum_pos += L->mse[i];
         else sum_neg += L->mse[i];
         if (L->mse[i] > p99) above++, hit += te->y[i] == d;
@@ -1216,15 +1229,11 @@ static void holdout_roc(lab *L, float p99)
         free(order), free(fpr), free(tpr);
         return;
     }
-    for (i = 1; i < te->n; i++) { /* by MSE, highest first (insertion sort: 10,000 images are quick) */
-        int v = order[i];
-        for (j = i; j > 0 && L->mse[order[j - 1]] < L->mse[v]; j--) order[j] = order[j - 1];
-        order[j] = v;
-    }
+    qsort(order, (size_t)te->n, sizeof *order, cmp_scored_desc); /* highest MSE first */
     fpr[m] = tpr[m] = 0.0f, m++;
     for (i = 0; i < te->n;) { /* one step of the curve per distinct MSE; ties: their mean rank */
         int k = i, pos = 0;
-        while (k < te->n && L->mse[order[k]] == L->mse[order[i]]) pos += te->y[order[k]] == d, k++;
+        while (k < te->n && order[k].mse == order[i].mse) pos += order[k].pos, k++;
         ranks += pos * (te->n - (i + k - 1) / 2.0); /* ranks from the lowest MSE, 1-based */
         tp += pos, fp += k - i - pos, i = k;
         if (m < 1001 && (i == te->n || (double)i / te->n * 1000 >= m))

@@ -2048,13 +2048,16 @@ static void forward28(const cae_net *net, const float *x, int n, float *y)
     free(scratch);
 }
 
+/* a small model for the damaged files and the checkpoints */
+static const cae_layer_spec g_tiny[5] = {{CAE_CONV2D, 3, 3, CAE_ACT_RELU, "c1"},
+                                         {CAE_MAXPOOL2D, 0, 0, 0, "p1"},
+                                         {CAE_CONV2D, 4, 3, CAE_ACT_RELU, "c2"},
+                                         {CAE_UPSAMPLE2D, 0, 0, 0, "u1"},
+                                         {CAE_CONV2D, 1, 3, CAE_ACT_SIGMOID, "out"}};
+
 static void test_save_load(void)
 {
-    const cae_layer_spec tiny[5] = {{CAE_CONV2D, 3, 3, CAE_ACT_RELU, "c1"},
-                                    {CAE_MAXPOOL2D, 0, 0, 0, "p1"},
-                                    {CAE_CONV2D, 4, 3, CAE_ACT_RELU, "c2"},
-                                    {CAE_UPSAMPLE2D, 0, 0, 0, "u1"},
-                                    {CAE_CONV2D, 1, 3, CAE_ACT_SIGMOID, "out"}};
+    const cae_layer_spec *tiny = g_tiny;
     char path[512], path2[512], tmpdir[600], trunc[512];
     int count, rc, l;
     const cae_layer_spec *specs = cae_lab_specs(&count);
@@ -2318,11 +2321,7 @@ static unsigned char *state_of(const cae_trainer *t, const void *user, size_t ul
 
 static void test_checkpoint(void)
 {
-    const cae_layer_spec tiny[5] = {{CAE_CONV2D, 3, 3, CAE_ACT_RELU, "c1"},
-                                    {CAE_MAXPOOL2D, 0, 0, 0, "p1"},
-                                    {CAE_CONV2D, 4, 3, CAE_ACT_RELU, "c2"},
-                                    {CAE_UPSAMPLE2D, 0, 0, 0, "u1"},
-                                    {CAE_CONV2D, 1, 3, CAE_ACT_SIGMOID, "out"}};
+    const cae_layer_spec *tiny = g_tiny;
     cae_layer_spec other[5];
     const char user[] = "the caller's bytes";
     cae_trainer *a = NULL, *b = NULL, *c = NULL;
