@@ -30,8 +30,8 @@ LIMIT   ?= 0
 OUT     ?= runs/mnist
 SHARED_MNIST ?= ../shared/data/mnist
 
-.PHONY: all test test-arm64 mcu bench demo data clean sanitize valgrind fuzz
-all: $(EXAMPLES) $(TOOLS)
+.PHONY: all test test-arm64 mcu bench demo data clean sanitize valgrind fuzz cuda cuda-if-nvcc
+all: $(EXAMPLES) $(TOOLS) cuda-if-nvcc
 
 bin/%: examples/%.c convae.h examples/convae_report.h | bin
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(LDLIBS)
@@ -51,6 +51,21 @@ bin/serial_test_%: tests/test_%.c convae.h | bin
 	$(CC) $(CFLAGS) $(MARCH) $(WARN) -I. -O2 -Wno-unknown-pragmas $< -o $@ $(LDLIBS)
 bin:
 	mkdir -p bin
+
+# the CUDA unit (tools/convae_cuda.cu) and its kernel test on the GPU; make test runs the same
+# kernels walked on the CPU (bin/test_gpu). sm_80 (A100) and sm_90 (H100/H200) code, and PTX
+# that newer GPUs compile when they load it.
+NVCC      ?= nvcc
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+cuda: bin/test_gpu_cuda
+cuda-if-nvcc:
+	@if command -v $(NVCC) >/dev/null 2>&1; then $(MAKE) --no-print-directory cuda; \
+	else echo "skipped CUDA: no $(NVCC) on PATH (make cuda NVCC=/path/to/nvcc)"; fi
+bin/convae_cuda.o: tools/convae_cuda.cu tools/convae_cuda.h convae.h | bin
+	$(NVCC) -O3 -std=c++14 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -c $< -o $@
+bin/test_gpu_cuda: tests/test_gpu.c bin/convae_cuda.o
+	$(CC) $(ALL_CFLAGS) -O2 -DCAE_GPU_CUDA -c $< -o bin/test_gpu_cuda.o
+	$(NVCC) -o $@ bin/test_gpu_cuda.o bin/convae_cuda.o $(if $(OMPFLAG),-Xcompiler $(OMPFLAG)) $(LDLIBS)
 
 test: $(TESTS) bin/scalar_test_core bin/serial_test_core bin/mnist_autoencoder bin/latent_sweep bin/make_data
 	@tests/run.sh $(TESTS) bin/scalar_test_core bin/serial_test_core

@@ -1,0 +1,520 @@
+/* convae_cuda.cu - convae.h's layers as CUDA kernels; see convae_cuda.h.
+
+   Each kernel body is a function of its block and thread indices (CAE_HD: __host__ __device__
+   under nvcc). The __global__ wrappers call them on the GPU; under CAE_GPU_EMULATE the
+   launchers walk the whole grid on the CPU instead, every block and every thread, and run a
+   kernel that shares a tile through __shared__ memory phase by phase (every thread's loads, then
+   every thread's products), as the barriers order them on the GPU.
+
+   The convolutions are one implicit GEMM, 64x64 outputs per block of 256 threads (4x4 each),
+   in steps of 16 along the sum, in three modes:
+     forward   C[pixel][co]   = sum over (kh,kw,ci) of in(patch) * wt,           + bias, act
+     dgrad     C[pixel][ci]   = sum over (kh,kw,co) of dpre(shifted) * wt
+     wgrad     C[kk][co]      = sum over pixels of in(patch)^T * dpre, and a row of ones for
+                                the bias; the pixels are split in chunks of CAE_G_CHUNK whose
+                                partial sums a second kernel adds in chunk order
+   No atomics: the results are the same bits on every run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include "convae_cuda.h"
+
+#ifdef __cplusplus
+#define CAE_G_API extern "C"
+#else
+#define CAE_G_API
+#endif
+#ifdef CAE_GPU_EMULATE
+#define CAE_HD static inline /* C99 or C++: tests/test_gpu.c includes this file whole */
+#else
+#include <cuda_runtime.h>
+#define CAE_HD static __host__ __device__ inline
+#endif
+
+enum { CAE_G_BM = 64, CAE_G_BN = 64, CAE_G_BK = 16, CAE_G_THREADS = 256, CAE_G_CHUNK = 2048 };
+enum { CAE_G_FWD = 0, CAE_G_DGRAD = 1, CAE_G_WGRAD = 2 };
+
+typedef struct cae_g_gemm {
+    int mode, n, h, w, ci, co, k, act;
+    int M, N, K;        /* C is M x N, summed over K */
+    const float *a, *b; /* forward: in, wt; dgrad: dpre, wt; wgrad: in, dpre */
+    const float *bias;  /* forward only */
+    float *c;           /* forward, dgrad: the output; wgrad: the chunks' partial sums */
+} cae_g_gemm;
+
+/* in(patch): the input pixel under kernel tap (kh,kw) of output pixel m, channel c; 0 outside */
+CAE_HD float cae_g_patch(const cae_g_gemm *g, const float *in, int m, int kk)
+{
+    int c = kk % g->ci, t = kk / g->ci, kw = t % g->k, kh = t / g->k, p = (g->k - 1) / 2;
+    int x = m % g->w, y = (m / g->w) % g->h, b = m / (g->w * g->h), yy = y + kh - p, xx = x + kw - p;
+    if (yy < 0 || yy >= g->h || xx < 0 || xx >= g->w) return 0.0f;
+    return in[(((size_t)b * g->h + yy) * g->w + xx) * g->ci + c];
+}
+
+/* A[m][kk] (wgrad: A[kk][pixel]) */
+CAE_HD float cae_g_load_a(const cae_g_gemm *g, int m, int kk)
+{
+    if (m >= g->M || kk >= g->K) return 0.0f;
+    if (g->mode == CAE_G_FWD) return cae_g_patch(g, g->a, m, kk);
+    if (g->mode == CAE_G_WGRAD) return m == g->M - 1 ? 1.0f : cae_g_patch(g, g->a, kk, m);
+    { /* dgrad: the output gradient at the pixel that tap (kh,kw) of pixel m feeds */
+        int o = kk % g->co, t = kk / g->co, kw = t % g->k, kh = t / g->k, p = (g->k - 1) / 2;
+        int x = m % g->w, y = (m / g->w) % g->h, b = m / (g->w * g->h), yy = y - kh + p, xx = x - kw + p;
+        if (yy < 0 || yy >= g->h || xx < 0 || xx >= g->w) return 0.0f;
+        return g->a[(((size_t)b * g->h + yy) * g->w + xx) * g->co + o];
+    }
+}
+
+/* B[kk][n] */
+CAE_HD float cae_g_load_b(const cae_g_gemm *g, int kk, int n)
+{
+    if (kk >= g->K || n >= g->N) return 0.0f;
+    if (g->mode == CAE_G_FWD) return g->b[(size_t)kk * g->co + n];
+    if (g->mode == CAE_G_WGRAD) return g->b[(size_t)kk * g->co + n];
+    { /* dgrad: kk = (kh,kw,o), n = ci: wt[kh][kw][n][o] */
+        int o = kk % g->co, t = kk / g->co;
+        return g->b[((size_t)t * g->ci + n) * g->co + o];
+    }
+}
+
+/* the sum range of block z: all of K, or wgrad's chunk z */
+CAE_HD void cae_g_range(const cae_g_gemm *g, int z, int *k0, int *k1)
+{
+    *k0 = g->mode == CAE_G_WGRAD ? z * CAE_G_CHUNK : 0;
+    *k1 = g->mode == CAE_G_WGRAD && *k0 + CAE_G_CHUNK < g->K ? *k0 + CAE_G_CHUNK : g->K;
+}
+
+/* phase 1: thread t loads its 4 values of each tile (as[k][m], bs[k][n]) */
+CAE_HD void cae_g_gemm_load(const cae_g_gemm *g, int bx, int by, int kt, int k1, int t, float *as, float *bs)
+{
+    int i;
+    for (i = 0; i < CAE_G_BM * CAE_G_BK / CAE_G_THREADS; i++) {
+        int e = t + i * CAE_G_THREADS, ml, kl, kk;
+        if (g->mode == CAE_G_WGRAD) ml = e % CAE_G_BM, kl = e / CAE_G_BM; /* rows run along channels */
+        else ml = e / CAE_G_BK, kl = e % CAE_G_BK;                       /* the sum runs along channels */
+        kk = kt + kl;
+        as[kl * CAE_G_BM + ml] = kk < k1 ? cae_g_load_a(g, bx * CAE_G_BM + ml, kk) : 0.0f;
+    }
+    for (i = 0; i < CAE_G_BN * CAE_G_BK / CAE_G_THREADS; i++) {
+        int e = t + i * CAE_G_THREADS, nl = e % CAE_G_BN, kl = e / CAE_G_BN, kk = kt + kl;
+        bs[kl * CAE_G_BN + nl] = kk < k1 ? cae_g_load_b(g, kk, by * CAE_G_BN + nl) : 0.0f;
+    }
+}
+
+/* phase 2: thread t adds the tiles' products into its 4x4 outputs (rows ty+16i, columns tx+16j) */
+CAE_HD void cae_g_gemm_mac(int t, const float *as, const float *bs, float *acc)
+{
+    int ty = t / 16, tx = t % 16, kl, i, j;
+    for (kl = 0; kl < CAE_G_BK; kl++) {
+        float a[4], b[4];
+        for (i = 0; i < 4; i++) a[i] = as[kl * CAE_G_BM + ty + 16 * i];
+        for (j = 0; j < 4; j++) b[j] = bs[kl * CAE_G_BN + tx + 16 * j];
+        for (i = 0; i < 4; i++)
+            for (j = 0; j < 4; j++) acc[4 * i + j] += a[i] * b[j];
+    }
+}
+
+/* phase 3: thread t writes its outputs */
+CAE_HD void cae_g_gemm_store(const cae_g_gemm *g, int bx, int by, int bz, int t, const float *acc)
+{
+    int ty = t / 16, tx = t % 16, i, j;
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++) {
+            int m = bx * CAE_G_BM + ty + 16 * i, n = by * CAE_G_BN + tx + 16 * j;
+            float v = acc[4 * i + j];
+            if (m >= g->M || n >= g->N) continue;
+            if (g->mode == CAE_G_FWD) {
+                v += g->bias ? g->bias[n] : 0.0f;
+                if (g->act == CAE_ACT_RELU) v = v > 0.0f ? v : 0.0f;
+                if (g->act == CAE_ACT_SIGMOID) {
+                    float z = v < -88.0f ? -88.0f : v > 88.0f ? 88.0f : v;
+                    v = z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
+                }
+            }
+            g->c[((size_t)bz * g->M + m) * g->N + n] = v;
+        }
+}
+
+/* the wgrad chunks summed in order: out[q] = part[0][q] + part[1][q] + ... */
+typedef struct cae_g_sum {
+    const float *part;
+    float *out;
+    int chunks;
+    long long q;
+} cae_g_sum;
+
+CAE_HD void cae_g_sum_body(const cae_g_sum *s, long long q)
+{
+    float v = 0.0f;
+    int z;
+    for (z = 0; z < s->chunks; z++) v += s->part[(size_t)z * s->q + q];
+    s->out[q] = v;
+}
+
+/* pooling and upsampling: one thread per output (pool forward, upsample forward) or per input
+   (their backward passes gather, so no two threads write one value) */
+typedef struct cae_g_px {
+    int n, h, w, c;
+    const float *in;
+    float *out;
+    int *argmax;
+    const int *argmax_in;
+    long long total;
+} cae_g_px;
+
+CAE_HD void cae_g_pool_fwd(const cae_g_px *a, long long i)
+{
+    int oh = (a->h + 1) / 2, ow = (a->w + 1) / 2, ch = (int)(i % a->c), ox = (int)(i / a->c % ow);
+    int oy = (int)(i / a->c / ow % oh);
+    long long b = i / a->c / ow / oh;
+    int y1 = 2 * oy + 1 < a->h ? 2 * oy + 1 : 2 * oy, x1 = 2 * ox + 1 < a->w ? 2 * ox + 1 : 2 * ox, q[4], best, j;
+    const float *im = a->in + b * a->h * a->w * a->c;
+    float v;
+    q[0] = ((2 * oy) * a->w + 2 * ox) * a->c + ch, q[1] = ((2 * oy) * a->w + x1) * a->c + ch;
+    q[2] = (y1 * a->w + 2 * ox) * a->c + ch, q[3] = (y1 * a->w + x1) * a->c + ch;
+    best = q[0], v = im[q[0]];
+    for (j = 1; j < 4; j++)
+        if (im[q[j]] > v) v = im[q[j]], best = q[j]; /* the first of equal values, as the CPU */
+    a->out[i] = v;
+    a->argmax[i] = best;
+}
+
+CAE_HD void cae_g_pool_bwd(const cae_g_px *a, long long i)
+{
+    int per = a->h * a->w * a->c, j = (int)(i % per), ch = j % a->c, x = j / a->c % a->w, y = j / a->c / a->w;
+    int oh = (a->h + 1) / 2, ow = (a->w + 1) / 2;
+    long long o = ((i / per * oh + y / 2) * ow + x / 2) * a->c + ch;
+    a->out[i] = a->argmax_in[o] == j ? a->in[o] : 0.0f;
+}
+
+CAE_HD void cae_g_up_fwd(const cae_g_px *a, long long i)
+{
+    int ow = 2 * a->w, ch = (int)(i % a->c), x = (int)(i / a->c % ow), y = (int)(i / a->c / ow % (2 * a->h));
+    long long b = i / a->c / ow / (2 * a->h);
+    a->out[i] = a->in[((b * a->h + y / 2) * a->w + x / 2) * a->c + ch];
+}
+
+CAE_HD void cae_g_up_bwd(const cae_g_px *a, long long i)
+{
+    int ow = 2 * a->w, ch = (int)(i % a->c), x = (int)(i / a->c % a->w), y = (int)(i / a->c / a->w % a->h);
+    long long b = i / a->c / a->w / a->h, r0 = ((b * 2 * a->h + 2 * y) * ow + 2 * x) * a->c + ch, r1 = r0 + ow * a->c;
+    a->out[i] = (a->in[r0] + a->in[r0 + a->c]) + (a->in[r1] + a->in[r1 + a->c]);
+}
+
+/* ---------------------------------------------------------------- device memory and launches */
+static int cae_g_fail(cae_err *e, int code, const char *what, const char *why)
+{
+    if (e) {
+        e->code = code;
+        snprintf(e->msg, sizeof e->msg, "GPU (%s): %s: %s", cae_gpu_backend(), what, why);
+    }
+    return code;
+}
+
+#ifdef CAE_GPU_EMULATE
+CAE_G_API const char *cae_gpu_backend(void) { return "host emulation"; }
+
+CAE_G_API int cae_gpu_available(char *name, size_t cap, cae_err *e)
+{
+    (void)e;
+    if (cap) snprintf(name, cap, "the CPU, walking the CUDA grid (no GPU)");
+    return CAE_OK;
+}
+
+static void *cae_g_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
+static void cae_g_free(void *p) { free(p); }
+static int cae_g_put(void *dev, const void *host, size_t bytes) { memcpy(dev, host, bytes); return 0; }
+static int cae_g_get(void *host, const void *dev, size_t bytes) { memcpy(host, dev, bytes); return 0; }
+static const char *cae_g_status(void) { return NULL; }
+
+#define CAE_G_ELEMENTWISE(body, argt)                                                                                \
+    static void body##_launch(const argt *a, long long n)                                                            \
+    {                                                                                                                \
+        long long blocks = (n + CAE_G_THREADS - 1) / CAE_G_THREADS, b;                                               \
+        int t;                                                                                                       \
+        for (b = 0; b < blocks; b++)                                                                                 \
+            for (t = 0; t < CAE_G_THREADS; t++) {                                                                    \
+                long long i = b * CAE_G_THREADS + t;                                                                 \
+                if (i < n) body(a, i);                                                                               \
+            }                                                                                                        \
+    }
+
+static void cae_g_gemm_launch(const cae_g_gemm *g, int gx, int gy, int gz)
+{
+    float acc[CAE_G_THREADS][16]; /* the threads' registers */
+    float as[CAE_G_BK * CAE_G_BM], bs[CAE_G_BK * CAE_G_BN];
+    int bx, by, bz, t, kt, k0, k1;
+    for (bz = 0; bz < gz; bz++)
+        for (by = 0; by < gy; by++)
+            for (bx = 0; bx < gx; bx++) {
+                memset(acc, 0, sizeof acc);
+                cae_g_range(g, bz, &k0, &k1);
+                for (kt = k0; kt < k1; kt += CAE_G_BK) {
+                    for (t = 0; t < CAE_G_THREADS; t++) cae_g_gemm_load(g, bx, by, kt, k1, t, as, bs);
+                    for (t = 0; t < CAE_G_THREADS; t++) cae_g_gemm_mac(t, as, bs, acc[t]);
+                }
+                for (t = 0; t < CAE_G_THREADS; t++) cae_g_gemm_store(g, bx, by, bz, t, acc[t]);
+            }
+}
+#else
+CAE_G_API const char *cae_gpu_backend(void) { return "cuda"; }
+
+static cudaError_t cae_g_last = cudaSuccess;
+static void *cae_g_alloc(size_t bytes)
+{
+    void *p = NULL;
+    cudaError_t r = cudaMalloc(&p, bytes ? bytes : 1);
+    if (r != cudaSuccess) cae_g_last = r;
+    return r == cudaSuccess ? p : NULL;
+}
+static void cae_g_free(void *p) { if (p) cudaFree(p); }
+static int cae_g_put(void *dev, const void *host, size_t bytes)
+{
+    cudaError_t r = cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice);
+    if (r != cudaSuccess) cae_g_last = r;
+    return r != cudaSuccess;
+}
+static int cae_g_get(void *host, const void *dev, size_t bytes)
+{
+    cudaError_t r = cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost);
+    if (r != cudaSuccess) cae_g_last = r;
+    return r != cudaSuccess;
+}
+/* the first error since the last call, or NULL */
+static const char *cae_g_status(void)
+{
+    cudaError_t r = cae_g_last != cudaSuccess ? cae_g_last : cudaGetLastError();
+    cae_g_last = cudaSuccess;
+    return r == cudaSuccess ? NULL : cudaGetErrorString(r);
+}
+
+CAE_G_API int cae_gpu_available(char *name, size_t cap, cae_err *e)
+{
+    int count = 0;
+    cudaDeviceProp prop;
+    cudaError_t r = cudaGetDeviceCount(&count);
+    if (r != cudaSuccess) return cae_g_fail(e, CAE_ERR_IO, "no CUDA GPU (cudaGetDeviceCount)", cudaGetErrorString(r));
+    if (count < 1) return cae_g_fail(e, CAE_ERR_IO, "no CUDA GPU", "the driver sees no device");
+    r = cudaGetDeviceProperties(&prop, 0);
+    if (r != cudaSuccess) return cae_g_fail(e, CAE_ERR_IO, "cudaGetDeviceProperties", cudaGetErrorString(r));
+    if (cap) snprintf(name, cap, "%s (compute %d.%d, %.0f GiB)", prop.name, prop.major, prop.minor,
+                      (double)prop.totalGlobalMem / 1073741824.0);
+    return CAE_OK;
+}
+
+#define CAE_G_ELEMENTWISE(body, argt)                                                                                \
+    __global__ void body##_kernel(argt a, long long n)                                                               \
+    {                                                                                                                \
+        long long i = (long long)blockIdx.x * CAE_G_THREADS + threadIdx.x;                                           \
+        if (i < n) body(&a, i);                                                                                      \
+    }                                                                                                                \
+    static void body##_launch(const argt *a, long long n)                                                            \
+    {                                                                                                                \
+        if (n > 0) body##_kernel<<<(unsigned)((n + CAE_G_THREADS - 1) / CAE_G_THREADS), CAE_G_THREADS>>>(*a, n);     \
+    }
+
+__global__ void __launch_bounds__(CAE_G_THREADS) cae_g_gemm_kernel(cae_g_gemm g)
+{
+    __shared__ float as[CAE_G_BK * CAE_G_BM], bs[CAE_G_BK * CAE_G_BN];
+    float acc[16];
+    int t = threadIdx.x, kt, k0, k1, i;
+    for (i = 0; i < 16; i++) acc[i] = 0.0f;
+    cae_g_range(&g, blockIdx.z, &k0, &k1);
+    for (kt = k0; kt < k1; kt += CAE_G_BK) {
+        cae_g_gemm_load(&g, blockIdx.x, blockIdx.y, kt, k1, t, as, bs);
+        __syncthreads();
+        cae_g_gemm_mac(t, as, bs, acc);
+        __syncthreads();
+    }
+    cae_g_gemm_store(&g, blockIdx.x, blockIdx.y, blockIdx.z, t, acc);
+}
+
+static void cae_g_gemm_launch(const cae_g_gemm *g, int gx, int gy, int gz)
+{
+    cae_g_gemm_kernel<<<dim3((unsigned)gx, (unsigned)gy, (unsigned)gz), CAE_G_THREADS>>>(*g);
+}
+#endif
+
+CAE_G_ELEMENTWISE(cae_g_sum_body, cae_g_sum)
+CAE_G_ELEMENTWISE(cae_g_pool_fwd, cae_g_px)
+CAE_G_ELEMENTWISE(cae_g_pool_bwd, cae_g_px)
+CAE_G_ELEMENTWISE(cae_g_up_fwd, cae_g_px)
+CAE_G_ELEMENTWISE(cae_g_up_bwd, cae_g_px)
+
+static void cae_g_gemm_run(const cae_g_gemm *g, int chunks)
+{
+    cae_g_gemm_launch(g, (g->M + CAE_G_BM - 1) / CAE_G_BM, (g->N + CAE_G_BN - 1) / CAE_G_BN, chunks);
+}
+
+/* ---------------------------------------------------------------- the host-array calls */
+/* device copies of up to 6 host arrays; in[i] NULL: an output of bytes[i] */
+typedef struct cae_g_bufs {
+    void *d[6];
+    int n;
+} cae_g_bufs;
+
+static void cae_g_release(cae_g_bufs *b)
+{
+    int i;
+    for (i = 0; i < b->n; i++) cae_g_free(b->d[i]);
+    b->n = 0;
+}
+
+static void *cae_g_buf(cae_g_bufs *b, const void *host, size_t bytes)
+{
+    void *d = cae_g_alloc(bytes);
+    if (!d) return NULL;
+    b->d[b->n++] = d;
+    if (host && cae_g_put(d, host, bytes)) return NULL;
+    return d;
+}
+
+static int cae_g_done(cae_g_bufs *b, void *host, const void *dev, size_t bytes, cae_err *e, const char *what)
+{
+    const char *why;
+    if (host) cae_g_get(host, dev, bytes);
+    why = cae_g_status();
+    if (why) {
+        cae_g_release(b);
+        return cae_g_fail(e, CAE_ERR_IO, what, why);
+    }
+    return CAE_OK;
+}
+
+static int cae_g_shape(int n, int h, int w, int c, cae_err *e, const char *what)
+{
+    if (n < 1 || h < 1 || w < 1 || c < 1 || h > CONVAE_MAX_DIM || w > CONVAE_MAX_DIM || c > CONVAE_MAX_DIM ||
+        (double)n * h * w * c * 4 > 2147483647.0)
+        return cae_g_fail(e, CAE_ERR_ARG, what, "bad shape (each size 1..4096, under 2^31 values)");
+    return CAE_OK;
+}
+
+#define CAE_G_NEED(p)                                                                                                \
+    do {                                                                                                             \
+        if (!(p)) {                                                                                                  \
+            const char *why = cae_g_status();                                                                        \
+            cae_g_release(&bufs);                                                                                    \
+            return cae_g_fail(e, CAE_ERR_NOMEM, what, why ? why : "out of device memory");                          \
+        }                                                                                                            \
+    } while (0)
+
+CAE_G_API int cae_gpu_conv2d_forward(float *out, const float *in, const float *wt, const float *bias, int n, int h,
+                                      int w, int ci, int co, int k, int act, cae_err *e)
+{
+    const char *what = "conv2d forward";
+    size_t px = (size_t)n * h * w, kk = (size_t)k * k * ci;
+    cae_g_bufs bufs = {{0}, 0};
+    cae_g_gemm g;
+    int rc = cae_g_shape(n, h, w, ci > co ? ci : co, e, what);
+    if (rc) return rc;
+    if (k < 1 || k % 2 == 0 || k > 15) return cae_g_fail(e, CAE_ERR_ARG, what, "kernel size must be odd, 1..15");
+    memset(&g, 0, sizeof g);
+    g.mode = CAE_G_FWD, g.n = n, g.h = h, g.w = w, g.ci = ci, g.co = co, g.k = k, g.act = act;
+    g.M = (int)px, g.N = co, g.K = (int)kk;
+    CAE_G_NEED(g.a = (const float *)cae_g_buf(&bufs, in, px * ci * 4));
+    CAE_G_NEED(g.b = (const float *)cae_g_buf(&bufs, wt, kk * co * 4));
+    if (bias) CAE_G_NEED(g.bias = (const float *)cae_g_buf(&bufs, bias, (size_t)co * 4));
+    CAE_G_NEED(g.c = (float *)cae_g_buf(&bufs, NULL, px * co * 4));
+    cae_g_gemm_run(&g, 1);
+    rc = cae_g_done(&bufs, out, g.c, px * co * 4, e, what);
+    cae_g_release(&bufs);
+    return rc;
+}
+
+CAE_G_API int cae_gpu_conv2d_backward(float *din, float *dwt, float *dbias, const float *dpre, const float *in,
+                                       const float *wt, int n, int h, int w, int ci, int co, int k, cae_err *e)
+{
+    const char *what = "conv2d backward";
+    size_t px = (size_t)n * h * w, kk = (size_t)k * k * ci, rows = kk + 1, q = rows * co;
+    int chunks = (int)((px + CAE_G_CHUNK - 1) / CAE_G_CHUNK), rc = cae_g_shape(n, h, w, ci > co ? ci : co, e, what);
+    cae_g_bufs bufs = {{0}, 0};
+    const float *dp, *x, *wd;
+    float *part, *sum, *hostsum;
+    cae_g_gemm g;
+    cae_g_sum s;
+    if (rc) return rc;
+    if (k < 1 || k % 2 == 0 || k > 15) return cae_g_fail(e, CAE_ERR_ARG, what, "kernel size must be odd, 1..15");
+    CAE_G_NEED(dp = (const float *)cae_g_buf(&bufs, dpre, px * co * 4));
+    CAE_G_NEED(x = (const float *)cae_g_buf(&bufs, in, px * ci * 4));
+    CAE_G_NEED(wd = (const float *)cae_g_buf(&bufs, wt, kk * co * 4));
+    CAE_G_NEED(part = (float *)cae_g_buf(&bufs, NULL, (size_t)chunks * q * 4));
+    CAE_G_NEED(sum = (float *)cae_g_buf(&bufs, NULL, q * 4));
+    memset(&g, 0, sizeof g);
+    g.mode = CAE_G_WGRAD, g.n = n, g.h = h, g.w = w, g.ci = ci, g.co = co, g.k = k;
+    g.M = (int)rows, g.N = co, g.K = (int)px, g.a = x, g.b = dp, g.c = part;
+    cae_g_gemm_run(&g, chunks);
+    s.part = part, s.out = sum, s.chunks = chunks, s.q = (long long)q;
+    cae_g_sum_body_launch(&s, (long long)q);
+    hostsum = (float *)malloc(q * 4);
+    if (!hostsum) {
+        cae_g_release(&bufs);
+        return cae_g_fail(e, CAE_ERR_NOMEM, what, "out of host memory");
+    }
+    rc = cae_g_done(&bufs, hostsum, sum, q * 4, e, what);
+    if (!rc) {
+        if (dwt) memcpy(dwt, hostsum, kk * co * 4);
+        if (dbias) memcpy(dbias, hostsum + kk * co, (size_t)co * 4);
+    }
+    free(hostsum);
+    if (!rc && din) {
+        float *dx;
+        CAE_G_NEED(dx = (float *)cae_g_buf(&bufs, NULL, px * ci * 4));
+        g.mode = CAE_G_DGRAD, g.M = (int)px, g.N = ci, g.K = k * k * co, g.a = dp, g.b = wd, g.c = dx;
+        cae_g_gemm_run(&g, 1);
+        rc = cae_g_done(&bufs, din, dx, px * ci * 4, e, what);
+    }
+    cae_g_release(&bufs);
+    return rc;
+}
+
+/* pooling and upsampling: one input array, one output, and the argmax */
+static int cae_g_px_run(const char *what, void (*launch)(const cae_g_px *, long long), float *out, int *argmax,
+                        const int *argmax_in, const float *in, int n, int h, int w, int c, size_t nin, size_t nout,
+                        size_t nmax, cae_err *e)
+{
+    cae_g_bufs bufs = {{0}, 0};
+    cae_g_px a;
+    int rc = cae_g_shape(n, 2 * h, 2 * w, c, e, what);
+    if (rc) return rc;
+    memset(&a, 0, sizeof a);
+    a.n = n, a.h = h, a.w = w, a.c = c, a.total = (long long)nout;
+    CAE_G_NEED(a.in = (const float *)cae_g_buf(&bufs, in, nin * 4));
+    CAE_G_NEED(a.out = (float *)cae_g_buf(&bufs, NULL, nout * 4));
+    if (argmax) CAE_G_NEED(a.argmax = (int *)cae_g_buf(&bufs, NULL, nmax * 4));
+    if (argmax_in) CAE_G_NEED(a.argmax_in = (const int *)cae_g_buf(&bufs, argmax_in, nmax * 4));
+    launch(&a, (long long)nout);
+    rc = cae_g_done(&bufs, out, a.out, nout * 4, e, what);
+    if (!rc && argmax) rc = cae_g_done(&bufs, argmax, a.argmax, nmax * 4, e, what);
+    cae_g_release(&bufs);
+    return rc;
+}
+
+CAE_G_API int cae_gpu_maxpool2d_forward(float *out, int *argmax, const float *in, int n, int h, int w, int c,
+                                         cae_err *e)
+{
+    size_t no = (size_t)n * ((h + 1) / 2) * ((w + 1) / 2) * c;
+    if (!argmax) return cae_g_fail(e, CAE_ERR_ARG, "maxpool2d forward", "argmax is needed");
+    return cae_g_px_run("maxpool2d forward", cae_g_pool_fwd_launch, out, argmax, NULL, in, n, h, w, c,
+                        (size_t)n * h * w * c, no, no, e);
+}
+
+CAE_G_API int cae_gpu_maxpool2d_backward(float *din, const float *dout, const int *argmax, int n, int h, int w, int c,
+                                          cae_err *e)
+{
+    size_t no = (size_t)n * ((h + 1) / 2) * ((w + 1) / 2) * c;
+    return cae_g_px_run("maxpool2d backward", cae_g_pool_bwd_launch, din, NULL, argmax, dout, n, h, w, c, no,
+                        (size_t)n * h * w * c, no, e);
+}
+
+CAE_G_API int cae_gpu_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c, cae_err *e)
+{
+    return cae_g_px_run("upsample2d forward", cae_g_up_fwd_launch, out, NULL, NULL, in, n, h, w, c,
+                        (size_t)n * h * w * c, (size_t)n * 4 * h * w * c, 0, e);
+}
+
+CAE_G_API int cae_gpu_upsample2d_backward(float *din, const float *dout, int n, int h, int w, int c, cae_err *e)
+{
+    return cae_g_px_run("upsample2d backward", cae_g_up_bwd_launch, din, NULL, NULL, dout, n, h, w, c,
+                        (size_t)n * 4 * h * w * c, (size_t)n * h * w * c, 0, e);
+}
