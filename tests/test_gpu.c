@@ -133,6 +133,40 @@ static void up_case(cae_rng *r, int n, int h, int w, int c)
     free(in), free(y), free(yr), free(d), free(din), free(dinr);
 }
 
+static void vec_cases(cae_rng *r, size_t n)
+{
+    float *dy = rnd(r, n, -1, 1), *y = rnd(r, n, -1, 1), *dx = rnd(r, n, 0, 0), *dxr = rnd(r, n, 0, 0);
+    float *t = rnd(r, n, 0, 1), *g = rnd(r, n, 0, 0), *gr = rnd(r, n, 0, 0), *p = rnd(r, n, -1, 1);
+    float *m = rnd(r, n, -0.01f, 0.01f), *v = rnd(r, n, 0, 1e-4f), *pr = rnd(r, n, 0, 0), *mr = rnd(r, n, 0, 0);
+    float *vr = rnd(r, n, 0, 0), *grad = rnd(r, n, -0.01f, 0.01f);
+    double sum = 0.0, sumr;
+    cae_adam a = cae_adam_default(), ar;
+    char what[96];
+    cae_err e;
+    size_t i;
+    for (i = 0; i < n; i += 5) y[i] = 0.0f; /* ReLU's kink: no gradient at 0 */
+    for (i = 0; i < n; i += 97) dy[i] = 200.0f * dy[i]; /* logits far into the clamp */
+    cae_relu_backward_ref(dxr, dy, y, n);
+    need(cae_gpu_relu_backward(dx, dy, y, n, &e), &e);
+    snprintf(what, sizeof what, "relu backward, %zu values", n);
+    close_all(what, dx, dxr, n, 0, 0);
+    sumr = cae_bce_logits(dy, t, n, gr, 0.25f);
+    need(cae_gpu_bce_logits(dy, t, n, g, 0.25f, &sum, &e), &e);
+    close_all("  bce from logits: gradient", g, gr, n, 1e-7, 1e-6);
+    printf("  bce from logits: sum %.12g, reference %.12g\n", sum, sumr);
+    if (!(fabs(sum - sumr) <= 1e-9 * fabs(sumr))) printf("  FAILED: the sums differ\n"), failures++;
+    a.t = 6, ar = a;
+    for (i = 0; i < n; i++) pr[i] = p[i], mr[i] = m[i], vr[i] = v[i];
+    cae_adam_step(&ar, pr, grad, mr, vr, n);
+    need(cae_gpu_adam_step(&a, p, grad, m, v, n, &e), &e);
+    close_all("  adam: parameters", p, pr, n, 1e-7, 1e-6);
+    close_all("  adam: m", m, mr, n, 1e-9, 1e-6);
+    close_all("  adam: v", v, vr, n, 1e-12, 1e-6);
+    if (a.t != ar.t) printf("  FAILED: adam counted %lld steps, the reference %lld\n", a.t, ar.t), failures++;
+    free(dy), free(y), free(dx), free(dxr), free(t), free(g), free(gr), free(p), free(m), free(v), free(pr);
+    free(mr), free(vr), free(grad);
+}
+
 int main(void)
 {
     cae_rng r = cae_rng_seed(11);
@@ -154,6 +188,8 @@ int main(void)
     pool_case(&r, 1, 1, 3, 3);
     up_case(&r, 3, 7, 7, 64);
     up_case(&r, 2, 3, 5, 3);
+    vec_cases(&r, 1000);
+    vec_cases(&r, 200705); /* more than the 65,536 lanes of the loss sum, three times over */
     printf("%s: %d failed\n", failures ? "FAILED" : "passed", failures);
     return failures > 100 ? 100 : failures;
 }

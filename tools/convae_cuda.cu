@@ -43,6 +43,13 @@ typedef struct cae_g_gemm {
     float *c;           /* forward, dgrad: the output; wgrad: the chunks' partial sums */
 } cae_g_gemm;
 
+/* as convae.h's: clamped so exp never overflows */
+CAE_HD float cae_g_sigmoid(float z)
+{
+    z = z < -88.0f ? -88.0f : z > 88.0f ? 88.0f : z;
+    return z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
+}
+
 /* in(patch): the input pixel under kernel tap (kh,kw) of output pixel m, channel c; 0 outside */
 CAE_HD float cae_g_patch(const cae_g_gemm *g, const float *in, int m, int kk)
 {
@@ -127,10 +134,7 @@ CAE_HD void cae_g_gemm_store(const cae_g_gemm *g, int bx, int by, int bz, int t,
             if (g->mode == CAE_G_FWD) {
                 v += g->bias ? g->bias[n] : 0.0f;
                 if (g->act == CAE_ACT_RELU) v = v > 0.0f ? v : 0.0f;
-                if (g->act == CAE_ACT_SIGMOID) {
-                    float z = v < -88.0f ? -88.0f : v > 88.0f ? 88.0f : v;
-                    v = z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
-                }
+                if (g->act == CAE_ACT_SIGMOID) v = cae_g_sigmoid(v);
             }
             g->c[((size_t)bz * g->M + m) * g->N + n] = v;
         }
@@ -200,6 +204,50 @@ CAE_HD void cae_g_up_bwd(const cae_g_px *a, long long i)
     int ow = 2 * a->w, ch = (int)(i % a->c), x = (int)(i / a->c % a->w), y = (int)(i / a->c / a->w % a->h);
     long long b = i / a->c / a->w / a->h, r0 = ((b * 2 * a->h + 2 * y) * ow + 2 * x) * a->c + ch, r1 = r0 + ow * a->c;
     a->out[i] = (a->in[r0] + a->in[r0 + a->c]) + (a->in[r1] + a->in[r1 + a->c]);
+}
+
+/* elementwise: ReLU's backward pass, BCE from logits, Adam */
+typedef struct cae_g_vec {
+    const float *x, *y;  /* relu: dy, y; bce: z, t */
+    float *out;          /* relu: dx; bce: the gradient */
+    float *p, *m, *v;    /* adam, with x the gradient */
+    double *part;        /* bce: the loss, summed in three fixed stages */
+    const double *part_in;
+    float scale, b1, b2, eps, lr_t;
+    long long n, stride;
+} cae_g_vec;
+
+CAE_HD void cae_g_relu_bwd(const cae_g_vec *a, long long i) { a->out[i] = a->y[i] > 0.0f ? a->x[i] : 0.0f; }
+
+/* thread j of CAE_G_LANES: the gradient of values j, j + CAE_G_LANES, ... and their loss */
+enum { CAE_G_LANES = 65536 };
+CAE_HD void cae_g_bce(const cae_g_vec *a, long long j)
+{
+    double s = 0.0;
+    long long i;
+    for (i = j; i < a->n; i += CAE_G_LANES) {
+        float z = a->x[i], t = a->y[i], az = z < 0.0f ? -z : z;
+        s += (double)((z > 0.0f ? z : 0.0f) - z * t) + log1p(exp(-(double)az));
+        a->out[i] = (cae_g_sigmoid(z) - t) * a->scale;
+    }
+    a->part[j] = s;
+}
+
+/* part[j] = part_in[j*stride] + ... + part_in[j*stride + stride-1] */
+CAE_HD void cae_g_add(const cae_g_vec *a, long long j)
+{
+    double s = 0.0;
+    long long i;
+    for (i = 0; i < a->stride; i++) s += a->part_in[j * a->stride + i];
+    a->part[j] = s;
+}
+
+CAE_HD void cae_g_adam(const cae_g_vec *a, long long i)
+{
+    float g = a->x[i];
+    a->m[i] = a->b1 * a->m[i] + (1.0f - a->b1) * g;
+    a->v[i] = a->b2 * a->v[i] + (1.0f - a->b2) * g * g;
+    a->p[i] -= a->lr_t * a->m[i] / (sqrtf(a->v[i]) + a->eps);
 }
 
 /* ---------------------------------------------------------------- device memory and launches */
@@ -341,6 +389,10 @@ CAE_G_ELEMENTWISE(cae_g_pool_fwd, cae_g_px)
 CAE_G_ELEMENTWISE(cae_g_pool_bwd, cae_g_px)
 CAE_G_ELEMENTWISE(cae_g_up_fwd, cae_g_px)
 CAE_G_ELEMENTWISE(cae_g_up_bwd, cae_g_px)
+CAE_G_ELEMENTWISE(cae_g_relu_bwd, cae_g_vec)
+CAE_G_ELEMENTWISE(cae_g_bce, cae_g_vec)
+CAE_G_ELEMENTWISE(cae_g_add, cae_g_vec)
+CAE_G_ELEMENTWISE(cae_g_adam, cae_g_vec)
 
 static void cae_g_gemm_run(const cae_g_gemm *g, int chunks)
 {
@@ -517,4 +569,82 @@ CAE_G_API int cae_gpu_upsample2d_backward(float *din, const float *dout, int n, 
 {
     return cae_g_px_run("upsample2d backward", cae_g_up_bwd_launch, din, NULL, NULL, dout, n, h, w, c,
                         (size_t)n * 4 * h * w * c, (size_t)n * h * w * c, 0, e);
+}
+
+static int cae_g_count(size_t n, cae_err *e, const char *what)
+{
+    if (n < 1 || n > (size_t)1 << 30) return cae_g_fail(e, CAE_ERR_ARG, what, "count must be 1..2^30");
+    return CAE_OK;
+}
+
+CAE_G_API int cae_gpu_relu_backward(float *dx, const float *dy, const float *y, size_t n, cae_err *e)
+{
+    const char *what = "relu backward";
+    cae_g_bufs bufs = {{0}, 0};
+    cae_g_vec a;
+    int rc = cae_g_count(n, e, what);
+    if (rc) return rc;
+    memset(&a, 0, sizeof a);
+    a.n = (long long)n;
+    CAE_G_NEED(a.x = (const float *)cae_g_buf(&bufs, dy, n * 4));
+    CAE_G_NEED(a.y = (const float *)cae_g_buf(&bufs, y, n * 4));
+    CAE_G_NEED(a.out = (float *)cae_g_buf(&bufs, NULL, n * 4));
+    cae_g_relu_bwd_launch(&a, a.n);
+    rc = cae_g_done(&bufs, dx, a.out, n * 4, e, what);
+    cae_g_release(&bufs);
+    return rc;
+}
+
+CAE_G_API int cae_gpu_bce_logits(const float *z, const float *t, size_t n, float *grad, float scale, double *sum,
+                                 cae_err *e)
+{
+    const char *what = "bce from logits";
+    cae_g_bufs bufs = {{0}, 0};
+    cae_g_vec a;
+    double *p1, *p2, *p3;
+    int rc = cae_g_count(n, e, what);
+    if (rc) return rc;
+    memset(&a, 0, sizeof a);
+    a.n = (long long)n, a.scale = scale;
+    CAE_G_NEED(a.x = (const float *)cae_g_buf(&bufs, z, n * 4));
+    CAE_G_NEED(a.y = (const float *)cae_g_buf(&bufs, t, n * 4));
+    CAE_G_NEED(a.out = (float *)cae_g_buf(&bufs, NULL, n * 4));
+    CAE_G_NEED(p1 = (double *)cae_g_buf(&bufs, NULL, CAE_G_LANES * 8));
+    CAE_G_NEED(p2 = (double *)cae_g_buf(&bufs, NULL, 256 * 8));
+    CAE_G_NEED(p3 = (double *)cae_g_buf(&bufs, NULL, 8));
+    a.part = p1;
+    cae_g_bce_launch(&a, CAE_G_LANES);
+    a.part_in = p1, a.part = p2, a.stride = CAE_G_LANES / 256;
+    cae_g_add_launch(&a, 256);
+    a.part_in = p2, a.part = p3, a.stride = 256;
+    cae_g_add_launch(&a, 1);
+    rc = cae_g_done(&bufs, grad, a.out, n * 4, e, what);
+    if (!rc) rc = cae_g_done(&bufs, sum, p3, 8, e, what);
+    cae_g_release(&bufs);
+    return rc;
+}
+
+CAE_G_API int cae_gpu_adam_step(cae_adam *ad, float *param, const float *grad, float *m, float *v, size_t n, cae_err *e)
+{
+    const char *what = "adam step";
+    cae_g_bufs bufs = {{0}, 0};
+    cae_g_vec a;
+    long long t = ad->t + 1;
+    int rc = cae_g_count(n, e, what);
+    if (rc) return rc;
+    memset(&a, 0, sizeof a);
+    a.n = (long long)n, a.b1 = ad->beta1, a.b2 = ad->beta2, a.eps = ad->eps;
+    /* the step size on the host, in double, as cae_adam_step computes it */
+    a.lr_t = (float)((double)ad->lr * sqrt(1.0 - pow((double)ad->beta2, (double)t)) / (1.0 - pow((double)ad->beta1, (double)t)));
+    CAE_G_NEED(a.x = (const float *)cae_g_buf(&bufs, grad, n * 4));
+    CAE_G_NEED(a.p = (float *)cae_g_buf(&bufs, param, n * 4));
+    CAE_G_NEED(a.m = (float *)cae_g_buf(&bufs, m, n * 4));
+    CAE_G_NEED(a.v = (float *)cae_g_buf(&bufs, v, n * 4));
+    cae_g_adam_launch(&a, a.n);
+    rc = cae_g_done(&bufs, param, a.p, n * 4, e, what);
+    if (!rc) rc = cae_g_done(&bufs, m, a.m, n * 4, e, what);
+    if (!rc) rc = cae_g_done(&bufs, v, a.v, n * 4, e, what);
+    if (!rc) ad->t = t;
+    cae_g_release(&bufs);
+    return rc;
 }

@@ -36,6 +36,13 @@ int cae_gpu_maxpool2d_backward(float *din, const float *dout, const int *argmax,
 /* As cae_upsample2d_forward_ref / _backward_ref. */
 int cae_gpu_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c, cae_err *e);
 int cae_gpu_upsample2d_backward(float *din, const float *dout, int n, int h, int w, int c, cae_err *e);
+/* As cae_relu_backward_ref. */
+int cae_gpu_relu_backward(float *dx, const float *dy, const float *y, size_t n, cae_err *e);
+/* As cae_bce_logits: *sum gets the summed loss (in double, in a fixed order), grad its gradient
+   times scale. */
+int cae_gpu_bce_logits(const float *z, const float *t, size_t n, float *grad, float scale, double *sum, cae_err *e);
+/* As cae_adam_step (the step size computed on the host as there); a->t counts the step. */
+int cae_gpu_adam_step(cae_adam *a, float *param, const float *grad, float *m, float *v, size_t n, cae_err *e);
 
 #ifdef __cplusplus
 }
