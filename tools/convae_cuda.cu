@@ -77,8 +77,7 @@ CAE_HD float cae_g_load_a(const cae_g_gemm *g, int m, int kk)
 CAE_HD float cae_g_load_b(const cae_g_gemm *g, int kk, int n)
 {
     if (kk >= g->K || n >= g->N) return 0.0f;
-    if (g->mode == CAE_G_FWD) return g->b[(size_t)kk * g->co + n];
-    if (g->mode == CAE_G_WGRAD) return g->b[(size_t)kk * g->co + n];
+    if (g->mode != CAE_G_DGRAD) return g->b[(size_t)kk * g->co + n]; /* forward: wt; wgrad: dpre */
     { /* dgrad: kk = (kh,kw,o), n = ci: wt[kh][kw][n][o] */
         int o = kk % g->co, t = kk / g->co;
         return g->b[((size_t)t * g->ci + n) * g->co + o];
@@ -164,7 +163,6 @@ typedef struct cae_g_px {
     float *out;
     int *argmax;
     const int *argmax_in;
-    long long total;
 } cae_g_px;
 
 CAE_HD void cae_g_pool_fwd(const cae_g_px *a, long long i)
@@ -482,7 +480,7 @@ CAE_G_API int cae_gpu_conv2d_backward(float *din, float *dwt, float *dbias, cons
     int chunks = (int)((px + CAE_G_CHUNK - 1) / CAE_G_CHUNK), rc = cae_g_shape(n, h, w, ci > co ? ci : co, e, what);
     cae_g_bufs bufs = {{0}, 0};
     const float *dp, *x, *wd;
-    float *part, *sum, *hostsum;
+    float *part, *sum;
     cae_g_gemm g;
     cae_g_sum s;
     if (rc) return rc;
@@ -498,17 +496,9 @@ CAE_G_API int cae_gpu_conv2d_backward(float *din, float *dwt, float *dbias, cons
     cae_g_gemm_run(&g, chunks);
     s.part = part, s.out = sum, s.chunks = chunks, s.q = (long long)q;
     cae_g_sum_body_launch(&s, (long long)q);
-    hostsum = (float *)malloc(q * 4);
-    if (!hostsum) {
-        cae_g_release(&bufs);
-        return cae_g_fail(e, CAE_ERR_NOMEM, what, "out of host memory");
-    }
-    rc = cae_g_done(&bufs, hostsum, sum, q * 4, e, what);
-    if (!rc) {
-        if (dwt) memcpy(dwt, hostsum, kk * co * 4);
-        if (dbias) memcpy(dbias, hostsum + kk * co, (size_t)co * 4);
-    }
-    free(hostsum);
+    /* the sums are the kernel's rows, then the bias: the layout of dwt and dbias */
+    rc = cae_g_done(&bufs, dwt, sum, kk * co * 4, e, what);
+    if (!rc) rc = cae_g_done(&bufs, dbias, sum + kk * co, (size_t)co * 4, e, what);
     if (!rc && din) {
         float *dx;
         CAE_G_NEED(dx = (float *)cae_g_buf(&bufs, NULL, px * ci * 4));
@@ -530,7 +520,7 @@ static int cae_g_px_run(const char *what, void (*launch)(const cae_g_px *, long 
     int rc = cae_g_shape(n, 2 * h, 2 * w, c, e, what);
     if (rc) return rc;
     memset(&a, 0, sizeof a);
-    a.n = n, a.h = h, a.w = w, a.c = c, a.total = (long long)nout;
+    a.n = n, a.h = h, a.w = w, a.c = c;
     CAE_G_NEED(a.in = (const float *)cae_g_buf(&bufs, in, nin * 4));
     CAE_G_NEED(a.out = (float *)cae_g_buf(&bufs, NULL, nout * 4));
     if (argmax) CAE_G_NEED(a.argmax = (int *)cae_g_buf(&bufs, NULL, nmax * 4));
