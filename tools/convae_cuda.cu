@@ -510,14 +510,15 @@ CAE_G_API int cae_gpu_conv2d_backward(float *din, float *dwt, float *dbias, cons
     return rc;
 }
 
-/* pooling and upsampling: one input array, one output, and the argmax */
-static int cae_g_px_run(const char *what, void (*launch)(const cae_g_px *, long long), float *out, int *argmax,
+/* pooling and upsampling: one input array, one output, and the argmax; up: the images are
+   upsampled, so the larger ones are 2h x 2w */
+static int cae_g_px_run(const char *what, int up, void (*launch)(const cae_g_px *, long long), float *out, int *argmax,
                         const int *argmax_in, const float *in, int n, int h, int w, int c, size_t nin, size_t nout,
                         size_t nmax, cae_err *e)
 {
     cae_g_bufs bufs = {{0}, 0};
     cae_g_px a;
-    int rc = cae_g_shape(n, 2 * h, 2 * w, c, e, what);
+    int rc = cae_g_shape(n, up ? 2 * h : h, up ? 2 * w : w, c, e, what);
     if (rc) return rc;
     memset(&a, 0, sizeof a);
     a.n = n, a.h = h, a.w = w, a.c = c;
@@ -537,7 +538,7 @@ CAE_G_API int cae_gpu_maxpool2d_forward(float *out, int *argmax, const float *in
 {
     size_t no = (size_t)n * ((h + 1) / 2) * ((w + 1) / 2) * c;
     if (!argmax) return cae_g_fail(e, CAE_ERR_ARG, "maxpool2d forward", "argmax is needed");
-    return cae_g_px_run("maxpool2d forward", cae_g_pool_fwd_launch, out, argmax, NULL, in, n, h, w, c,
+    return cae_g_px_run("maxpool2d forward", 0, cae_g_pool_fwd_launch, out, argmax, NULL, in, n, h, w, c,
                         (size_t)n * h * w * c, no, no, e);
 }
 
@@ -545,19 +546,19 @@ CAE_G_API int cae_gpu_maxpool2d_backward(float *din, const float *dout, const in
                                           cae_err *e)
 {
     size_t no = (size_t)n * ((h + 1) / 2) * ((w + 1) / 2) * c;
-    return cae_g_px_run("maxpool2d backward", cae_g_pool_bwd_launch, din, NULL, argmax, dout, n, h, w, c, no,
+    return cae_g_px_run("maxpool2d backward", 0, cae_g_pool_bwd_launch, din, NULL, argmax, dout, n, h, w, c, no,
                         (size_t)n * h * w * c, no, e);
 }
 
 CAE_G_API int cae_gpu_upsample2d_forward(float *out, const float *in, int n, int h, int w, int c, cae_err *e)
 {
-    return cae_g_px_run("upsample2d forward", cae_g_up_fwd_launch, out, NULL, NULL, in, n, h, w, c,
+    return cae_g_px_run("upsample2d forward", 1, cae_g_up_fwd_launch, out, NULL, NULL, in, n, h, w, c,
                         (size_t)n * h * w * c, (size_t)n * 4 * h * w * c, 0, e);
 }
 
 CAE_G_API int cae_gpu_upsample2d_backward(float *din, const float *dout, int n, int h, int w, int c, cae_err *e)
 {
-    return cae_g_px_run("upsample2d backward", cae_g_up_bwd_launch, din, NULL, NULL, dout, n, h, w, c,
+    return cae_g_px_run("upsample2d backward", 1, cae_g_up_bwd_launch, din, NULL, NULL, dout, n, h, w, c,
                         (size_t)n * 4 * h * w * c, (size_t)n * h * w * c, 0, e);
 }
 
