@@ -505,6 +505,10 @@ CONVAE_DEF size_t cae_trainer_bytes(const cae_trainer *t);
 /* The net as trained so far: valid until the trainer is freed, updated by every step. */
 CONVAE_DEF const cae_net *cae_trainer_net(const cae_trainer *t);
 CONVAE_DEF cae_adam *cae_trainer_adam(cae_trainer *t);
+/* Adam's moments, nparams floats each in the layout of the parameters, to read or replace (the
+   GPU trainer of tools/convae_cuda.h hands its state back through them and
+   cae_trainer_set_params, so one checkpoint format serves both). */
+CONVAE_DEF void cae_trainer_moments(cae_trainer *t, float **m, float **v);
 /* OpenMP threads for steps; 0 (the default): OpenMP's own choice. */
 CONVAE_DEF void cae_trainer_set_threads(cae_trainer *t, int threads);
 /* One optimisation step on the x->n images of x against targets t (the output's shape; t = x
@@ -5428,6 +5432,12 @@ CONVAE_DEF const cae_net *cae_trainer_net(const cae_trainer *t)
 CONVAE_DEF cae_adam *cae_trainer_adam(cae_trainer *t)
 {
     return t ? &t->adam : NULL;
+}
+
+CONVAE_DEF void cae_trainer_moments(cae_trainer *t, float **m, float **v)
+{
+    if (m) *m = t ? t->m : NULL;
+    if (v) *v = t ? t->v : NULL;
 }
 
 CONVAE_DEF void cae_trainer_set_threads(cae_trainer *t, int threads)

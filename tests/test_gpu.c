@@ -167,6 +167,140 @@ static void vec_cases(cae_rng *r, size_t n)
     free(mr), free(vr), free(grad);
 }
 
+static double max_abs(const float *x, size_t n)
+{
+    double m = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) m = fabs(x[i]) > m ? fabs(x[i]) : m;
+    return m;
+}
+
+/* the device trainer against cae_trainer_step: the first step's loss and gradient, the
+   parameters after `steps` steps (the last with inputs given from the host), evaluation, the
+   state handed to a CPU trainer and back, and bad calls */
+static void trainer_case(const char *arch, int h, int w, int c, int batch, int steps)
+{
+    cae_arch a;
+    cae_net net, at;
+    cae_trainer *cpu = NULL, *cpu2 = NULL;
+    cae_gpu_trainer *gpu = NULL, *gpu2 = NULL;
+    cae_adam ad = cae_adam_default(), ad2;
+    cae_rng r = cae_rng_seed(5);
+    cae_err e;
+    int ndata = 3 * batch, *idx = (int *)malloc(sizeof(int) * (size_t)ndata), i, s, bad;
+    size_t hw = (size_t)h * w * c, np, j;
+    unsigned char *px = (unsigned char *)malloc((size_t)ndata * hw);
+    float *x = rnd(&r, (size_t)batch * hw, 0, 1), *xn = rnd(&r, (size_t)batch * hw, 0, 1), *g, *p, *m, *v, *cm, *cv;
+    char what[128];
+    double lc = 0, lg = 0, l2 = 0;
+    if (cae_arch_parse(&a, arch, &e) || cae_net_create(&net, h, w, c, a.spec, a.n, 9, &e)) {
+        printf("error: %s: %s\n", arch, e.msg);
+        failures++;
+        return;
+    }
+    np = net.nparams;
+    g = rnd(&r, np, 0, 0), p = rnd(&r, np, 0, 0), m = rnd(&r, np, 0, 0), v = rnd(&r, np, 0, 0);
+    for (j = 0; j < (size_t)ndata * hw; j++) px[j] = (unsigned char)(j * 7919 % 251 < 120 ? j * 31 % 256 : 0);
+    need(cae_trainer_create(&cpu, &net, batch, &e), &e);
+    need(cae_gpu_trainer_create(&gpu, &net, &ad, batch, &e), &e);
+    if (!cpu || !gpu) return;
+    need(cae_gpu_trainer_data(gpu, px, ndata, &e), &e);
+    for (s = 0; s < steps; s++) {
+        cae_tensor t = cae_tensor_of(x, batch, h, w, c), tn = cae_tensor_of(xn, batch, h, w, c);
+        int last = s == steps - 1; /* inputs from the host: xn, a noisy copy of the targets */
+        for (i = 0; i < batch; i++) idx[i] = (i * 5 + s * 3) % ndata;
+        for (i = 0; i < batch; i++)
+            for (j = 0; j < hw; j++) {
+                x[(size_t)i * hw + j] = px[(size_t)idx[i] * hw + j] * (1.0f / 255.0f);
+                xn[(size_t)i * hw + j] = x[(size_t)i * hw + j] * 0.5f + 0.25f;
+            }
+        need(cae_trainer_step(cpu, last ? &tn : &t, &t, CAE_LOSS_BCE, &lc, &e), &e);
+        need(cae_gpu_trainer_step(gpu, idx, batch, last ? xn : NULL, &lg, &e), &e);
+        if (s == 0) {
+            const float *gr = cae_trainer_grad(cpu);
+            need(cae_gpu_trainer_grad(gpu, g, &e), &e);
+            snprintf(what, sizeof what, "trainer %s: first step's gradient", arch);
+            close_all(what, g, gr, np, 2e-5 * max_abs(gr, np), 1e-3);
+        }
+        if (!(fabs(lg - lc) <= 1e-5 * lc)) printf("  FAILED: step %d: loss %.9g, the CPU's %.9g\n", s, lg, lc), failures++;
+    }
+    printf("  %d steps: loss %.9g, the CPU's %.9g\n", steps, lg, lc);
+    need(cae_gpu_trainer_get_state(gpu, p, m, v, &ad2, &e), &e);
+    if (ad2.t != steps) printf("  FAILED: the device trainer counted %lld steps\n", ad2.t), failures++;
+    /* Adam moves each parameter by about lr per step whatever the gradient's size, so the
+       differences are in units of lr * steps */
+    snprintf(what, sizeof what, "trainer %s: parameters after %d steps", arch, steps);
+    close_all(what, p, cae_trainer_net(cpu)->param, np, 0.02 * ad.lr * steps, 0);
+    /* evaluation: the device's loss against cae_net_evaluate on the device's parameters */
+    need(cae_net_init(&at, h, w, c, a.spec, a.n, p, np, &e), &e);
+    {
+        cae_tensor t = cae_tensor_of(x, batch, h, w, c);
+        size_t sb = cae_net_scratch_bytes(&at) * 64;
+        void *scr = malloc(sb);
+        need(cae_net_evaluate(&at, &t, &t, CAE_LOSS_BCE, &lc, NULL, scr, sb, &e), &e);
+        need(cae_gpu_trainer_evaluate(gpu, idx, batch, NULL, &lg, &e), &e);
+        printf("  evaluate: %.9g, cae_net_evaluate %.9g\n", lg, lc);
+        if (!(fabs(lg - lc) <= 1e-5 * lc)) printf("  FAILED: the losses differ\n"), failures++;
+        free(scr);
+    }
+    /* the state handed to a CPU trainer (as a checkpoint would) and to a second device trainer:
+       one more step from each; the two device trainers agree bit for bit */
+    need(cae_trainer_create(&cpu2, &net, batch, &e), &e);
+    if (!cpu2) return;
+    cae_trainer_moments(cpu2, &cm, &cv);
+    memcpy(cm, m, np * 4), memcpy(cv, v, np * 4);
+    *cae_trainer_adam(cpu2) = ad2;
+    need(cae_trainer_set_params(cpu2, p, np, &e), &e);
+    need(cae_gpu_trainer_create(&gpu2, &net, &ad, batch, &e), &e);
+    if (!gpu2) return;
+    bad = cae_gpu_trainer_step(gpu2, idx, 1, NULL, &l2, &e) != CAE_ERR_ARG; /* no data set yet */
+    need(cae_gpu_trainer_data(gpu2, px, ndata, &e), &e);
+    need(cae_gpu_trainer_set_state(gpu2, p, m, v, &ad2, &e), &e);
+    {
+        cae_tensor t = cae_tensor_of(x, batch, h, w, c);
+        float *p2 = rnd(&r, np, 0, 0);
+        need(cae_trainer_step(cpu2, &t, &t, CAE_LOSS_BCE, &lc, &e), &e);
+        need(cae_gpu_trainer_step(gpu, idx, batch, NULL, &lg, &e), &e);
+        need(cae_gpu_trainer_step(gpu2, idx, batch, NULL, &l2, &e), &e);
+        need(cae_gpu_trainer_get_state(gpu, p, NULL, NULL, NULL, &e), &e);
+        need(cae_gpu_trainer_get_state(gpu2, p2, NULL, NULL, NULL, &e), &e);
+        if (lg != l2 || memcmp(p, p2, np * 4)) printf("  FAILED: two device trainers from one state differ\n"), failures++;
+        snprintf(what, sizeof what, "trainer %s: one step from the handed-over state", arch);
+        close_all(what, p, cae_trainer_net(cpu2)->param, np, 0.02 * ad.lr, 0);
+        free(p2);
+    }
+    /* bad calls: an index outside the data set, too large a batch, no images */
+    idx[0] = ndata;
+    bad += cae_gpu_trainer_step(gpu, idx, 1, NULL, &lg, &e) != CAE_ERR_ARG;
+    idx[0] = 0;
+    bad += cae_gpu_trainer_step(gpu, idx, batch + 1, NULL, &lg, &e) != CAE_ERR_ARG;
+    bad += cae_gpu_trainer_data(gpu, NULL, 1, &e) != CAE_ERR_ARG;
+    if (bad) printf("  FAILED: %d bad calls were not refused\n", bad), failures++;
+    cae_trainer_free(cpu), cae_trainer_free(cpu2), cae_gpu_trainer_free(gpu), cae_gpu_trainer_free(gpu2);
+    cae_net_free(&net);
+    free(idx), free(px), free(x), free(xn), free(g), free(p), free(m), free(v);
+}
+
+/* nets the device trainer refuses */
+static void trainer_refusals(void)
+{
+    static const char *const arch[] = {"c4,p|c4,c1", "c4,p|c4,u,c2"}; /* output 2x smaller; 2 channels */
+    cae_adam ad = cae_adam_default();
+    cae_gpu_trainer *g = NULL;
+    cae_arch a;
+    cae_net net;
+    cae_err e;
+    int i;
+    for (i = 0; i < 2; i++) {
+        need(cae_arch_parse(&a, arch[i], &e), &e);
+        need(cae_net_create(&net, 8, 8, 1, a.spec, a.n, 1, &e), &e);
+        if (cae_gpu_trainer_create(&g, &net, &ad, 4, &e) != CAE_ERR_ARG || g)
+            printf("FAILED: the device trainer took %s\n", arch[i]), failures++;
+        else printf("refused %s: %s\n", arch[i], e.msg);
+        cae_net_free(&net);
+    }
+}
+
 int main(void)
 {
     cae_rng r = cae_rng_seed(11);
@@ -190,6 +324,10 @@ int main(void)
     up_case(&r, 2, 3, 5, 3);
     vec_cases(&r, 1000);
     vec_cases(&r, 200705); /* more than the 65,536 lanes of the loss sum, three times over */
+    trainer_case("c5,p,c7|c6,u,c3", 6, 10, 3, 7, 4);
+    trainer_case("c8,p|c8,u,c1", 12, 10, 1, 9, 6);
+    trainer_case(CAE_LAB_ARCH, 28, 28, 1, 6, 3);
+    trainer_refusals();
     printf("%s: %d failed\n", failures ? "FAILED" : "passed", failures);
     return failures > 100 ? 100 : failures;
 }

@@ -248,6 +248,19 @@ CAE_HD void cae_g_adam(const cae_g_vec *a, long long i)
     a->p[i] -= a->lr_t * a->m[i] / (sqrtf(a->v[i]) + a->eps);
 }
 
+/* a batch from the data set: out[i] = pixel i % hw of image idx[i / hw], as the lab's to_float */
+typedef struct cae_g_img {
+    const unsigned char *px;
+    const int *idx;
+    float *out;
+    long long hw;
+} cae_g_img;
+
+CAE_HD void cae_g_gather(const cae_g_img *a, long long i)
+{
+    a->out[i] = (float)a->px[(long long)a->idx[i / a->hw] * a->hw + i % a->hw] * (1.0f / 255.0f);
+}
+
 /* ---------------------------------------------------------------- device memory and launches */
 static int cae_g_fail(cae_err *e, int code, const char *what, const char *why)
 {
@@ -272,6 +285,7 @@ static void *cae_g_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
 static void cae_g_free(void *p) { free(p); }
 static int cae_g_put(void *dev, const void *host, size_t bytes) { memcpy(dev, host, bytes); return 0; }
 static int cae_g_get(void *host, const void *dev, size_t bytes) { memcpy(host, dev, bytes); return 0; }
+static void cae_g_zero(void *dev, size_t bytes) { memset(dev, 0, bytes); }
 static const char *cae_g_status(void) { return NULL; }
 
 #define CAE_G_ELEMENTWISE(body, argt)                                                                                \
@@ -326,6 +340,11 @@ static int cae_g_get(void *host, const void *dev, size_t bytes)
     cudaError_t r = cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost);
     if (r != cudaSuccess) cae_g_last = r;
     return r != cudaSuccess;
+}
+static void cae_g_zero(void *dev, size_t bytes)
+{
+    cudaError_t r = cudaMemset(dev, 0, bytes);
+    if (r != cudaSuccess) cae_g_last = r;
 }
 /* the first error since the last call, or NULL */
 static const char *cae_g_status(void)
@@ -391,10 +410,37 @@ CAE_G_ELEMENTWISE(cae_g_relu_bwd, cae_g_vec)
 CAE_G_ELEMENTWISE(cae_g_bce, cae_g_vec)
 CAE_G_ELEMENTWISE(cae_g_add, cae_g_vec)
 CAE_G_ELEMENTWISE(cae_g_adam, cae_g_vec)
+CAE_G_ELEMENTWISE(cae_g_gather, cae_g_img)
 
 static void cae_g_gemm_run(const cae_g_gemm *g, int chunks)
 {
     cae_g_gemm_launch(g, (g->M + CAE_G_BM - 1) / CAE_G_BM, (g->N + CAE_G_BN - 1) / CAE_G_BN, chunks);
+}
+
+/* BCE from logits: a->out gets the gradient, p (CAE_G_LOSS doubles) the loss summed in three
+   fixed stages, the whole sum last */
+enum { CAE_G_LOSS = CAE_G_LANES + 256 + 1 };
+static void cae_g_bce_run(cae_g_vec *a, double *p)
+{
+    a->part = p;
+    cae_g_bce_launch(a, CAE_G_LANES);
+    a->part_in = p, a->part = p + CAE_G_LANES, a->stride = CAE_G_LANES / 256;
+    cae_g_add_launch(a, 256);
+    a->part_in = p + CAE_G_LANES, a->part = p + CAE_G_LOSS - 1, a->stride = 256;
+    cae_g_add_launch(a, 1);
+}
+
+/* Adam's step number ad->t + 1 over device arrays; the step size on the host, in double, as
+   cae_adam_step computes it */
+static void cae_g_adam_run(const cae_adam *ad, float *p, const float *grad, float *m, float *v, size_t n)
+{
+    cae_g_vec a;
+    double t = (double)(ad->t + 1);
+    memset(&a, 0, sizeof a);
+    a.n = (long long)n, a.b1 = ad->beta1, a.b2 = ad->beta2, a.eps = ad->eps;
+    a.lr_t = (float)((double)ad->lr * sqrt(1.0 - pow((double)ad->beta2, t)) / (1.0 - pow((double)ad->beta1, t)));
+    a.x = grad, a.p = p, a.m = m, a.v = v;
+    cae_g_adam_launch(&a, a.n);
 }
 
 /* ---------------------------------------------------------------- the host-array calls */
@@ -592,7 +638,7 @@ CAE_G_API int cae_gpu_bce_logits(const float *z, const float *t, size_t n, float
     const char *what = "bce from logits";
     cae_g_bufs bufs = {{0}, 0};
     cae_g_vec a;
-    double *p1, *p2, *p3;
+    double *p;
     int rc = cae_g_count(n, e, what);
     if (rc) return rc;
     memset(&a, 0, sizeof a);
@@ -600,17 +646,10 @@ CAE_G_API int cae_gpu_bce_logits(const float *z, const float *t, size_t n, float
     CAE_G_NEED(a.x = (const float *)cae_g_buf(&bufs, z, n * 4));
     CAE_G_NEED(a.y = (const float *)cae_g_buf(&bufs, t, n * 4));
     CAE_G_NEED(a.out = (float *)cae_g_buf(&bufs, NULL, n * 4));
-    CAE_G_NEED(p1 = (double *)cae_g_buf(&bufs, NULL, CAE_G_LANES * 8));
-    CAE_G_NEED(p2 = (double *)cae_g_buf(&bufs, NULL, 256 * 8));
-    CAE_G_NEED(p3 = (double *)cae_g_buf(&bufs, NULL, 8));
-    a.part = p1;
-    cae_g_bce_launch(&a, CAE_G_LANES);
-    a.part_in = p1, a.part = p2, a.stride = CAE_G_LANES / 256;
-    cae_g_add_launch(&a, 256);
-    a.part_in = p2, a.part = p3, a.stride = 256;
-    cae_g_add_launch(&a, 1);
+    CAE_G_NEED(p = (double *)cae_g_buf(&bufs, NULL, CAE_G_LOSS * 8));
+    cae_g_bce_run(&a, p);
     rc = cae_g_done(&bufs, grad, a.out, n * 4, e, what);
-    if (!rc) rc = cae_g_done(&bufs, sum, p3, 8, e, what);
+    if (!rc) rc = cae_g_done(&bufs, sum, p + CAE_G_LOSS - 1, 8, e, what);
     cae_g_release(&bufs);
     return rc;
 }
@@ -619,23 +658,311 @@ CAE_G_API int cae_gpu_adam_step(cae_adam *ad, float *param, const float *grad, f
 {
     const char *what = "adam step";
     cae_g_bufs bufs = {{0}, 0};
-    cae_g_vec a;
-    long long t = ad->t + 1;
+    float *dp, *dm, *dv;
+    const float *dg;
     int rc = cae_g_count(n, e, what);
     if (rc) return rc;
-    memset(&a, 0, sizeof a);
-    a.n = (long long)n, a.b1 = ad->beta1, a.b2 = ad->beta2, a.eps = ad->eps;
-    /* the step size on the host, in double, as cae_adam_step computes it */
-    a.lr_t = (float)((double)ad->lr * sqrt(1.0 - pow((double)ad->beta2, (double)t)) / (1.0 - pow((double)ad->beta1, (double)t)));
-    CAE_G_NEED(a.x = (const float *)cae_g_buf(&bufs, grad, n * 4));
-    CAE_G_NEED(a.p = (float *)cae_g_buf(&bufs, param, n * 4));
-    CAE_G_NEED(a.m = (float *)cae_g_buf(&bufs, m, n * 4));
-    CAE_G_NEED(a.v = (float *)cae_g_buf(&bufs, v, n * 4));
-    cae_g_adam_launch(&a, a.n);
-    rc = cae_g_done(&bufs, param, a.p, n * 4, e, what);
-    if (!rc) rc = cae_g_done(&bufs, m, a.m, n * 4, e, what);
-    if (!rc) rc = cae_g_done(&bufs, v, a.v, n * 4, e, what);
-    if (!rc) ad->t = t;
+    CAE_G_NEED(dg = (const float *)cae_g_buf(&bufs, grad, n * 4));
+    CAE_G_NEED(dp = (float *)cae_g_buf(&bufs, param, n * 4));
+    CAE_G_NEED(dm = (float *)cae_g_buf(&bufs, m, n * 4));
+    CAE_G_NEED(dv = (float *)cae_g_buf(&bufs, v, n * 4));
+    cae_g_adam_run(ad, dp, dg, dm, dv, n);
+    rc = cae_g_done(&bufs, param, dp, n * 4, e, what);
+    if (!rc) rc = cae_g_done(&bufs, m, dm, n * 4, e, what);
+    if (!rc) rc = cae_g_done(&bufs, v, dv, n * 4, e, what);
+    if (!rc) ad->t++;
     cae_g_release(&bufs);
     return rc;
+}
+
+/* ---------------------------------------------------------------- the trainer on the device */
+enum { CAE_G_MEM = 4 * CAE_MAX_LAYERS + 16 };
+struct cae_gpu_trainer {
+    cae_net net; /* the layers; param is NULL: the parameters are on the device */
+    cae_adam adam;
+    int max_batch, ndata;
+    size_t in_n, out_n;          /* floats of one image in and out */
+    float *param, *grad, *m, *v; /* nparams each */
+    unsigned char *px;           /* the data set */
+    int *idx;                    /* the batch's image indices */
+    float *x, *t;                /* the batch's inputs (when the caller gives them) and targets */
+    const float *in;             /* the batch's inputs: x or t */
+    float *out[CAE_MAX_LAYERS];  /* each layer's output; the last convolution's is its logits */
+    int *arg[CAE_MAX_LAYERS];    /* the max-pools' argmax */
+    float *g0, *g1, *part;       /* the gradients going back through the layers; wgrad's chunks */
+    double *loss;                /* CAE_G_LOSS */
+    void *mem[CAE_G_MEM];        /* every device allocation above but px */
+    int nmem;
+};
+
+static void *cae_g_talloc(cae_gpu_trainer *g, size_t bytes)
+{
+    void *p = g->nmem < CAE_G_MEM ? cae_g_alloc(bytes) : NULL;
+    if (p) g->mem[g->nmem++] = p;
+    return p;
+}
+
+CAE_G_API void cae_gpu_trainer_free(cae_gpu_trainer *g)
+{
+    int i;
+    if (!g) return;
+    for (i = 0; i < g->nmem; i++) cae_g_free(g->mem[i]);
+    cae_g_free(g->px);
+    free(g);
+}
+
+static int cae_g_tfail(cae_gpu_trainer *g, cae_err *e, const char *what)
+{
+    const char *why = cae_g_status();
+    cae_gpu_trainer_free(g);
+    return cae_g_fail(e, CAE_ERR_NOMEM, what, why ? why : "out of device memory");
+}
+
+CAE_G_API int cae_gpu_trainer_create(cae_gpu_trainer **out, const cae_net *net, const cae_adam *adam, int max_batch,
+                                     cae_err *e)
+{
+    const char *what = "trainer";
+    cae_gpu_trainer *g;
+    const cae_layer *last;
+    size_t np, maxact, part = 1, per;
+    int l, rc;
+    if (out) *out = NULL;
+    if (!out || !net || !net->param || !adam || net->nlayers < 1)
+        return cae_g_fail(e, CAE_ERR_ARG, what, "NULL trainer, net, parameters or Adam");
+    if (max_batch < 1 || max_batch > 65536) return cae_g_fail(e, CAE_ERR_ARG, what, "max_batch must be 1..65536");
+    last = net->layer + net->nlayers - 1;
+    if (last->kind != CAE_CONV2D || last->act != CAE_ACT_SIGMOID || last->oh != net->h || last->ow != net->w ||
+        last->oc != net->c)
+        return cae_g_fail(e, CAE_ERR_ARG, what, "the last layer must be a convolution with a sigmoid whose output has the "
+                                                "input's shape (an autoencoder trained on BCE)");
+    per = (size_t)net->h * net->w * net->c, maxact = per;
+    rc = cae_g_shape(max_batch, net->h, net->w, net->c, e, what);
+    for (l = 0; !rc && l < net->nlayers; l++) {
+        const cae_layer *L = net->layer + l;
+        size_t on = (size_t)L->oh * L->ow * L->oc;
+        if (!(L->kind == CAE_CONV2D && (L->act != CAE_ACT_SIGMOID || l == net->nlayers - 1)) &&
+            L->kind != CAE_MAXPOOL2D && L->kind != CAE_UPSAMPLE2D)
+            return cae_g_fail(e, CAE_ERR_ARG, L->name, "the GPU trainer takes convolutions (a sigmoid on the last only), "
+                                                       "2x2 max-pools and 2x2 upsamplings");
+        rc = cae_g_shape(max_batch, L->oh, L->ow, L->oc, e, L->name);
+        maxact = on > maxact ? on : maxact;
+        if (L->kind == CAE_CONV2D) {
+            size_t chunks = ((size_t)max_batch * L->h * L->w + CAE_G_CHUNK - 1) / CAE_G_CHUNK;
+            size_t q = chunks * ((size_t)L->k * L->k * L->c + 1) * L->oc;
+            part = q > part ? q : part;
+        }
+    }
+    if (rc) return rc;
+    g = (cae_gpu_trainer *)calloc(1, sizeof *g);
+    if (!g) return cae_g_fail(e, CAE_ERR_NOMEM, what, "out of host memory");
+    g->net = *net, g->net.param = NULL, g->net.wino = NULL, g->net.nwino = 0, g->net.own = NULL;
+    g->adam = *adam, g->max_batch = max_batch, g->in_n = per, g->out_n = per;
+    np = net->nparams;
+    if (!(g->param = (float *)cae_g_talloc(g, np * 4)) || !(g->grad = (float *)cae_g_talloc(g, np * 4)) ||
+        !(g->m = (float *)cae_g_talloc(g, np * 4)) || !(g->v = (float *)cae_g_talloc(g, np * 4)) ||
+        !(g->idx = (int *)cae_g_talloc(g, (size_t)max_batch * 4)) ||
+        !(g->x = (float *)cae_g_talloc(g, (size_t)max_batch * per * 4)) ||
+        !(g->t = (float *)cae_g_talloc(g, (size_t)max_batch * per * 4)) ||
+        !(g->g0 = (float *)cae_g_talloc(g, (size_t)max_batch * maxact * 4)) ||
+        !(g->g1 = (float *)cae_g_talloc(g, (size_t)max_batch * maxact * 4)) ||
+        !(g->part = (float *)cae_g_talloc(g, part * 4)) || !(g->loss = (double *)cae_g_talloc(g, CAE_G_LOSS * 8)))
+        return cae_g_tfail(g, e, what);
+    for (l = 0; l < net->nlayers; l++) {
+        const cae_layer *L = net->layer + l;
+        size_t on = (size_t)max_batch * L->oh * L->ow * L->oc;
+        if (!(g->out[l] = (float *)cae_g_talloc(g, on * 4))) return cae_g_tfail(g, e, what);
+        if (L->kind == CAE_MAXPOOL2D && !(g->arg[l] = (int *)cae_g_talloc(g, on * 4))) return cae_g_tfail(g, e, what);
+    }
+    cae_g_put(g->param, net->param, np * 4);
+    cae_g_zero(g->grad, np * 4), cae_g_zero(g->m, np * 4), cae_g_zero(g->v, np * 4);
+    if (cae_g_status()) return cae_g_tfail(g, e, what);
+    *out = g;
+    return CAE_OK;
+}
+
+CAE_G_API int cae_gpu_trainer_data(cae_gpu_trainer *g, const unsigned char *px, int n, cae_err *e)
+{
+    const char *what = "trainer data";
+    size_t bytes;
+    const char *why;
+    if (!g || !px || n < 1) return cae_g_fail(e, CAE_ERR_ARG, what, "NULL trainer or images, or no images");
+    bytes = (size_t)n * g->in_n;
+    cae_g_free(g->px);
+    g->ndata = 0;
+    if (!(g->px = (unsigned char *)cae_g_alloc(bytes))) {
+        why = cae_g_status();
+        return cae_g_fail(e, CAE_ERR_NOMEM, what, why ? why : "out of device memory");
+    }
+    cae_g_put(g->px, px, bytes);
+    if ((why = cae_g_status()) != NULL) return cae_g_fail(e, CAE_ERR_IO, what, why);
+    g->ndata = n;
+    return CAE_OK;
+}
+
+/* the batch's targets gathered on the device, and its inputs */
+static int cae_g_batch(cae_gpu_trainer *g, const int *idx, int n, const float *x, cae_err *e, const char *what)
+{
+    cae_g_img a;
+    int i;
+    if (!g || !idx) return cae_g_fail(e, CAE_ERR_ARG, what, "NULL trainer or indices");
+    if (n < 1 || n > g->max_batch) return cae_g_fail(e, CAE_ERR_ARG, what, "batch size outside 1..max_batch");
+    for (i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= g->ndata) return cae_g_fail(e, CAE_ERR_ARG, what, "an image index outside the data set");
+    cae_g_put(g->idx, idx, (size_t)n * 4);
+    a.px = g->px, a.idx = g->idx, a.out = g->t, a.hw = (long long)g->in_n;
+    cae_g_gather_launch(&a, (long long)n * a.hw);
+    g->in = g->t;
+    if (x) cae_g_put(g->x, x, (size_t)n * g->in_n * 4), g->in = g->x;
+    return CAE_OK;
+}
+
+static void cae_g_forward(cae_gpu_trainer *g, int n)
+{
+    const float *in = g->in;
+    int l;
+    for (l = 0; l < g->net.nlayers; l++) {
+        const cae_layer *L = g->net.layer + l;
+        if (L->kind == CAE_CONV2D) {
+            cae_g_gemm c;
+            memset(&c, 0, sizeof c);
+            c.mode = CAE_G_FWD, c.n = n, c.h = L->h, c.w = L->w, c.ci = L->c, c.co = L->oc, c.k = L->k;
+            c.act = L->act == CAE_ACT_SIGMOID ? CAE_ACT_NONE : L->act; /* the loss takes the logits */
+            c.M = n * L->h * L->w, c.N = L->oc, c.K = L->k * L->k * L->c;
+            c.a = in, c.b = g->param + L->poff, c.bias = c.b + (L->nparams - (size_t)L->oc), c.c = g->out[l];
+            cae_g_gemm_run(&c, 1);
+        } else {
+            cae_g_px a;
+            memset(&a, 0, sizeof a);
+            a.n = n, a.h = L->h, a.w = L->w, a.c = L->c, a.in = in, a.out = g->out[l], a.argmax = g->arg[l];
+            if (L->kind == CAE_MAXPOOL2D) cae_g_pool_fwd_launch(&a, (long long)n * L->oh * L->ow * L->oc);
+            else cae_g_up_fwd_launch(&a, (long long)n * L->oh * L->ow * L->oc);
+        }
+        in = g->out[l];
+    }
+}
+
+/* the loss into g->loss, its gradient w.r.t. the logits (times 1/(n*out_n)) into g0 */
+static void cae_g_loss(cae_gpu_trainer *g, int n)
+{
+    cae_g_vec a;
+    memset(&a, 0, sizeof a);
+    a.x = g->out[g->net.nlayers - 1], a.y = g->t, a.out = g->g0, a.n = (long long)n * (long long)g->out_n;
+    a.scale = (float)(1.0 / ((double)n * (double)g->out_n));
+    cae_g_bce_run(&a, g->loss);
+}
+
+static void cae_g_backward(cae_gpu_trainer *g, int n)
+{
+    float *dy = g->g0, *dx = g->g1, *tmp;
+    int l;
+    for (l = g->net.nlayers - 1; l >= 0; l--) {
+        const cae_layer *L = g->net.layer + l;
+        const float *in = l ? g->out[l - 1] : g->in;
+        if (L->kind == CAE_CONV2D) {
+            size_t kk = (size_t)L->k * L->k * L->c;
+            int px = n * L->h * L->w, chunks = (px + CAE_G_CHUNK - 1) / CAE_G_CHUNK;
+            cae_g_gemm c;
+            cae_g_sum s;
+            if (L->act == CAE_ACT_RELU) {
+                cae_g_vec r;
+                memset(&r, 0, sizeof r);
+                r.x = dy, r.y = g->out[l], r.out = dy;
+                cae_g_relu_bwd_launch(&r, (long long)px * L->oc);
+            }
+            memset(&c, 0, sizeof c);
+            c.mode = CAE_G_WGRAD, c.n = n, c.h = L->h, c.w = L->w, c.ci = L->c, c.co = L->oc, c.k = L->k;
+            c.M = (int)kk + 1, c.N = L->oc, c.K = px, c.a = in, c.b = dy, c.c = g->part;
+            cae_g_gemm_run(&c, chunks);
+            /* the kernel's rows, then the bias: the layout of the layer's parameters */
+            s.part = g->part, s.out = g->grad + L->poff, s.chunks = chunks, s.q = (long long)(kk + 1) * L->oc;
+            cae_g_sum_body_launch(&s, s.q);
+            if (l) {
+                c.mode = CAE_G_DGRAD, c.M = px, c.N = L->c, c.K = L->k * L->k * L->oc;
+                c.a = dy, c.b = g->param + L->poff, c.c = dx;
+                cae_g_gemm_run(&c, 1);
+            }
+        } else if (l) {
+            cae_g_px a;
+            memset(&a, 0, sizeof a);
+            a.n = n, a.h = L->h, a.w = L->w, a.c = L->c, a.in = dy, a.out = dx, a.argmax_in = g->arg[l];
+            if (L->kind == CAE_MAXPOOL2D) cae_g_pool_bwd_launch(&a, (long long)n * L->h * L->w * L->c);
+            else cae_g_up_bwd_launch(&a, (long long)n * L->h * L->w * L->c);
+        }
+        tmp = dy, dy = dx, dx = tmp;
+    }
+}
+
+/* the loss down from the device; every error of the calls before it */
+static int cae_g_finish(cae_gpu_trainer *g, int n, double *loss, cae_err *e, const char *what)
+{
+    double sum = 0.0;
+    const char *why;
+    cae_g_get(&sum, g->loss + CAE_G_LOSS - 1, 8);
+    if ((why = cae_g_status()) != NULL) return cae_g_fail(e, CAE_ERR_IO, what, why);
+    if (loss) *loss = sum / ((double)n * (double)g->out_n);
+    return CAE_OK;
+}
+
+CAE_G_API int cae_gpu_trainer_step(cae_gpu_trainer *g, const int *idx, int n, const float *x, double *loss, cae_err *e)
+{
+    const char *what = "train step";
+    int rc = cae_g_batch(g, idx, n, x, e, what);
+    if (rc) return rc;
+    cae_g_forward(g, n);
+    cae_g_loss(g, n);
+    cae_g_backward(g, n);
+    cae_g_adam_run(&g->adam, g->param, g->grad, g->m, g->v, g->net.nparams);
+    rc = cae_g_finish(g, n, loss, e, what);
+    if (!rc) g->adam.t++;
+    return rc;
+}
+
+CAE_G_API int cae_gpu_trainer_evaluate(cae_gpu_trainer *g, const int *idx, int n, const float *x, double *loss,
+                                       cae_err *e)
+{
+    const char *what = "evaluate";
+    int rc = cae_g_batch(g, idx, n, x, e, what);
+    if (rc) return rc;
+    cae_g_forward(g, n);
+    cae_g_loss(g, n);
+    return cae_g_finish(g, n, loss, e, what);
+}
+
+CAE_G_API int cae_gpu_trainer_grad(cae_gpu_trainer *g, float *grad, cae_err *e)
+{
+    const char *why;
+    if (!g || !grad) return cae_g_fail(e, CAE_ERR_ARG, "trainer grad", "NULL trainer or array");
+    cae_g_get(grad, g->grad, g->net.nparams * 4);
+    if ((why = cae_g_status()) != NULL) return cae_g_fail(e, CAE_ERR_IO, "trainer grad", why);
+    return CAE_OK;
+}
+
+CAE_G_API int cae_gpu_trainer_get_state(cae_gpu_trainer *g, float *param, float *m, float *v, cae_adam *adam,
+                                        cae_err *e)
+{
+    size_t b;
+    const char *why;
+    if (!g || !param) return cae_g_fail(e, CAE_ERR_ARG, "trainer state", "NULL trainer or parameters");
+    b = g->net.nparams * 4;
+    cae_g_get(param, g->param, b);
+    if (m) cae_g_get(m, g->m, b);
+    if (v) cae_g_get(v, g->v, b);
+    if ((why = cae_g_status()) != NULL) return cae_g_fail(e, CAE_ERR_IO, "trainer state", why);
+    if (adam) *adam = g->adam;
+    return CAE_OK;
+}
+
+CAE_G_API int cae_gpu_trainer_set_state(cae_gpu_trainer *g, const float *param, const float *m, const float *v,
+                                        const cae_adam *adam, cae_err *e)
+{
+    size_t b;
+    const char *why;
+    if (!g || !param || !adam) return cae_g_fail(e, CAE_ERR_ARG, "trainer state", "NULL trainer, parameters or Adam");
+    b = g->net.nparams * 4;
+    cae_g_put(g->param, param, b);
+    if (m) cae_g_put(g->m, m, b);
+    if (v) cae_g_put(g->v, v, b);
+    if ((why = cae_g_status()) != NULL) return cae_g_fail(e, CAE_ERR_IO, "trainer state", why);
+    g->adam = *adam;
+    return CAE_OK;
 }
