@@ -57,7 +57,7 @@ bin:
 # that newer GPUs compile when they load it.
 NVCC      ?= nvcc
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
-cuda: bin/test_gpu_cuda
+cuda: bin/test_gpu_cuda bin/mnist_autoencoder_cuda
 cuda-if-nvcc:
 	@if command -v $(NVCC) >/dev/null 2>&1; then $(MAKE) --no-print-directory cuda; \
 	else echo "skipped CUDA: no $(NVCC) on PATH (make cuda NVCC=/path/to/nvcc)"; fi
@@ -66,8 +66,15 @@ bin/convae_cuda.o: tools/convae_cuda.cu tools/convae_cuda.h convae.h | bin
 bin/test_gpu_cuda: tests/test_gpu.c bin/convae_cuda.o
 	$(CC) $(ALL_CFLAGS) -O2 -DCAE_GPU_CUDA -c $< -o bin/test_gpu_cuda.o
 	$(NVCC) -o $@ bin/test_gpu_cuda.o bin/convae_cuda.o $(if $(OMPFLAG),-Xcompiler $(OMPFLAG)) $(LDLIBS)
+# the lab with --gpu
+bin/mnist_autoencoder_cuda: examples/mnist_autoencoder.c examples/convae_report.h bin/convae_cuda.o
+	$(CC) $(ALL_CFLAGS) -DCONVAE_GPU -c $< -o bin/mnist_autoencoder_cuda.o
+	$(NVCC) -o $@ bin/mnist_autoencoder_cuda.o bin/convae_cuda.o $(if $(OMPFLAG),-Xcompiler $(OMPFLAG)) $(LDLIBS)
+# the same lab with the unit built for host emulation (make test: --gpu on small made-up data)
+bin/mnist_autoencoder_gpuemu: examples/mnist_autoencoder.c examples/convae_report.h tools/convae_cuda.cu tools/convae_cuda.h convae.h | bin
+	$(CC) $(ALL_CFLAGS) -DCONVAE_GPU -DCAE_GPU_EMULATE $< -x c tools/convae_cuda.cu -o $@ $(LDLIBS)
 
-test: $(TESTS) bin/scalar_test_core bin/serial_test_core bin/mnist_autoencoder bin/latent_sweep bin/make_data
+test: $(TESTS) bin/scalar_test_core bin/serial_test_core bin/mnist_autoencoder bin/latent_sweep bin/make_data bin/mnist_autoencoder_gpuemu
 	@tests/run.sh $(TESTS) bin/scalar_test_core bin/serial_test_core
 
 # the test programs cross-built for arm64 and run under qemu-user (gcc-aarch64-linux-gnu, qemu-user)

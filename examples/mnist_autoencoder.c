@@ -13,6 +13,9 @@
 #include "convae.h"
 #define CONVAE_REPORT_IMPLEMENTATION
 #include "convae_report.h"
+#ifdef CONVAE_GPU /* make cuda: bin/mnist_autoencoder_cuda, linked with tools/convae_cuda.cu */
+#include "../tools/convae_cuda.h"
+#endif
 
 #include <signal.h>
 #include <stdarg.h>
@@ -35,7 +38,7 @@
 /* ------------------------------------------------------------------ settings */
 typedef struct options {
     const char *data, *out, *lang, *load, *load_weights, *arch;
-    int epochs, batch, limit, threads, tsne, resume, ckpt_every, holdout;
+    int epochs, batch, limit, threads, tsne, resume, ckpt_every, holdout, gpu;
     float lr, val_frac, noise, mask;
     unsigned long long seed;
 } options;
@@ -72,6 +75,8 @@ static void usage(FILE *f)
             "  --mask P        denoising: each pixel of the input set to 0 with probability P\n"
             "  --holdout-class D  train (and validate) without the images of class D, then score the test set\n"
             "                  by reconstruction MSE as an anomaly detector for D: ROC curve and its AUC\n"
+            "  --gpu           train on the GPU (bin/mnist_autoencoder_cuda, built by make cuda); the\n"
+            "                  other sections run on the CPU\n"
             "  --help          this text\n"
             "It writes into OUT: report.html, the figures, history.csv, mse.csv, model.cae, checkpoint.cae,\n"
             "and for NumPy: weights.npz (Keras's get_weights() order), mse.npy, latents.npy and\n"
@@ -111,6 +116,15 @@ static int parse_args(int argc, char **argv, options *o)
         }
         if (!strcmp(a, "--resume")) {
             o->resume = 1;
+            continue;
+        }
+        if (!strcmp(a, "--gpu")) {
+#ifndef CONVAE_GPU
+            fprintf(stderr, "error: --gpu: this program was built without the CUDA unit; make cuda builds "
+                    "bin/mnist_autoencoder_cuda (it needs nvcc)\n");
+            return 0;
+#endif
+            o->gpu = 1;
             continue;
         }
         if (!v) {
@@ -243,6 +257,11 @@ typedef struct lab {
     cae_net net;         /* the initial weights, until the trainer has copied them */
     cae_arch arch;       /* the layers of --arch */
     cae_trainer *trainer;
+#ifdef CONVAE_GPU
+    cae_gpu_trainer *gpu; /* --gpu: training and validation there; L->trainer keeps the checkpoints */
+    float *gparam;        /* the parameters on their way back from the device */
+#endif
+    char gpu_name[160];
     void *scratch;       /* for the net's inference calls, one share per thread */
     size_t scratch_bytes;
     float *xb, *mse;     /* a batch of images as floats (and room after it); per-test-image MSE */
@@ -503,6 +522,12 @@ static int setup(lab *L)
         return 0;
     }
     L->rng = cae_rng_seed(L->o.seed);
+#ifdef CONVAE_GPU
+    if (L->o.gpu && cae_gpu_available(L->gpu_name, sizeof L->gpu_name, &e)) { /* before anything is written */
+        fprintf(stderr, "error: --gpu: %s\n", e.msg);
+        return 0;
+    }
+#endif
     make_dirs(L->o.out);
     { /* fail now, not after training, when the results cannot be written */
         char probe[1024];
@@ -522,12 +547,17 @@ static int setup(lab *L)
     cae_text_xml(&L->page, L->T->intro);
     cae_text_printf(&L->page, "</p>\n");
     section(L, L->T->sec[0]);
-    say(L, "convae %s, kernels: %s (%s), threads: %d%s, GPU: none (this program runs on the CPU), seed: %llu\n",
-        CONVAE_VERSION, cae_kernels_name(ks), cae_kernels_about(ks), L->threads,
+    say(L, "convae %s, kernels: %s (%s), threads: %d%s, GPU: %s%s, seed: %llu\n", CONVAE_VERSION, cae_kernels_name(ks),
+        cae_kernels_about(ks), L->threads,
 #ifdef _OPENMP
         " (OpenMP)",
 #else
         " (built without OpenMP)",
+#endif
+#ifdef CONVAE_GPU
+        L->o.gpu ? L->gpu_name : "not used", L->o.gpu ? ", training there (tools/convae_cuda.cu)" : " (--gpu trains there)",
+#else
+        "none", " (this program runs on the CPU; make cuda builds bin/mnist_autoencoder_cuda)",
 #endif
         L->o.seed);
     return 1;
@@ -787,10 +817,51 @@ static int build_model(lab *L)
     cae_net_summary(net, "conv_autoencoder", summary, need);
     say(L, "%s", summary);
     free(summary);
+#ifdef CONVAE_GPU
+    if (L->o.gpu) { /* the images in use go to the device once; each batch is gathered there */
+        L->gparam = (float *)malloc(sizeof(float) * net->nparams);
+        if (!L->gparam || cae_gpu_trainer_create(&L->gpu, net, cae_trainer_adam(L->trainer), L->o.batch, &e) ||
+            cae_gpu_trainer_data(L->gpu, L->tr.px, L->ntrain, &e)) {
+            fprintf(stderr, "error: --gpu: %s\n", L->gparam ? e.msg : "out of memory");
+            return 0;
+        }
+        say(L, "GPU: %d training images (%.1f MB) copied to %s\n", L->ntrain, (double)L->ntrain * L->hw / 1e6,
+            L->gpu_name);
+    }
+#endif
     return 1;
 }
 
 /* ------------------------------------------------------------------ 4. train */
+#ifdef CONVAE_GPU
+/* --gpu: the device trainer from L->trainer's state (at the start, after --resume) */
+static int gpu_push(lab *L)
+{
+    float *m, *v;
+    cae_err e;
+    cae_trainer_moments(L->trainer, &m, &v);
+    if (cae_gpu_trainer_set_state(L->gpu, cae_trainer_net(L->trainer)->param, m, v, cae_trainer_adam(L->trainer), &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 0;
+    }
+    return 1;
+}
+
+/* and back, for a checkpoint or the sections after training */
+static int gpu_pull(lab *L)
+{
+    float *m, *v;
+    cae_err e;
+    cae_trainer_moments(L->trainer, &m, &v);
+    if (cae_gpu_trainer_get_state(L->gpu, L->gparam, m, v, cae_trainer_adam(L->trainer), &e) ||
+        cae_trainer_set_params(L->trainer, L->gparam, cae_trainer_net(L->trainer)->nparams, &e)) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return 0;
+    }
+    return 1;
+}
+#endif
+
 /* the mean loss over images first..first+n of a split, in batches */
 /* the mean loss over n images of a split (the listed ones, or those from `first` on), in
    batches; with --noise or --mask, of the corrupted images against the clean ones */
@@ -802,11 +873,23 @@ static int mean_loss(lab *L, const dataset *d, const int *idx, int first, int n,
     int b;
     for (b = 0; b < n; b += L->o.batch) {
         int k = n - b < L->o.batch ? n - b : L->o.batch;
-        cae_tensor x = batch(L, d, idx ? idx + b : NULL, first + b, k), xn = cae_tensor_of(L->xn, k, d->h, d->w, d->c);
+        cae_tensor x, xn = cae_tensor_of(L->xn, k, d->h, d->w, d->c);
         double loss;
+        int rc;
+#ifdef CONVAE_GPU
+        int on_gpu = L->gpu && d == &L->tr && idx && !mse; /* validation, during training */
+#else
+        int on_gpu = 0;
+#endif
+        if (!on_gpu || corrupting(L)) x = batch(L, d, idx ? idx + b : NULL, first + b, k);
         if (corrupting(L)) corrupt(L, L->xn, L->xb, k, (d == &L->te ? 1 << 30 : 0) + (idx ? idx[b] : first + b));
-        if (cae_net_evaluate(net, corrupting(L) ? &xn : &x, &x, CAE_LOSS_BCE, &loss, mse ? mse + b : NULL, L->scratch,
-                             L->scratch_bytes, &e)) {
+#ifdef CONVAE_GPU
+        if (on_gpu) rc = cae_gpu_trainer_evaluate(L->gpu, idx + b, k, corrupting(L) ? L->xn : NULL, &loss, &e);
+        else
+#endif
+            rc = cae_net_evaluate(net, corrupting(L) ? &xn : &x, &x, CAE_LOSS_BCE, &loss, mse ? mse + b : NULL, L->scratch,
+                                  L->scratch_bytes, &e);
+        if (rc) {
             fprintf(stderr, "error: %s\n", e.msg);
             return 0;
         }
@@ -908,6 +991,12 @@ static int save_checkpoint(lab *L)
         fprintf(stderr, "error: out of memory for the checkpoint\n");
         return 0;
     }
+#ifdef CONVAE_GPU
+    if (L->gpu && !gpu_pull(L)) {
+        free(buf);
+        return 0;
+    }
+#endif
     memcpy(p, RUN_MAGIC, 8), p += 8;
     p = put_u64(p, L->o.seed);
     p = put_u32(p, (unsigned long)L->o.batch), p = put_u32(p, (unsigned long)L->o.limit);
@@ -1041,6 +1130,9 @@ static int train(lab *L)
         if (L->tr.y[i] != L->o.holdout) L->perm[k++] = i;
     L->ep = 1, L->pos = 0, L->shuffled = 0, L->sum = L->ep_seconds = 0;
     if (L->o.resume && !resume(L)) return 0;
+#ifdef CONVAE_GPU
+    if (L->gpu && !gpu_push(L)) return 0;
+#endif
     signal(SIGINT, on_stop_signal), signal(SIGTERM, on_stop_signal);
     while (ok && !stop_signal && L->ep <= L->o.epochs) {
         double t0 = now(), val = 0, t1, t2, *h, shown;
@@ -1051,10 +1143,22 @@ static int train(lab *L)
         shown = t0 - L->ep_seconds; /* for the progress line only */
         while (L->pos < L->nfit) {
             int n = L->nfit - L->pos < L->o.batch ? L->nfit - L->pos : L->o.batch;
-            cae_tensor x = batch(L, &L->tr, L->perm + L->pos, 0, n), xn = cae_tensor_of(L->xn, n, L->tr.h, L->tr.w, L->tr.c);
+            cae_tensor x, xn = cae_tensor_of(L->xn, n, L->tr.h, L->tr.w, L->tr.c);
             double loss;
+            int rc;
+#ifdef CONVAE_GPU
+            int on_gpu = L->gpu != NULL; /* the device gathers the batch from its copy of the images */
+#else
+            int on_gpu = 0;
+#endif
+            if (!on_gpu || corrupting(L)) x = batch(L, &L->tr, L->perm + L->pos, 0, n);
             if (corrupting(L)) corrupt(L, L->xn, L->xb, n, -1);
-            if (cae_trainer_step(L->trainer, corrupting(L) ? &xn : &x, &x, CAE_LOSS_BCE, &loss, &e)) {
+#ifdef CONVAE_GPU
+            if (on_gpu) rc = cae_gpu_trainer_step(L->gpu, L->perm + L->pos, n, corrupting(L) ? L->xn : NULL, &loss, &e);
+            else
+#endif
+                rc = cae_trainer_step(L->trainer, corrupting(L) ? &xn : &x, &x, CAE_LOSS_BCE, &loss, &e);
+            if (rc) {
                 fprintf(stderr, "error: %s\n", e.msg);
                 ok = 0;
                 break;
@@ -1089,6 +1193,9 @@ static int train(lab *L)
         ok = save_checkpoint(L);
     }
     signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL);
+#ifdef CONVAE_GPU
+    if (ok && L->gpu && !gpu_pull(L)) ok = 0; /* sections 5 to 7 run on the CPU */
+#endif
     if (stop_signal && L->ep <= L->o.epochs) {
         if (L->live) printf("\n");
         fprintf(stderr, "stopped by %s: epoch %d, image %d of %d saved in %s/checkpoint.cae; to go on, run the same "
@@ -1430,10 +1537,11 @@ static int latent_space(lab *L)
 static int finish(lab *L)
 {
     section(L, L->T->settings);
-    say(L, "seed %llu, epochs %d, batch %d, lr %g, validation %.0f%%, training images %d, kernels %s, threads %d\n"
+    say(L, "seed %llu, epochs %d, batch %d, lr %g, validation %.0f%%, training images %d, kernels %s, threads %d%s%s\n"
            "training %.1f s, whole run %.1f s, convae %s\n",
         L->o.seed, L->o.epochs, L->o.batch, L->o.lr, 100.0 * L->o.val_frac, L->nfit,
-        cae_kernels_name(cae_trainer_net(L->trainer)->ks), L->threads, L->t_train, now() - L->t_start, CONVAE_VERSION);
+        cae_kernels_name(cae_trainer_net(L->trainer)->ks), L->threads, L->o.gpu ? ", trained on: " : "",
+        L->o.gpu ? L->gpu_name : "", L->t_train, now() - L->t_start, CONVAE_VERSION);
     end_pre(L);
     cae_text_printf(&L->page, "</body></html>\n");
     if (!write_text(L, "report.html", &L->page)) return 0;
@@ -1443,6 +1551,10 @@ static int finish(lab *L)
 
 static void labelsfree(lab *L)
 {
+#ifdef CONVAE_GPU
+    cae_gpu_trainer_free(L->gpu);
+    free(L->gparam);
+#endif
     cae_trainer_free(L->trainer);
     cae_net_free(&L->net);
     free(L->scratch), free(L->xb), free(L->mse), free(L->perm), free(L->hist_loss), free(L->hist_val), free(L->hist);

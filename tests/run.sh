@@ -65,6 +65,32 @@ for bad in "--sizes 0" "--sizes 4,x" "--epochs 0" "--bogus 1"; do
     fi
 done
 
+echo "== --gpu on the emulated grid (bin/mnist_autoencoder_gpuemu) against the CPU lab, resume, --gpu without the unit"
+mkdir -p "$tmp/g" && bin/make_data "$tmp/g" 200 40 > /dev/null
+gflags="--data $tmp/g --batch 32 --tsne 0 --arch c8,p|c8,u,c1 --checkpoint-every 3"
+# shellcheck disable=SC2086
+if bin/mnist_autoencoder $gflags --epochs 2 --out "$tmp/gc" > "$tmp/gc.log" 2>&1 &&
+    bin/mnist_autoencoder_gpuemu --gpu $gflags --epochs 2 --out "$tmp/gg" > "$tmp/gg.log" 2>&1 &&
+    bin/mnist_autoencoder_gpuemu --gpu $gflags --epochs 1 --out "$tmp/gr" > "$tmp/gr1.log" 2>&1 &&
+    bin/mnist_autoencoder_gpuemu --gpu $gflags --epochs 2 --resume --out "$tmp/gr" > "$tmp/gr.log" 2>&1 &&
+    grep -q 'GPU: the CPU, walking the CUDA grid' "$tmp/gg.log"; then
+    # loss and val_loss of each epoch within 1e-4 relative of the CPU's
+    if paste -d, "$tmp/gc/history.csv" "$tmp/gg/history.csv" | awk -F, 'NR > 1 { for (i = 2; i <= 3; i++) {
+            d = $i - $(i + 5); if (d < 0) d = -d; if (d > 1e-4 * $i) bad = 1 } } END { exit bad }'; then
+        echo "   CPU:  $(tail -1 "$tmp/gc/history.csv")"; echo "   GPU (emulated): $(tail -1 "$tmp/gg/history.csv")"
+    else
+        cat "$tmp/gc/history.csv" "$tmp/gg/history.csv"; echo "FAILED: --gpu's losses are not the CPU's"; fail=1
+    fi
+    cmp -s "$tmp/gg/model.cae" "$tmp/gr/model.cae" ||
+        { echo "FAILED: --gpu resumed from a checkpoint is not the same bits as --gpu straight through"; fail=1; }
+else
+    tail -3 "$tmp/gc.log" "$tmp/gg.log" "$tmp/gr.log"; echo "FAILED: the lab with --gpu (emulated)"; fail=1
+fi
+if bin/mnist_autoencoder --gpu --data "$tmp/g" --out "$tmp/gnone" > "$tmp/gn.log" 2>&1; [ $? -ne 2 ] ||
+    ! grep -q 'built without the CUDA unit' "$tmp/gn.log" || [ -e "$tmp/gnone" ]; then
+    cat "$tmp/gn.log"; echo "FAILED: --gpu without the CUDA unit must be an error that writes nothing"; fail=1
+fi
+
 echo "== checkpoints: SIGKILL twice and resume, Ctrl-C and resume, other settings, damaged checkpoints, --load"
 tests/resume.sh bin/mnist_autoencoder bin/make_data || { echo "FAILED: checkpoints and resume"; fail=1; }
 
