@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int failures;
 
@@ -301,7 +302,9 @@ static void trainer_refusals(void)
     }
 }
 
-int main(void)
+/* test_gpu: every case; test_gpu --lab BATCH STEPS: only the lab's model against the CPU
+   trainer, at the lab's batch size (tools/gpu_check.sh on a GPU) */
+int main(int argc, char **argv)
 {
     cae_rng r = cae_rng_seed(11);
     char name[256];
@@ -309,6 +312,20 @@ int main(void)
     int rc = cae_gpu_available(name, sizeof name, &e);
     printf("GPU backend: %s; device: %s\n", cae_gpu_backend(), rc ? e.msg : name);
     if (rc) return 1;
+    if (argc == 4 && !strcmp(argv[1], "--lab")) {
+        int batch = atoi(argv[2]), steps = atoi(argv[3]);
+        if (batch < 1 || batch > 4096 || steps < 1 || steps > 100000) {
+            printf("usage: test_gpu [--lab BATCH STEPS] (batch 1..4096, steps 1..100000)\n");
+            return 2;
+        }
+        trainer_case(CAE_LAB_ARCH, 28, 28, 1, batch, steps);
+        printf("%s: %d failed\n", failures ? "FAILED" : "passed", failures);
+        return failures > 100 ? 100 : failures;
+    }
+    if (argc != 1) {
+        printf("usage: test_gpu [--lab BATCH STEPS]\n");
+        return 2;
+    }
     /* the lab's shapes (batch 3), then odd ones */
     conv_case(&r, 3, 28, 28, 1, 32, 3, CAE_ACT_RELU);
     conv_case(&r, 3, 14, 14, 32, 64, 3, CAE_ACT_RELU);
