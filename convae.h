@@ -315,6 +315,9 @@ CONVAE_DEF void cae_sigmoid_forward(float *y, const float *x, size_t n);
 CONVAE_DEF void cae_relu_backward(const cae_kernels *ks, float *dx, const float *dy, const float *y, size_t n);
 CONVAE_DEF void cae_relu_backward_ref(float *dx, const float *dy, const float *y, size_t n);
 CONVAE_DEF void cae_sigmoid_backward(float *dx, const float *dy, const float *y, size_t n);
+/* A bias's gradient: dbias [c] += the sum of the n rows of dy [n,c], added row after row. */
+CONVAE_DEF void cae_bias_backward(const cae_kernels *ks, float *dbias, const float *dy, size_t n, int c);
+CONVAE_DEF void cae_bias_backward_ref(float *dbias, const float *dy, size_t n, int c);
 #endif
 
 /* ---------------------------------------------------------------- losses
@@ -2318,6 +2321,20 @@ CONVAE_DEF void cae_relu_backward_ref(float *dx, const float *dy, const float *y
     size_t i;
     for (i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
+
+/* columns o0..c-1 of cae_bias_backward_ref: the reference, and the other sets' channel tails */
+static void cae__bias_cols(float *dbias, const float *dy, size_t n, int c, int o0)
+{
+    size_t j;
+    int o;
+    for (j = 0; j < n; j++)
+        for (o = o0; o < c; o++) dbias[o] += dy[j * (size_t)c + o];
+}
+
+CONVAE_DEF void cae_bias_backward_ref(float *dbias, const float *dy, size_t n, int c)
+{
+    cae__bias_cols(dbias, dy, n, c, 0);
+}
 #endif
 
 CONVAE_DEF void cae_sigmoid_forward(float *y, const float *x, size_t n)
@@ -2546,15 +2563,16 @@ struct cae_kernels {
     void (*maxpool_bwd)(float *din, const float *dout, const int *argmax, int n, int h, int w, int c);
     void (*upsample_bwd)(float *din, const float *dout, int n, int h, int w, int c);
     void (*relu_bwd)(float *dx, const float *dy, const float *y, size_t n);
+    void (*bias_bwd)(float *dbias, const float *dy, size_t n, int c);
 #endif
 };
 
 /* the entries of the backward passes, left out of inference-only builds */
 #ifndef CONVAE_NO_TRAIN
-#define CAE__TRAIN_ENTRIES(conv_dw, wino_dw, maxpool_bwd, upsample_bwd, relu_bwd) \
-    , conv_dw, wino_dw, maxpool_bwd, upsample_bwd, relu_bwd
+#define CAE__TRAIN_ENTRIES(conv_dw, wino_dw, maxpool_bwd, upsample_bwd, relu_bwd, bias_bwd) \
+    , conv_dw, wino_dw, maxpool_bwd, upsample_bwd, relu_bwd, bias_bwd
 #else
-#define CAE__TRAIN_ENTRIES(conv_dw, wino_dw, maxpool_bwd, upsample_bwd, relu_bwd)
+#define CAE__TRAIN_ENTRIES(conv_dw, wino_dw, maxpool_bwd, upsample_bwd, relu_bwd, bias_bwd)
 #endif
 
 /* ================================================================ the scalar set */
@@ -2581,7 +2599,7 @@ static const cae_kernels cae__set_scalar = {
     "scalar", "plain C loops: the reference every other set is tested against", cae__scalar_usable, 0,
     cae__scalar_conv, NULL, cae_maxpool2d_forward_ref, cae_upsample2d_forward_ref, cae_relu_forward_ref
     CAE__TRAIN_ENTRIES(cae__scalar_conv_dw, NULL, cae_maxpool2d_backward_ref, cae_upsample2d_backward_ref,
-                       cae_relu_backward_ref)};
+                       cae_relu_backward_ref, cae_bias_backward_ref)};
 
 /* ================================================================ the AVX2 + FMA set
    With GCC or clang on x86 every function here carries a target attribute, so the set is
@@ -3125,13 +3143,37 @@ static CAE__AVX2_FN void cae__avx2_relu_bwd(float *dx, const float *dy, const fl
     }
     cae_relu_backward_ref(dx + i, dy + i, y + i, n - i);
 }
+
+/* 32 channels at a time in four registers, then 8 at a time, row after row as the reference */
+static CAE__AVX2_FN void cae__avx2_bias_bwd(float *db, const float *dy, size_t n, int c)
+{
+    size_t j;
+    int o = 0;
+    for (; o + 32 <= c; o += 32) {
+        __m256 a0 = _mm256_loadu_ps(db + o), a1 = _mm256_loadu_ps(db + o + 8), a2 = _mm256_loadu_ps(db + o + 16);
+        __m256 a3 = _mm256_loadu_ps(db + o + 24);
+        for (j = 0; j < n; j++) {
+            const float *g = dy + j * (size_t)c + o;
+            a0 = _mm256_add_ps(a0, _mm256_loadu_ps(g)), a1 = _mm256_add_ps(a1, _mm256_loadu_ps(g + 8));
+            a2 = _mm256_add_ps(a2, _mm256_loadu_ps(g + 16)), a3 = _mm256_add_ps(a3, _mm256_loadu_ps(g + 24));
+        }
+        _mm256_storeu_ps(db + o, a0), _mm256_storeu_ps(db + o + 8, a1);
+        _mm256_storeu_ps(db + o + 16, a2), _mm256_storeu_ps(db + o + 24, a3);
+    }
+    for (; o + 8 <= c; o += 8) {
+        __m256 a = _mm256_loadu_ps(db + o);
+        for (j = 0; j < n; j++) a = _mm256_add_ps(a, _mm256_loadu_ps(dy + j * (size_t)c + o));
+        _mm256_storeu_ps(db + o, a);
+    }
+    cae__bias_cols(db, dy, n, c, o);
+}
 #endif /* CONVAE_NO_TRAIN */
 
 static const cae_kernels cae__set_avx2 = {
     "avx2", "AVX2+FMA: 6x16 register tiles, Winograd F(2x2,3x3), 8-wide pooling and ReLU", cae__avx2_usable, 1,
     cae__avx2_conv, cae__avx2_wino_conv, cae__avx2_maxpool_fwd, cae__avx2_upsample_fwd, cae__avx2_relu_fwd
     CAE__TRAIN_ENTRIES(cae__avx2_conv_dw, cae__avx2_wino_dw, cae__avx2_maxpool_bwd, cae__avx2_upsample_bwd,
-                       cae__avx2_relu_bwd)};
+                       cae__avx2_relu_bwd, cae__avx2_bias_bwd)};
 #define CAE__SET_AVX2 , &cae__set_avx2
 #else
 #define CAE__SET_AVX2
@@ -3809,13 +3851,42 @@ static CAE__AVX512_FN void cae__avx512_relu_bwd(float *dx, const float *dy, cons
     }
     cae_relu_backward_ref(dx + i, dy + i, y + i, n - i);
 }
+
+/* 64 channels at a time in four registers, then 16 at a time, row after row as the reference */
+static CAE__AVX512_FN void cae__avx512_bias_bwd(float *db, const float *dy, size_t n, int c)
+{
+    size_t j;
+    int o = 0;
+    for (; o + 64 <= c; o += 64) {
+        __m512 a0 = _mm512_loadu_ps(db + o), a1 = _mm512_loadu_ps(db + o + 16), a2 = _mm512_loadu_ps(db + o + 32);
+        __m512 a3 = _mm512_loadu_ps(db + o + 48);
+        for (j = 0; j < n; j++) {
+            const float *g = dy + j * (size_t)c + o;
+            a0 = _mm512_add_ps(a0, _mm512_loadu_ps(g)), a1 = _mm512_add_ps(a1, _mm512_loadu_ps(g + 16));
+            a2 = _mm512_add_ps(a2, _mm512_loadu_ps(g + 32)), a3 = _mm512_add_ps(a3, _mm512_loadu_ps(g + 48));
+        }
+        _mm512_storeu_ps(db + o, a0), _mm512_storeu_ps(db + o + 16, a1);
+        _mm512_storeu_ps(db + o + 32, a2), _mm512_storeu_ps(db + o + 48, a3);
+    }
+    for (; o + 16 <= c; o += 16) {
+        __m512 a = _mm512_loadu_ps(db + o);
+        for (j = 0; j < n; j++) a = _mm512_add_ps(a, _mm512_loadu_ps(dy + j * (size_t)c + o));
+        _mm512_storeu_ps(db + o, a);
+    }
+    if (o < c) { /* the last c % 16 channels under a mask */
+        __mmask16 m = (__mmask16)((1u << (c - o)) - 1u);
+        __m512 a = _mm512_maskz_loadu_ps(m, db + o);
+        for (j = 0; j < n; j++) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, dy + j * (size_t)c + o));
+        _mm512_mask_storeu_ps(db + o, m, a);
+    }
+}
 #endif /* CONVAE_NO_TRAIN */
 
 static const cae_kernels cae__set_avx512 = {
     "avx512", "AVX-512F: 8x32 register tiles, Winograd F(2x2,3x3), 16-wide pooling and ReLU", cae__avx512_usable, 1,
     cae__avx512_conv, cae__avx512_wino_conv, cae__avx512_maxpool_fwd, cae__avx512_upsample_fwd, cae__avx512_relu_fwd
     CAE__TRAIN_ENTRIES(cae__avx512_conv_dw, cae__avx512_wino_dw, cae__avx512_maxpool_bwd, cae__avx512_upsample_bwd,
-                       cae__avx512_relu_bwd)};
+                       cae__avx512_relu_bwd, cae__avx512_bias_bwd)};
 #define CAE__SET_AVX512 , &cae__set_avx512
 #else
 #define CAE__SET_AVX512
@@ -4224,13 +4295,36 @@ static void cae__neon_relu_bwd(float *dx, const float *dy, const float *y, size_
     for (; i + 4 <= n; i += 4) vst1q_f32(dx + i, vbslq_f32(vcgtq_f32(vld1q_f32(y + i), z), vld1q_f32(dy + i), z));
     cae_relu_backward_ref(dx + i, dy + i, y + i, n - i);
 }
+
+/* 16 channels at a time in four registers, then 4 at a time, row after row as the reference */
+static void cae__neon_bias_bwd(float *db, const float *dy, size_t n, int c)
+{
+    size_t j;
+    int o = 0;
+    for (; o + 16 <= c; o += 16) {
+        float32x4_t a0 = vld1q_f32(db + o), a1 = vld1q_f32(db + o + 4), a2 = vld1q_f32(db + o + 8);
+        float32x4_t a3 = vld1q_f32(db + o + 12);
+        for (j = 0; j < n; j++) {
+            const float *g = dy + j * (size_t)c + o;
+            a0 = vaddq_f32(a0, vld1q_f32(g)), a1 = vaddq_f32(a1, vld1q_f32(g + 4));
+            a2 = vaddq_f32(a2, vld1q_f32(g + 8)), a3 = vaddq_f32(a3, vld1q_f32(g + 12));
+        }
+        vst1q_f32(db + o, a0), vst1q_f32(db + o + 4, a1), vst1q_f32(db + o + 8, a2), vst1q_f32(db + o + 12, a3);
+    }
+    for (; o + 4 <= c; o += 4) {
+        float32x4_t a = vld1q_f32(db + o);
+        for (j = 0; j < n; j++) a = vaddq_f32(a, vld1q_f32(dy + j * (size_t)c + o));
+        vst1q_f32(db + o, a);
+    }
+    cae__bias_cols(db, dy, n, c, o);
+}
 #endif /* CONVAE_NO_TRAIN */
 
 static const cae_kernels cae__set_neon = {
     "neon", "AArch64 NEON: 6x16 register tiles, Winograd F(2x2,3x3), 4-wide pooling and ReLU", cae__neon_usable, 1,
     cae__neon_conv, cae__neon_wino_conv, cae__neon_maxpool_fwd, cae__neon_upsample_fwd, cae__neon_relu_fwd
     CAE__TRAIN_ENTRIES(cae__neon_conv_dw, cae__neon_wino_dw, cae__neon_maxpool_bwd, cae__neon_upsample_bwd,
-                       cae__neon_relu_bwd)};
+                       cae__neon_relu_bwd, cae__neon_bias_bwd)};
 #define CAE__SET_NEON , &cae__set_neon
 #else
 #define CAE__SET_NEON
@@ -4334,12 +4428,8 @@ CONVAE_DEF void cae_conv2d_backward1(const cae_kernels *ks, float *din, float *d
                                      const float *dpre, const float *in, const float *wflip, const float *Uflip,
                                      int h, int w, int ci, int co, int k, float *work)
 {
-    size_t j, npix = (size_t)h * w;
-    int o;
     ks = cae__ks(ks);
-    if (dbias)
-        for (j = 0; j < npix; j++)
-            for (o = 0; o < co; o++) dbias[o] += dpre[j * co + o];
+    if (dbias) ks->bias_bwd(dbias, dpre, (size_t)h * w, co);
     if (dU && cae_conv2d_wino(ks, ci, co, k)) {
         ks->wino_dw(dU, in, dpre, h, w, ci, co, work);
         dwt = NULL;
@@ -4421,6 +4511,11 @@ CONVAE_DEF void cae_upsample2d_backward(const cae_kernels *ks, float *din, const
 CONVAE_DEF void cae_relu_backward(const cae_kernels *ks, float *dx, const float *dy, const float *y, size_t n)
 {
     cae__ks(ks)->relu_bwd(dx, dy, y, n);
+}
+
+CONVAE_DEF void cae_bias_backward(const cae_kernels *ks, float *dbias, const float *dy, size_t n, int c)
+{
+    cae__ks(ks)->bias_bwd(dbias, dy, n, c);
 }
 #endif
 

@@ -1064,10 +1064,26 @@ static int layers_set(const cae_kernels *ks)
         check(!bad, "%s relu backward: %d of 37 differ", nm, bad);
         cases++;
     }
+    { /* the bias gradient: column sums added row after row, on channel counts around each width */
+        static const int cs[] = {1, 3, 4, 8, 15, 16, 17, 31, 32, 33, 48, 64, 67, 100};
+        float y[7 * 100], b1[100], b2[100];
+        size_t ci;
+        int i, bad;
+        for (i = 0; i < 7 * 100; i++) y[i] = (float)((i * 37) % 101) / 7.0f - 5.0f + (float)i * 1e-4f;
+        for (ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+            int c = cs[ci];
+            for (i = 0; i < c; i++) b1[i] = b2[i] = 0.1f * (float)i;
+            cae_bias_backward_ref(b1, y, 7, c);
+            cae_bias_backward(ks, b2, y, 7, c);
+            for (i = 0, bad = 0; i < c; i++) bad += memcmp(b1 + i, b2 + i, sizeof(float)) != 0;
+            check(!bad, "%s bias backward, 7 rows of %d: %d of %d differ bitwise", nm, c, bad, c);
+            cases++;
+        }
+    }
     return cases;
 }
 
-/* Pooling, upsampling and ReLU: every set must give exactly the reference's values (they add
+/* Pooling, upsampling, ReLU and the bias gradient: every set must give exactly the reference's values (they add
    the same numbers in the same order), argmax included, on channel counts with and without a
    tail past the last multiple of 8 and on odd sizes; ReLU also on NaN, -0 and +-inf. */
 static void test_layers_fast_vs_ref(void)
