@@ -2374,11 +2374,21 @@ static int cae__wino_shape(int ci, int co, int k)
    the same cache set. */
 #define CAE__WINO_GAP 16
 #define CAE__WINO_PLANE(T, c) ((size_t)(T) * (size_t)(c) + CAE__WINO_GAP)
+/* Sets that keep them tile after tile ([T][16][c]) leave the same gap after each tile's 16 rows:
+   tiles 4 KiB apart (64 channels) would share cache sets too. */
+#define CAE__WINO_TILE(c) ((size_t)16 * (size_t)(c) + CAE__WINO_GAP)
+
+/* room for V or M of T tiles of c channels, in either order */
+static size_t cae__wino_buf(size_t T, int c)
+{
+    size_t planes = 16 * CAE__WINO_PLANE(T, c), tiles = T * CAE__WINO_TILE(c);
+    return planes > tiles ? planes : tiles;
+}
 
 static size_t cae__wino_floats(int h, int w, int ci, int co)
 {
     size_t th = (size_t)(h + 1) / 2, tw = (size_t)(w + 1) / 2;
-    return (2 * th + 2) * ((2 * tw + 2) * (size_t)ci + CAE__WINO_GAP) + 16 * (CAE__WINO_PLANE(th * tw, ci) + CAE__WINO_PLANE(th * tw, co));
+    return (2 * th + 2) * ((2 * tw + 2) * (size_t)ci + CAE__WINO_GAP) + cae__wino_buf(th * tw, ci) + cae__wino_buf(th * tw, co);
 }
 
 CONVAE_DEF void cae_conv2d_wino_kernel(float *U, const float *wt, int ci, int co)
@@ -3472,7 +3482,7 @@ static CAE__AVX512_FN float *cae__avx512_wino_input(const float *in, int h, int 
                 s[3][xi] = _mm512_sub_ps(q1, q3);
             }
             for (r = 0; r < 4; r++) { /* (Bt d) B: columns */
-                float *v = V + ((size_t)t * 16 + (size_t)r * 4) * ci + i;
+                float *v = V + (size_t)t * CAE__WINO_TILE(ci) + (size_t)r * 4 * ci + i;
                 _mm512_storeu_ps(v, _mm512_sub_ps(s[r][0], s[r][2]));
                 _mm512_storeu_ps(v + ci, _mm512_add_ps(s[r][1], s[r][2]));
                 _mm512_storeu_ps(v + 2 * (size_t)ci, _mm512_sub_ps(s[r][2], s[r][1]));
@@ -3494,7 +3504,7 @@ static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, co
         return;
     }
     V = cae__avx512_wino_input(in, h, w, ci, work);
-    M = V + (size_t)16 * T * ci;
+    M = V + (size_t)T * CAE__WINO_TILE(ci);
     /* 16 products M[xi] = V[xi] U[xi] (row t of V[xi] at V + (t*16 + xi)*ci, M likewise): a 1x1
        convolution over the tiles, in tiles of 7 or 8 rows (as T divides: 49 tiles of a 14x14
        image, 16 of a 7x7 one) */
@@ -3504,7 +3514,7 @@ static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, co
                 const float *px[8];
                 float *op[8];
                 int nr = T - t < R ? T - t : R;
-                cae__rows8(px, op, t, T, V + (size_t)xi * ci, (size_t)16 * ci, M + (size_t)xi * co, (size_t)16 * co, o);
+                cae__rows8(px, op, t, T, V + (size_t)xi * ci, CAE__WINO_TILE(ci), M + (size_t)xi * co, CAE__WINO_TILE(co), o);
                 if (o + 32 > co)
                     cae__avx512_fwd_8x16(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
                 else if (R == 7)
@@ -3517,7 +3527,7 @@ static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, co
         int ty = t / tw * 2, tx = t % tw * 2;
         for (o = 0; o < co; o += 16) {
             __m512 m[16], s[2][4], b = bias ? _mm512_loadu_ps(bias + o) : _mm512_setzero_ps(), z = _mm512_setzero_ps();
-            for (xi = 0; xi < 16; xi++) m[xi] = _mm512_loadu_ps(M + ((size_t)t * 16 + xi) * co + o);
+            for (xi = 0; xi < 16; xi++) m[xi] = _mm512_loadu_ps(M + (size_t)t * CAE__WINO_TILE(co) + (size_t)xi * co + o);
             for (xi = 0; xi < 4; xi++) { /* At m: rows */
                 s[0][xi] = _mm512_add_ps(_mm512_add_ps(m[xi], m[4 + xi]), m[8 + xi]);
                 s[1][xi] = _mm512_sub_ps(_mm512_sub_ps(m[4 + xi], m[8 + xi]), m[12 + xi]);
@@ -3752,7 +3762,7 @@ static CAE__AVX512_FN void cae__avx512_wino_dw(float *dU, const float *in, const
         return;
     }
     V = cae__avx512_wino_input(in, h, w, ci, work);
-    dM = V + (size_t)16 * T * ci; /* dM [T][16][co], tile after tile as V */
+    dM = V + (size_t)T * CAE__WINO_TILE(ci); /* dM [T][16][co], tile after tile as V */
     for (t = 0; t < T; t++) {
         int ty = t / tw * 2, tx = t % tw * 2, right = tx + 1 < w, down = ty + 1 < h;
         const float *g = dpre + ((size_t)ty * w + tx) * co;
@@ -3767,7 +3777,7 @@ static CAE__AVX512_FN void cae__avx512_wino_dw(float *dU, const float *in, const
             p[2] = _mm512_sub_ps(a, c), q[2] = _mm512_sub_ps(b, d);
             p[3] = _mm512_sub_ps(z, c), q[3] = _mm512_sub_ps(z, d);
             for (r = 0; r < 4; r++) {
-                float *m = dM + ((size_t)t * 16 + (size_t)r * 4) * co + o;
+                float *m = dM + (size_t)t * CAE__WINO_TILE(co) + (size_t)r * 4 * co + o;
                 _mm512_storeu_ps(m, p[r]);
                 _mm512_storeu_ps(m + co, _mm512_add_ps(p[r], q[r]));
                 _mm512_storeu_ps(m + 2 * (size_t)co, _mm512_sub_ps(p[r], q[r]));
@@ -3784,10 +3794,10 @@ static CAE__AVX512_FN void cae__avx512_wino_dw(float *dU, const float *in, const
                 for (r = 0; r < 8; r++) roff[r] = r0 + r;
                 if (o + 32 <= co)
                     cae__avx512_dw_8x32(dU + ((size_t)xi * ci + r0) * co + o, 8, roff, V + (size_t)xi * ci,
-                                        dM + (size_t)xi * co + o, 1, T, ci, co, 1, 16 * ci, 16 * co);
+                                        dM + (size_t)xi * co + o, 1, T, ci, co, 1, (int)CAE__WINO_TILE(ci), (int)CAE__WINO_TILE(co));
                 else
                     cae__avx512_dw_8x16(dU + ((size_t)xi * ci + r0) * co + o, 8, roff, V + (size_t)xi * ci,
-                                        dM + (size_t)xi * co + o, 1, T, ci, co, 1, 16 * ci, 16 * co);
+                                        dM + (size_t)xi * co + o, 1, T, ci, co, 1, (int)CAE__WINO_TILE(ci), (int)CAE__WINO_TILE(co));
             }
 }
 
