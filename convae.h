@@ -3334,40 +3334,125 @@ static CAE__AVX512_FN void cae__avx512_fwd_8x16(float *const *op, const float *c
     cae__avx512_fwd_tile(8, 1, op, px, nr, wt, bias, ci, co, k, pwc, relu);
 }
 
-/* the first layer's shape (one input channel, 3x3): the nine weights of 16 output channels in
-   registers, eight pixels at a time, each pixel a chain of nine FMAs */
+/* one input channel, 3x3, NV*16 output channels from o: the nine weight vectors of each 16 in
+   registers; four pixels at a time, each pixel NV chains of nine FMAs (eight chains in flight
+   for 32 channels); past the row's end the last pixel is redone and not stored */
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_c1k3_cols(const int NV, float *out, const float *P,
+                                                                    const float *wt, const float *bias, int h, int w,
+                                                                    int co, int o, int relu)
+{
+    __m512 wv[2][9], b[2], z = _mm512_setzero_ps();
+    int pw = w + 2, y, x, r, t, v;
+    for (v = 0; v < NV; v++) {
+        for (t = 0; t < 9; t++) wv[v][t] = _mm512_loadu_ps(wt + (size_t)t * co + o + 16 * v);
+        b[v] = bias ? _mm512_loadu_ps(bias + o + 16 * v) : z;
+    }
+    for (y = 0; y < h; y++) {
+        const float *p0 = P + (size_t)y * pw, *p1 = p0 + pw, *p2 = p1 + pw;
+        float *op = out + (size_t)y * w * co + o;
+        for (x = 0; x < w; x += 4) {
+            __m512 a[4][2];
+            int nr = w - x < 4 ? w - x : 4;
+            for (r = 0; r < 4; r++) {
+                int q = x + (r < nr ? r : nr - 1);
+                for (v = 0; v < NV; v++) {
+                    __m512 s = _mm512_fmadd_ps(_mm512_set1_ps(p0[q]), wv[v][0], b[v]);
+                    s = _mm512_fmadd_ps(_mm512_set1_ps(p0[q + 1]), wv[v][1], s);
+                    s = _mm512_fmadd_ps(_mm512_set1_ps(p0[q + 2]), wv[v][2], s);
+                    s = _mm512_fmadd_ps(_mm512_set1_ps(p1[q]), wv[v][3], s);
+                    s = _mm512_fmadd_ps(_mm512_set1_ps(p1[q + 1]), wv[v][4], s);
+                    s = _mm512_fmadd_ps(_mm512_set1_ps(p1[q + 2]), wv[v][5], s);
+                    s = _mm512_fmadd_ps(_mm512_set1_ps(p2[q]), wv[v][6], s);
+                    s = _mm512_fmadd_ps(_mm512_set1_ps(p2[q + 1]), wv[v][7], s);
+                    a[r][v] = _mm512_fmadd_ps(_mm512_set1_ps(p2[q + 2]), wv[v][8], s);
+                }
+            }
+            for (r = 0; r < nr; r++)
+                for (v = 0; v < NV; v++)
+                    _mm512_storeu_ps(op + (size_t)(x + r) * co + 16 * v, relu ? CAE__MAX512(a[r][v], z) : a[r][v]);
+        }
+    }
+}
+
+/* the first layer's shape (one input channel, 3x3; co % 16 == 0): 32 channels at a time */
 static CAE__AVX512_FN void cae__avx512_fwd_c1k3(float *out, const float *P, const float *wt, const float *bias, int h,
                                                 int w, int co, int relu)
 {
-    int pw = w + 2, o, y, x, r;
-    for (o = 0; o < co; o += 16) {
-        __m512 w0 = _mm512_loadu_ps(wt + o), w1 = _mm512_loadu_ps(wt + co + o), w2 = _mm512_loadu_ps(wt + 2 * co + o);
-        __m512 w3 = _mm512_loadu_ps(wt + 3 * co + o), w4 = _mm512_loadu_ps(wt + 4 * co + o);
-        __m512 w5 = _mm512_loadu_ps(wt + 5 * co + o), w6 = _mm512_loadu_ps(wt + 6 * co + o);
-        __m512 w7 = _mm512_loadu_ps(wt + 7 * co + o), w8 = _mm512_loadu_ps(wt + 8 * co + o);
-        __m512 b = bias ? _mm512_loadu_ps(bias + o) : _mm512_setzero_ps(), z = _mm512_setzero_ps();
-        for (y = 0; y < h; y++) {
-            const float *r0 = P + (size_t)y * pw, *r1 = r0 + pw, *r2 = r1 + pw;
-            float *op = out + (size_t)y * w * co + o;
-            for (x = 0; x < w; x += 8) {
-                __m512 a[8];
-                int nr = w - x < 8 ? w - x : 8;
-                for (r = 0; r < 8; r++) { /* past the row's end, redo its last pixel */
-                    int xx = x + (r < nr ? r : nr - 1);
-                    __m512 acc = _mm512_fmadd_ps(_mm512_set1_ps(r0[xx]), w0, b);
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r0[xx + 1]), w1, acc);
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r0[xx + 2]), w2, acc);
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r1[xx]), w3, acc);
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r1[xx + 1]), w4, acc);
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r1[xx + 2]), w5, acc);
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r2[xx]), w6, acc);
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(r2[xx + 1]), w7, acc);
-                    a[r] = _mm512_fmadd_ps(_mm512_set1_ps(r2[xx + 2]), w8, acc);
+    int o = 0;
+    for (; o + 32 <= co; o += 32) cae__avx512_c1k3_cols(2, out, P, wt, bias, h, w, co, o, relu);
+    if (o < co) cae__avx512_c1k3_cols(1, out, P, wt, bias, h, w, co, o, relu);
+}
+
+/* the sums of the 16 lanes of a0..a7, into s[0..7]: a transposing reduction, 14 shuffles for
+   the eight instead of 4 each */
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_hsum8(float *s, __m512 a0, __m512 a1, __m512 a2, __m512 a3,
+                                                                __m512 a4, __m512 a5, __m512 a6, __m512 a7)
+{
+    const __mmask16 all = (__mmask16)0xFFFF;
+    /* 128-bit quarters: [x.q0+x.q2, x.q1+x.q3, y.q0+y.q2, y.q1+y.q3] */
+#define CAE__PAIR(x, y)                                                                                               \
+    _mm512_add_ps(_mm512_maskz_shuffle_f32x4(all, x, y, 0x44), _mm512_maskz_shuffle_f32x4(all, x, y, 0xEE))
+    __m512 b01 = CAE__PAIR(a0, a1), b23 = CAE__PAIR(a2, a3), b45 = CAE__PAIR(a4, a5), b67 = CAE__PAIR(a6, a7);
+#undef CAE__PAIR
+    /* quarter j of c0123: the four partial sums of a_j */
+    __m512 c0123 = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(all, b01, b23, 0x88),
+                                 _mm512_maskz_shuffle_f32x4(all, b01, b23, 0xDD));
+    __m512 c4567 = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(all, b45, b67, 0x88),
+                                 _mm512_maskz_shuffle_f32x4(all, b45, b67, 0xDD));
+    /* within each quarter j: [a_j 0+1, a_j 2+3, a_4+j 0+1, a_4+j 2+3], then the totals of a_j and a_4+j */
+    __m512 d = _mm512_add_ps(_mm512_maskz_shuffle_ps(all, c0123, c4567, 0x88),
+                             _mm512_maskz_shuffle_ps(all, c0123, c4567, 0xDD));
+    __m512 e = _mm512_add_ps(_mm512_maskz_shuffle_ps(all, d, d, 0x88), _mm512_maskz_shuffle_ps(all, d, d, 0xDD));
+    /* e's quarter j: [a_j, a_4+j, a_j, a_4+j] */
+    float t[16];
+    _mm512_storeu_ps(t, e);
+    s[0] = t[0], s[1] = t[4], s[2] = t[8], s[3] = t[12], s[4] = t[1], s[5] = t[5], s[6] = t[9], s[7] = t[13];
+}
+
+/* one output channel, 3x3, 32 input channels: the 18 weight vectors (tap t = kh*3+kw, half v at
+   wt + 32t + 16v) in registers; eight pixels of a row at a time (w >= 8; the last group is moved
+   back to end at the row's end), two chains per pixel */
+static CAE__AVX512_FN void cae__avx512_co1k3_rows(float *out, const float *P, const float *wt, const float *bias, int h,
+                                                  int w, int act)
+{
+    __m512 wv[18];
+    int ci = 32, pw = w + 2, y, x, t, kh, c;
+    float b = bias ? bias[0] : 0.0f, s[8];
+    for (t = 0; t < 18; t++) wv[t] = _mm512_loadu_ps(wt + 16 * t);
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x += 8) {
+            int x0 = x + 8 <= w ? x : w - 8, j;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+            __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+            for (kh = 0; kh < 3; kh++) {
+                const float *p = P + ((size_t)(y + kh) * pw + x0) * ci;
+                const __m512 *wk = wv + 6 * kh;
+                for (c = 0; c < 6; c += 2) { /* tap kw = c / 2: pixel j reads column j + kw */
+                    __m512 wc = wk[c], wd = wk[c + 1]; /* two chains per pixel (a, b): 16 in flight */
+                    const float *q = p + 16 * c, *r = q + 16;
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q), wc, a0), b0 = _mm512_fmadd_ps(_mm512_loadu_ps(r), wd, b0);
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + ci), wc, a1);
+                    b1 = _mm512_fmadd_ps(_mm512_loadu_ps(r + ci), wd, b1);
+                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 2 * ci), wc, a2);
+                    b2 = _mm512_fmadd_ps(_mm512_loadu_ps(r + 2 * ci), wd, b2);
+                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 3 * ci), wc, a3);
+                    b3 = _mm512_fmadd_ps(_mm512_loadu_ps(r + 3 * ci), wd, b3);
+                    a4 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 4 * ci), wc, a4);
+                    b4 = _mm512_fmadd_ps(_mm512_loadu_ps(r + 4 * ci), wd, b4);
+                    a5 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 5 * ci), wc, a5);
+                    b5 = _mm512_fmadd_ps(_mm512_loadu_ps(r + 5 * ci), wd, b5);
+                    a6 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 6 * ci), wc, a6);
+                    b6 = _mm512_fmadd_ps(_mm512_loadu_ps(r + 6 * ci), wd, b6);
+                    a7 = _mm512_fmadd_ps(_mm512_loadu_ps(q + 7 * ci), wc, a7);
+                    b7 = _mm512_fmadd_ps(_mm512_loadu_ps(r + 7 * ci), wd, b7);
                 }
-                for (r = 0; r < nr; r++) _mm512_storeu_ps(op + (size_t)(x + r) * co, relu ? CAE__MAX512(a[r], z) : a[r]);
             }
+            a0 = _mm512_add_ps(a0, b0), a1 = _mm512_add_ps(a1, b1), a2 = _mm512_add_ps(a2, b2);
+            a3 = _mm512_add_ps(a3, b3), a4 = _mm512_add_ps(a4, b4), a5 = _mm512_add_ps(a5, b5);
+            a6 = _mm512_add_ps(a6, b6), a7 = _mm512_add_ps(a7, b7);
+            cae__avx512_hsum8(s, a0, a1, a2, a3, a4, a5, a6, a7);
+            for (j = 0; j < 8; j++) out[(size_t)y * w + x0 + j] = cae__act1(s[j] + b, act);
         }
-    }
 }
 
 /* one output channel, ci % 16 == 0: a kernel row kh is k*ci contiguous weights meeting k*ci
@@ -3427,6 +3512,10 @@ static CAE__AVX512_FN void cae__avx512_conv(float *out, const float *P, const fl
                                             int w, int ci, int co, int k, int act)
 {
     int o0 = 0, pw = w + k - 1, npix = h * w, j, r, y, x, relu = act == CAE_ACT_RELU;
+    if (co == 1 && k == 3 && w >= 8 && ci == 32) {
+        cae__avx512_co1k3_rows(out, P, wt, bias, h, w, act);
+        return;
+    }
     if (co == 1 && ci % 16 == 0) {
         cae__avx512_fwd_co1(out, P, wt, bias, h, w, ci, k, act);
         return;
@@ -3722,13 +3811,67 @@ static CAE__AVX512_FN void cae__avx512_dw_co1(float *dw, const float *P, const f
         }
 }
 
+/* dW of a one-input-channel 3x3 kernel, NV*16 output channels from o: the 9 x NV sums in
+   registers over all pixels, each pixel's nine inputs broadcast against its gradient */
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_c1k3_cols(const int NV, float *dw, const float *P,
+                                                                       const float *g, int h, int w, int co, int o)
+{
+    __m512 a[2][9];
+    int pw = w + 2, y, x, t, v;
+    for (v = 0; v < 2; v++)
+        for (t = 0; t < 9; t++) a[v][t] = _mm512_setzero_ps();
+    for (y = 0; y < h; y++) {
+        const float *p = P + (size_t)y * pw, *gr = g + (size_t)y * w * co + o;
+        for (x = 0; x < w; x++, p++, gr += co) {
+            __m512 g0 = _mm512_loadu_ps(gr), g1 = NV > 1 ? _mm512_loadu_ps(gr + 16) : g0;
+            for (t = 0; t < 9; t++) {
+                __m512 q = _mm512_set1_ps(p[(t / 3) * pw + t % 3]);
+                a[0][t] = _mm512_fmadd_ps(q, g0, a[0][t]);
+                if (NV > 1) a[1][t] = _mm512_fmadd_ps(q, g1, a[1][t]);
+            }
+        }
+    }
+    for (t = 0; t < 9; t++)
+        for (v = 0; v < NV; v++) {
+            float *d = dw + (size_t)t * co + o + 16 * v;
+            _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), a[v][t]));
+        }
+}
+
+/* dW of a one-output-channel 3x3 kernel over 32 input channels: the 18 sums (tap, half) in
+   registers, one pass over the pixels, each pixel's gradient broadcast against its 3x3x32 inputs */
+static CAE__AVX512_FN void cae__avx512_dw_co1k3(float *dw, const float *P, const float *g, int h, int w)
+{
+    __m512 a[18];
+    int pw = w + 2, y, x, kh, c;
+    for (c = 0; c < 18; c++) a[c] = _mm512_setzero_ps();
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) {
+            __m512 gv = _mm512_set1_ps(g[(size_t)y * w + x]);
+            for (kh = 0; kh < 3; kh++) {
+                const float *p = P + ((size_t)(y + kh) * pw + x) * 32; /* 96 contiguous inputs: taps kw, halves */
+                for (c = 0; c < 6; c++) a[6 * kh + c] = _mm512_fmadd_ps(_mm512_loadu_ps(p + 16 * c), gv, a[6 * kh + c]);
+            }
+        }
+    for (c = 0; c < 18; c++) _mm512_storeu_ps(dw + 16 * c, _mm512_add_ps(_mm512_loadu_ps(dw + 16 * c), a[c]));
+}
+
 /* one image: dwt [k,k,ci,co] += P (x) dpre */
 static CAE__AVX512_FN void cae__avx512_conv_dw(float *dwt, const float *P, const float *dpre, int h, int w, int ci,
                                                int co, int k)
 {
     int o0, pw = w + k - 1, rows = k * k * ci, j, r;
+    if (co == 1 && ci == 32 && k == 3) {
+        cae__avx512_dw_co1k3(dwt, P, dpre, h, w);
+        return;
+    }
     if (co == 1 && ci % 16 == 0) {
         cae__avx512_dw_co1(dwt, P, dpre, h, w, ci, k);
+        return;
+    }
+    if (ci == 1 && k == 3 && co % 16 == 0) {
+        for (o0 = 0; o0 + 32 <= co; o0 += 32) cae__avx512_dw_c1k3_cols(2, dwt, P, dpre, h, w, co, o0);
+        if (o0 < co) cae__avx512_dw_c1k3_cols(1, dwt, P, dpre, h, w, co, o0);
         return;
     }
     if (co % 16) { /* a 16-channel tail, or one output channel from ci % 16 != 0 */
