@@ -3550,21 +3550,28 @@ static CAE__AVX512_FN void cae__avx512_conv(float *out, const float *P, const fl
 }
 
 /* V [T][16][ci] = Bt d B for every 4x4 input tile d of one image (ci % 16 == 0), tile after
-   tile (so each tile's 16 rows are written in one run); returns V, which sits in work after the
-   padded copy. */
+   tile (so each tile's 16 rows are written in one run), each tile CAE__WINO_TILE(ci) floats
+   after the last; returns V, which starts work. No padded copy: each tile reads the image
+   itself, its pixels outside the image through a zero mask (which loads nothing). */
 static CAE__AVX512_FN float *cae__avx512_wino_input(const float *in, int h, int w, int ci, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
-    size_t prow = CAE__WINO_ROW(w, ci);
-    float *P = work, *V = cae__wino_pad(P, in, h, w, ci);
+    float *V = work;
     for (t = 0; t < T; t++) {
-        const float *d = P + (size_t)(t / tw) * 2 * prow + (size_t)(t % tw) * 2 * ci;
+        const float *q[4][4];
+        __mmask16 k[4][4];
+        int y0 = t / tw * 2 - 1, x0 = t % tw * 2 - 1;
+        for (r = 0; r < 4; r++)
+            for (xi = 0; xi < 4; xi++) {
+                int y = y0 + r, x = x0 + xi, inside = y >= 0 && y < h && x >= 0 && x < w;
+                q[r][xi] = inside ? in + ((size_t)y * w + x) * ci : in;
+                k[r][xi] = inside ? (__mmask16)0xFFFF : (__mmask16)0;
+            }
         for (i = 0; i < ci; i += 16) {
             __m512 s[4][4];
             for (xi = 0; xi < 4; xi++) { /* Bt d, a column at a time: 20 registers live, not 32 */
-                const float *c = d + (size_t)xi * ci + i;
-                __m512 q0 = _mm512_loadu_ps(c), q1 = _mm512_loadu_ps(c + prow), q2 = _mm512_loadu_ps(c + 2 * prow);
-                __m512 q3 = _mm512_loadu_ps(c + 3 * prow);
+                __m512 q0 = _mm512_maskz_loadu_ps(k[0][xi], q[0][xi] + i), q1 = _mm512_maskz_loadu_ps(k[1][xi], q[1][xi] + i);
+                __m512 q2 = _mm512_maskz_loadu_ps(k[2][xi], q[2][xi] + i), q3 = _mm512_maskz_loadu_ps(k[3][xi], q[3][xi] + i);
                 s[0][xi] = _mm512_sub_ps(q0, q2);
                 s[1][xi] = _mm512_add_ps(q1, q2);
                 s[2][xi] = _mm512_sub_ps(q2, q1);
