@@ -3602,9 +3602,9 @@ static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, co
     }
     V = cae__avx512_wino_input(in, h, w, ci, work);
     M = V + (size_t)T * CAE__WINO_TILE(ci);
-    /* 16 products M[xi] = V[xi] U[xi] (row t of V[xi] at V + (t*16 + xi)*ci, M likewise): a 1x1
-       convolution over the tiles, in tiles of 7 or 8 rows (as T divides: 49 tiles of a 14x14
-       image, 16 of a 7x7 one) */
+    /* 16 products M[xi] = V[xi] U[xi] (row t of V[xi] at V + t*CAE__WINO_TILE(ci) + xi*ci, M
+       likewise): a 1x1 convolution over the tiles, in tiles of 7 or 8 rows (as T divides: 49
+       tiles of a 14x14 image, 16 of a 7x7 one) */
     for (xi = 0; xi < 16; xi++)
         for (o = 0; o < co; o += o + 32 <= co ? 32 : 16)
             for (t = 0; t < T; t += R) {
