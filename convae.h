@@ -66,7 +66,7 @@
 
 #include <stddef.h>
 
-#define CONVAE_VERSION "0.3.1"
+#define CONVAE_VERSION "0.4.0"
 
 #ifdef CONVAE_STATIC
 #if defined(__GNUC__) || defined(__clang__)
@@ -263,18 +263,21 @@ CONVAE_DEF void cae_conv2d_backward(const cae_kernels *ks, float *din, float *dw
 #endif
 /* The per-image steps the functions above (and the trainer) are made of, for callers that keep
    the derived kernels between calls, as a training step does:
-   - cae_conv2d_wino: 1 when ks convolves this shape by Winograd F(2x2,3x3) (3x3, ci % 8 == 0,
-     co % 16 == 0, and a set with Winograd kernels);
-   - cae_conv2d_wino_kernel: U [16,ci,co] from wt [3,3,ci,co];
+   - cae_conv2d_wino: m when ks runs this shape's forward pass (and input gradient) by Winograd
+     F(m x m, 3x3), 2 or 4 as the set chooses, else 0 (3x3, ci % 8 == 0, co % 16 == 0, and a
+     set with Winograd kernels); the weight gradient of such a shape is taken in F(2x2,3x3)'s
+     domain whatever m is;
+   - cae_conv2d_wino_kernel: U [(m+2)^2,ci,co] from wt [3,3,ci,co] for F(m x m, 3x3), m 2 or 4;
    - cae_conv2d_flip: wf [k,k,co,ci], wt turned 180 degrees with in/out swapped: the input
      gradient is the convolution of the output gradient with it;
-   - cae_conv2d_forward1: one image; U is wt's Winograd kernel, or NULL (direct convolution);
+   - cae_conv2d_forward1: one image; U is wt's Winograd kernel for the m cae_conv2d_wino gives,
+     or NULL (direct convolution);
    - cae_conv2d_backward1: one image; wflip the flipped kernel, Uflip its Winograd kernel (or
      NULL); where dU is given and the shape takes Winograd, the weight gradient is added to
-     dU [16,ci,co] in the transformed domain and dwt is untouched: cae_conv2d_wino_grad adds
-     it into dwt (once for a whole batch). din and dwt may be NULL. work: as above. */
+     dU [16,ci,co] in F(2x2,3x3)'s domain and dwt is untouched: cae_conv2d_wino_grad adds it
+     into dwt (once for a whole batch). din and dwt may be NULL. work: as above. */
 CONVAE_DEF int cae_conv2d_wino(const cae_kernels *ks, int ci, int co, int k);
-CONVAE_DEF void cae_conv2d_wino_kernel(float *U, const float *wt, int ci, int co);
+CONVAE_DEF void cae_conv2d_wino_kernel(int m, float *U, const float *wt, int ci, int co);
 CONVAE_DEF void cae_conv2d_flip(float *wf, const float *wt, int ci, int co, int k);
 CONVAE_DEF void cae_conv2d_forward1(const cae_kernels *ks, float *out, const float *in, const float *wt,
                                     const float *U, const float *bias, int h, int w, int ci, int co, int k, int act,
@@ -381,9 +384,12 @@ typedef struct cae_net {
     size_t nparams;
     const float *param;    /* nparams floats: each conv's kernel and bias, in layer order */
     const float *wino;     /* Winograd kernels of the layers whose shape takes them, or NULL */
-    size_t nwino;          /* floats at wino */
-    const cae_kernels *ks; /* the kernel set the net runs on; the caller may set another (one
-                              this CPU cannot run makes every call fail with CAE_ERR_ARG) */
+    size_t nwino;          /* floats at wino: room for F(4x4,3x3)'s, the larger */
+    int wino_m;            /* the F(m x m, 3x3) those are for (ks's when the net was made; see
+                              cae_net_set_kernels); a set with another m runs direct convolutions */
+    const cae_kernels *ks; /* the kernel set the net runs on; the caller may set another
+                              (cae_net_set_kernels; one this CPU cannot run makes every call fail
+                              with CAE_ERR_ARG) */
     size_t maxact, work;   /* floats: the largest activation of one image, the largest conv scratch */
     void *own;             /* what cae_net_create or _load allocated; NULL after cae_net_init */
 } cae_net;
@@ -416,6 +422,10 @@ CONVAE_DEF int cae_net_init(cae_net *net, int h, int w, int c, const cae_layer_s
                             const float *param, size_t nparam, cae_err *e);
 /* Frees what the net owns and zeroes it: safe on a zeroed or already freed net. */
 CONVAE_DEF void cae_net_free(cae_net *net);
+/* Runs the net on ks (NULL: the best this CPU runs) from now on, remaking its Winograd kernels
+   for ks where the net owns them and ks's m differs (setting net->ks directly keeps results right,
+   but a set whose m is not the net's convolves directly). CAE_ERR_ARG if the CPU cannot run ks. */
+CONVAE_DEF int cae_net_set_kernels(cae_net *net, const cae_kernels *ks, cae_err *e);
 /* Index of the layer with that name, or -1. */
 CONVAE_DEF int cae_net_find(const cae_net *net, const char *name);
 /* Keras-style summary table into buf (always NUL-terminated); returns the length it needs. */
@@ -513,7 +523,8 @@ CONVAE_DEF cae_adam *cae_trainer_adam(cae_trainer *t);
    GPU trainer of tools/convae_cuda.h hands its state back through them and
    cae_trainer_set_params, so one checkpoint format serves both). */
 CONVAE_DEF void cae_trainer_moments(cae_trainer *t, float **m, float **v);
-/* OpenMP threads for steps; 0 (the default): OpenMP's own choice. */
+/* OpenMP threads for steps; 0 (the default): OpenMP's own choice. A trainer has a workspace for
+   each of the threads OpenMP offered when it was made (16 at most: one a slice) and runs no more. */
 CONVAE_DEF void cae_trainer_set_threads(cae_trainer *t, int threads);
 /* One optimisation step on the x->n images of x against targets t (the output's shape; t = x
    for an autoencoder). *loss_out (may be NULL) gets the mean loss over all outputs, before
@@ -2361,8 +2372,14 @@ CONVAE_DEF void cae_sigmoid_backward(float *dx, const float *dy, const float *y,
    have its kernels: each 2x2 output tile comes from a 4x4 input tile: V = Bt d B, M = V U
    summed over input channels (16 small matrix products, one per tile position), Y = At M A.
    16 multiplies per tile and channel pair instead of 36. U = G g Gt is computed once per
-   weight update. */
+   weight update. F(4x4,3x3) (the AVX-512 set's forward pass) takes 6x6 input tiles to 4x4
+   output tiles: 36 multiplies for 16 outputs, 2.25 per output against F(2x2)'s 4 and a direct
+   convolution's 9, for larger rounding (the tests hold both to the direct _ref). The weight
+   gradient stays in F(2x2)'s domain: a 7x7 image has only 4 tiles of 4x4 to sum over per image. */
 static const float cae__wino_G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+static const double cae__wino_G4[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                          {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                          {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
 
 /* the shapes Winograd takes, whichever set runs them */
 static int cae__wino_shape(int ci, int co, int k)
@@ -2379,6 +2396,9 @@ static int cae__wino_shape(int ci, int co, int k)
    tiles 4 KiB apart (64 channels) would share cache sets too. */
 #define CAE__WINO_TILE(c) ((size_t)16 * (size_t)(c) + CAE__WINO_GAP)
 
+/* F(4x4)'s: 36 rows a tile */
+#define CAE__WINO4_TILE(c) ((size_t)36 * (size_t)(c) + CAE__WINO_GAP)
+
 /* room for V or M of T tiles of c channels, in either order */
 static size_t cae__wino_buf(size_t T, int c)
 {
@@ -2386,17 +2406,41 @@ static size_t cae__wino_buf(size_t T, int c)
     return planes > tiles ? planes : tiles;
 }
 
+/* one image's Winograd scratch: the padded copy, V and M, for F(2x2) or F(4x4), whichever is larger */
 static size_t cae__wino_floats(int h, int w, int ci, int co)
 {
-    size_t th = (size_t)(h + 1) / 2, tw = (size_t)(w + 1) / 2;
-    return (2 * th + 2) * ((2 * tw + 2) * (size_t)ci + CAE__WINO_GAP) + cae__wino_buf(th * tw, ci) + cae__wino_buf(th * tw, co);
+    size_t th = (size_t)(h + 1) / 2, tw = (size_t)(w + 1) / 2, f2, f4;
+    f2 = (2 * th + 2) * ((2 * tw + 2) * (size_t)ci + CAE__WINO_GAP) + cae__wino_buf(th * tw, ci) + cae__wino_buf(th * tw, co);
+    th = (size_t)(h + 3) / 4, tw = (size_t)(w + 3) / 4;
+    f4 = (4 * th + 2) * ((4 * tw + 2) * (size_t)ci + CAE__WINO_GAP) + th * tw * (CAE__WINO4_TILE(ci) + CAE__WINO4_TILE(co));
+    return f2 > f4 ? f2 : f4;
 }
 
-CONVAE_DEF void cae_conv2d_wino_kernel(float *U, const float *wt, int ci, int co)
+CONVAE_DEF void cae_conv2d_wino_kernel(int m, float *U, const float *wt, int ci, int co)
 {
     const float(*G)[3] = cae__wino_G;
     size_t i, o, n = (size_t)ci * co;
     int a, b, r, c;
+    if (m == 4) { /* in double, each value rounded once; 64 (input, output) pairs at a time, the
+                     pair innermost, so that the loops vectorise */
+        const double(*G4)[3] = cae__wino_G4;
+        double t[6][3][64];
+        size_t j, nj;
+        for (i = 0; i < n; i += nj) {
+            nj = n - i < 64 ? n - i : 64;
+            for (a = 0; a < 6; a++)
+                for (c = 0; c < 3; c++) {
+                    const float *g0 = wt + (size_t)c * n + i, *g1 = g0 + 3 * n, *g2 = g1 + 3 * n;
+                    for (j = 0; j < nj; j++) t[a][c][j] = G4[a][0] * g0[j] + G4[a][1] * g1[j] + G4[a][2] * g2[j];
+                }
+            for (a = 0; a < 6; a++)
+                for (b = 0; b < 6; b++) {
+                    float *u = U + (size_t)(a * 6 + b) * n + i;
+                    for (j = 0; j < nj; j++) u[j] = (float)(t[a][0][j] * G4[b][0] + t[a][1][j] * G4[b][1] + t[a][2][j] * G4[b][2]);
+                }
+        }
+        return;
+    }
     for (i = 0; i < (size_t)ci; i++)
         for (o = 0; o < (size_t)co; o++) {
             float g[3][3], t[4][3];
@@ -2441,10 +2485,11 @@ static size_t cae__conv_scratch(int h, int w, int ci, int co, int k)
     return pad > wi ? pad : wi;
 }
 
-/* the scratch, then room for the flipped kernel and both Winograd kernels */
+/* the scratch, then room for the flipped kernel, a Winograd kernel (36 planes at most) and a
+   weight gradient in F(2x2)'s domain (16) */
 CONVAE_DEF size_t cae_conv2d_work_floats(int h, int w, int ci, int co, int k)
 {
-    return cae__conv_scratch(h, w, ci, co, k) + (size_t)k * k * ci * co + 32 * (size_t)ci * co;
+    return cae__conv_scratch(h, w, ci, co, k) + (size_t)k * k * ci * co + 52 * (size_t)ci * co;
 }
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -2453,16 +2498,17 @@ CONVAE_DEF size_t cae_conv2d_work_floats(int h, int w, int ci, int co, int k)
 #define CAE__MAYBE_UNUSED
 #endif
 
-/* Zero-padded copy of one image for Winograd, one row/column before it and the rest after:
-   (2 th + 2) rows of (2 tw + 2) pixels, each row CAE__WINO_ROW floats long (a gap after it, so
-   that rows a multiple of 4 KiB long do not share cache sets); only the border is zeroed.
-   Returns the copy's end. (A build with no SIMD set has no use for it.) */
-#define CAE__WINO_ROW(w, ci) ((size_t)(2 * (((w) + 1) / 2) + 2) * (size_t)(ci) + CAE__WINO_GAP)
+/* Zero-padded copy of one image for Winograd F(m x m, 3x3), one row/column before it and the
+   rest after: (m th + 2) rows of (m tw + 2) pixels (th, tw: tiles down and across), each row
+   CAE__WINO_ROW floats long (a gap after it, so that rows a multiple of 4 KiB long do not share
+   cache sets); only the border is zeroed. Returns the copy's end. (A build with no SIMD set has
+   no use for it.) */
+#define CAE__WINO_ROW(w, ci, m) ((size_t)((m) * (((w) + (m)-1) / (m)) + 2) * (size_t)(ci) + CAE__WINO_GAP)
 
-CAE__MAYBE_UNUSED static float *cae__wino_pad(float *P, const float *in, int h, int w, int ci)
+CAE__MAYBE_UNUSED static float *cae__wino_pad(float *P, const float *in, int h, int w, int ci, int m)
 {
-    int ph = 2 * ((h + 1) / 2) + 2, y;
-    size_t row = CAE__WINO_ROW(w, ci), right = row - (size_t)(w + 1) * ci;
+    int ph = m * ((h + m - 1) / m) + 2, y;
+    size_t row = CAE__WINO_ROW(w, ci, m), right = row - (size_t)(w + 1) * ci;
     memset(P, 0, sizeof(float) * row);
     for (y = 0; y < h; y++) {
         float *d = P + (size_t)(y + 1) * row;
@@ -2560,7 +2606,8 @@ CONVAE_DEF void cae_conv2d_flip(float *wf, const float *wt, int ci, int co, int 
 struct cae_kernels {
     const char *name, *about;
     int (*usable)(void); /* the CPU runs this set */
-    int wino;            /* Winograd F(2x2,3x3) kernels are in the set */
+    int wino;            /* m of the set's Winograd forward F(m x m, 3x3), 2 or 4; 0: none (wino_dw
+                            works in F(2x2)'s domain whatever m is) */
     void (*conv)(float *out, const float *P, const float *wt, const float *bias, int h, int w, int ci, int co,
                  int k, int act);
     void (*wino_conv)(float *out, const float *in, const float *U, const float *bias, int h, int w, int ci, int co,
@@ -2857,8 +2904,8 @@ static CAE__AVX2_FN void cae__avx2_dw_co1(float *dw, const float *P, const float
 static CAE__AVX2_FN float *cae__avx2_wino_input(const float *in, int h, int w, int ci, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
-    size_t prow = CAE__WINO_ROW(w, ci);
-    float *P = work, *V = cae__wino_pad(P, in, h, w, ci);
+    size_t prow = CAE__WINO_ROW(w, ci, 2);
+    float *P = work, *V = cae__wino_pad(P, in, h, w, ci, 2);
     size_t vs = CAE__WINO_PLANE(T, ci); /* stride between tile positions */
     for (t = 0; t < T; t++) {
         const float *d = P + (size_t)(t / tw) * 2 * prow + (size_t)(t % tw) * 2 * ci;
@@ -3181,7 +3228,7 @@ static CAE__AVX2_FN void cae__avx2_bias_bwd(float *db, const float *dy, size_t n
 #endif /* CONVAE_NO_TRAIN */
 
 static const cae_kernels cae__set_avx2 = {
-    "avx2", "AVX2+FMA: 6x16 register tiles, Winograd F(2x2,3x3), 8-wide pooling and ReLU", cae__avx2_usable, 1,
+    "avx2", "AVX2+FMA: 6x16 register tiles, Winograd F(2x2,3x3), 8-wide pooling and ReLU", cae__avx2_usable, 2,
     cae__avx2_conv, cae__avx2_wino_conv, cae__avx2_maxpool_fwd, cae__avx2_upsample_fwd, cae__avx2_relu_fwd
     CAE__TRAIN_ENTRIES(cae__avx2_conv_dw, cae__avx2_wino_dw, cae__avx2_maxpool_bwd, cae__avx2_upsample_bwd,
                        cae__avx2_relu_bwd, cae__avx2_bias_bwd)};
@@ -3323,10 +3370,10 @@ static CAE__AVX512_FN void cae__avx512_fwd_8x32(float *const *op, const float *c
     cae__avx512_fwd_tile(8, 2, op, px, nr, wt, bias, ci, co, k, pwc, relu);
 }
 
-static CAE__AVX512_FN void cae__avx512_fwd_7x32(float *const *op, const float *const *px, int nr, const float *wt,
+static CAE__AVX512_FN void cae__avx512_fwd_4x32(float *const *op, const float *const *px, int nr, const float *wt,
                                                 const float *bias, int ci, int co, int k, int pwc, int relu)
 {
-    cae__avx512_fwd_tile(7, 2, op, px, nr, wt, bias, ci, co, k, pwc, relu);
+    cae__avx512_fwd_tile(4, 2, op, px, nr, wt, bias, ci, co, k, pwc, relu);
 }
 
 static CAE__AVX512_FN void cae__avx512_fwd_8x16(float *const *op, const float *const *px, int nr, const float *wt,
@@ -3550,92 +3597,101 @@ static CAE__AVX512_FN void cae__avx512_conv(float *out, const float *P, const fl
         }
 }
 
-/* V [T][16][ci] = Bt d B for every 4x4 input tile d of one image (ci % 16 == 0), tile after
-   tile (so each tile's 16 rows are written in one run), each tile CAE__WINO_TILE(ci) floats
-   after the last; returns V, which starts work. No padded copy: each tile reads the image
-   itself, its pixels outside the image through a zero mask (which loads nothing). */
-static CAE__AVX512_FN float *cae__avx512_wino_input(const float *in, int h, int w, int ci, float *work)
+/* F(4x4,3x3)'s Bt on six vectors, a column or a row of a 6x6 tile: Bt = [4 0 -5 0 1 0;
+   0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1] */
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_bt6(__m512 *o, const __m512 *d)
 {
-    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
-    float *V = work;
-    for (t = 0; t < T; t++) {
-        const float *q[4][4];
-        __mmask16 k[4][4];
-        int y0 = t / tw * 2 - 1, x0 = t % tw * 2 - 1;
-        for (r = 0; r < 4; r++)
-            for (xi = 0; xi < 4; xi++) {
-                int y = y0 + r, x = x0 + xi, inside = y >= 0 && y < h && x >= 0 && x < w;
-                q[r][xi] = inside ? in + ((size_t)y * w + x) * ci : in;
-                k[r][xi] = inside ? (__mmask16)0xFFFF : (__mmask16)0;
-            }
-        for (i = 0; i < ci; i += 16) {
-            __m512 s[4][4];
-            for (xi = 0; xi < 4; xi++) { /* Bt d, a column at a time: 20 registers live, not 32 */
-                __m512 q0 = _mm512_maskz_loadu_ps(k[0][xi], q[0][xi] + i), q1 = _mm512_maskz_loadu_ps(k[1][xi], q[1][xi] + i);
-                __m512 q2 = _mm512_maskz_loadu_ps(k[2][xi], q[2][xi] + i), q3 = _mm512_maskz_loadu_ps(k[3][xi], q[3][xi] + i);
-                s[0][xi] = _mm512_sub_ps(q0, q2);
-                s[1][xi] = _mm512_add_ps(q1, q2);
-                s[2][xi] = _mm512_sub_ps(q2, q1);
-                s[3][xi] = _mm512_sub_ps(q1, q3);
-            }
-            for (r = 0; r < 4; r++) { /* (Bt d) B: columns */
-                float *v = V + (size_t)t * CAE__WINO_TILE(ci) + (size_t)r * 4 * ci + i;
-                _mm512_storeu_ps(v, _mm512_sub_ps(s[r][0], s[r][2]));
-                _mm512_storeu_ps(v + ci, _mm512_add_ps(s[r][1], s[r][2]));
-                _mm512_storeu_ps(v + 2 * (size_t)ci, _mm512_sub_ps(s[r][2], s[r][1]));
-                _mm512_storeu_ps(v + 3 * (size_t)ci, _mm512_sub_ps(s[r][1], s[r][3]));
-            }
-        }
-    }
-    return V;
+    const __m512 f2 = _mm512_set1_ps(2.0f), f4 = _mm512_set1_ps(4.0f), f5 = _mm512_set1_ps(5.0f);
+    __m512 d34 = _mm512_add_ps(d[3], d[4]), d4m2 = _mm512_sub_ps(d[4], d[2]);
+    o[0] = _mm512_fmadd_ps(f4, d[0], _mm512_fnmadd_ps(f5, d[2], d[4]));
+    o[1] = _mm512_fnmadd_ps(f4, _mm512_add_ps(d[1], d[2]), d34);
+    o[2] = _mm512_fmadd_ps(f4, _mm512_sub_ps(d[1], d[2]), _mm512_sub_ps(d[4], d[3]));
+    o[3] = _mm512_fmadd_ps(f2, _mm512_sub_ps(d[3], d[1]), d4m2);
+    o[4] = _mm512_fmadd_ps(f2, _mm512_sub_ps(d[1], d[3]), d4m2);
+    o[5] = _mm512_fmadd_ps(f4, d[1], _mm512_fnmadd_ps(f5, d[3], d[5]));
 }
 
-/* one image: out [h,w,co] = act(bias + in (*) wt) with U = cae_conv2d_wino_kernel(wt) */
+/* F(4x4,3x3)'s At on six vectors: At = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_at6(__m512 *o, const __m512 *m)
+{
+    __m512 a12 = _mm512_add_ps(m[1], m[2]), s12 = _mm512_sub_ps(m[1], m[2]);
+    __m512 a34 = _mm512_add_ps(m[3], m[4]), s34 = _mm512_sub_ps(m[3], m[4]);
+    o[0] = _mm512_add_ps(_mm512_add_ps(m[0], a12), a34);
+    o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), s34, s12);
+    o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), a34, a12);
+    o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), s34, s12), m[5]);
+}
+
+/* one image, F(4x4,3x3): out [h,w,co] = act(bias + in (*) wt) with U = cae_conv2d_wino_kernel(4, wt);
+   ci % 8 == 0 (a last 8 channels under a mask), co % 16 == 0. V [T][36][ci] = Bt d B for every
+   6x6 input tile d, M [T][36][co] its 36 products with U, Y = At M A each 4x4 output tile */
 static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, const float *U, const float *bias,
                                                  int h, int w, int ci, int co, int act, float *work)
 {
-    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, R = T % 8 && T % 7 == 0 ? 7 : 8, t, o, xi, r;
-    float *V, *M;
-    if (ci % 16) { /* the input transform works 16 channels at a time */
-        cae__avx2_wino_conv(out, in, U, bias, h, w, ci, co, act, work);
-        return;
+    int tw = (w + 3) / 4, T = ((h + 3) / 4) * tw, t, i, o, xi, r, c;
+    size_t vt = CAE__WINO4_TILE(ci), mt = CAE__WINO4_TILE(co);
+    float *V = work, *M = V + (size_t)T * vt;
+    const __m512 z = _mm512_setzero_ps();
+    for (t = 0; t < T; t++) { /* input transform, 16 channels at a time, from the image itself */
+        const float *q[6][6];
+        int inside[6][6], y0 = t / tw * 4 - 1, x0 = t % tw * 4 - 1;
+        float *v = V + (size_t)t * vt;
+        for (r = 0; r < 6; r++)
+            for (c = 0; c < 6; c++) { /* pixels outside the image load as zeros, through a zero mask */
+                int y = y0 + r, x = x0 + c;
+                inside[r][c] = y >= 0 && y < h && x >= 0 && x < w;
+                q[r][c] = inside[r][c] ? in + ((size_t)y * w + x) * ci : in;
+            }
+        for (i = 0; i < ci; i += 16) {
+            __mmask16 k = ci - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
+            __m512 s[6][6], col[6], e[6];
+            for (c = 0; c < 6; c++) { /* Bt d, a column at a time */
+                for (r = 0; r < 6; r++) col[r] = _mm512_maskz_loadu_ps(inside[r][c] ? k : (__mmask16)0, q[r][c] + i);
+                cae__avx512_bt6(e, col);
+                for (r = 0; r < 6; r++) s[r][c] = e[r];
+            }
+            for (r = 0; r < 6; r++) { /* (Bt d) B, a row at a time */
+                cae__avx512_bt6(e, s[r]);
+                for (c = 0; c < 6; c++) _mm512_mask_storeu_ps(v + (size_t)(r * 6 + c) * ci + i, k, e[c]);
+            }
+        }
     }
-    V = cae__avx512_wino_input(in, h, w, ci, work);
-    M = V + (size_t)T * CAE__WINO_TILE(ci);
-    /* 16 products M[xi] = V[xi] U[xi] (row t of V[xi] at V + t*CAE__WINO_TILE(ci) + xi*ci, M
-       likewise): a 1x1 convolution over the tiles, in tiles of 7 or 8 rows (as T divides: 49
-       tiles of a 14x14 image, 16 of a 7x7 one) */
-    for (xi = 0; xi < 16; xi++)
+    /* 36 products M[xi] = V[xi] U[xi]: 1x1 convolutions over the tiles, 8 rows at a time (4
+       where no more than 4 are left: the 4 tiles of a 7x7 image) */
+    for (xi = 0; xi < 36; xi++)
         for (o = 0; o < co; o += o + 32 <= co ? 32 : 16)
-            for (t = 0; t < T; t += R) {
+            for (t = 0; t < T; t += 8) {
                 const float *px[8];
                 float *op[8];
-                int nr = T - t < R ? T - t : R;
-                cae__rows8(px, op, t, T, V + (size_t)xi * ci, CAE__WINO_TILE(ci), M + (size_t)xi * co, CAE__WINO_TILE(co), o);
-                if (o + 32 > co)
-                    cae__avx512_fwd_8x16(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
-                else if (R == 7)
-                    cae__avx512_fwd_7x32(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
+                const float *Ux = U + (size_t)xi * ci * co + o;
+                int nr = T - t < 8 ? T - t : 8;
+                cae__rows8(px, op, t, T, V + (size_t)xi * ci, vt, M + (size_t)xi * co, mt, o);
+                if (o + 32 > co && nr > 4)
+                    cae__avx512_fwd_8x16(op, px, nr, Ux, NULL, ci, co, 1, 0, 0);
+                else if (o + 32 > co)
+                    cae__avx512_fwd_tile(4, 1, op, px, nr, Ux, NULL, ci, co, 1, 0, 0);
+                else if (nr > 4)
+                    cae__avx512_fwd_8x32(op, px, nr, Ux, NULL, ci, co, 1, 0, 0);
                 else
-                    cae__avx512_fwd_8x32(op, px, nr, U + (size_t)xi * ci * co + o, NULL, ci, co, 1, 0, 0);
+                    cae__avx512_fwd_4x32(op, px, nr, Ux, NULL, ci, co, 1, 0, 0);
             }
-    /* output transform, bias and activation */
-    for (t = 0; t < T; t++) {
-        int ty = t / tw * 2, tx = t % tw * 2;
+    for (t = 0; t < T; t++) { /* output transform, bias and activation */
+        int ty = t / tw * 4, tx = t % tw * 4;
+        const float *m0 = M + (size_t)t * mt;
         for (o = 0; o < co; o += 16) {
-            __m512 m[16], s[2][4], b = bias ? _mm512_loadu_ps(bias + o) : _mm512_setzero_ps(), z = _mm512_setzero_ps();
-            for (xi = 0; xi < 16; xi++) m[xi] = _mm512_loadu_ps(M + (size_t)t * CAE__WINO_TILE(co) + (size_t)xi * co + o);
-            for (xi = 0; xi < 4; xi++) { /* At m: rows */
-                s[0][xi] = _mm512_add_ps(_mm512_add_ps(m[xi], m[4 + xi]), m[8 + xi]);
-                s[1][xi] = _mm512_sub_ps(_mm512_sub_ps(m[4 + xi], m[8 + xi]), m[12 + xi]);
+            __m512 s[4][6], col[6], e[4], b = bias ? _mm512_loadu_ps(bias + o) : z;
+            for (c = 0; c < 6; c++) { /* At m, a column at a time */
+                for (r = 0; r < 6; r++) col[r] = _mm512_loadu_ps(m0 + (size_t)(r * 6 + c) * co + o);
+                cae__avx512_at6(e, col);
+                for (r = 0; r < 4; r++) s[r][c] = e[r];
             }
-            for (r = 0; r < 2; r++) {
-                __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), b);
-                __m512 y1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), b);
-                if (act == CAE_ACT_RELU) y0 = CAE__MAX512(y0, z), y1 = CAE__MAX512(y1, z);
-                if (ty + r >= h) break;
-                _mm512_storeu_ps(out + ((size_t)(ty + r) * w + tx) * co + o, y0);
-                if (tx + 1 < w) _mm512_storeu_ps(out + ((size_t)(ty + r) * w + tx + 1) * co + o, y1);
+            for (r = 0; r < 4 && ty + r < h; r++) { /* (At m) A, a row at a time, clipped at the image's edge */
+                float *y = out + ((size_t)(ty + r) * w + tx) * co + o;
+                cae__avx512_at6(e, s[r]);
+                for (c = 0; c < 4 && tx + c < w; c++) {
+                    __m512 v = _mm512_add_ps(e[c], b);
+                    _mm512_storeu_ps(y + (size_t)c * co, act == CAE_ACT_RELU ? CAE__MAX512(v, z) : v);
+                }
             }
         }
     }
@@ -3900,6 +3956,47 @@ static CAE__AVX512_FN void cae__avx512_conv_dw(float *dwt, const float *P, const
         }
 }
 
+/* F(2x2,3x3), for the weight gradient: V [T][16][ci] = Bt d B for every 4x4 input tile d of one
+   image (ci % 16 == 0), tile after tile (so each tile's 16 rows are written in one run), each
+   tile CAE__WINO_TILE(ci) floats after the last; returns V, which starts work. No padded copy:
+   each tile reads the image itself, its pixels outside the image through a zero mask (which
+   loads nothing). */
+static CAE__AVX512_FN float *cae__avx512_wino_input(const float *in, int h, int w, int ci, float *work)
+{
+    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
+    float *V = work;
+    for (t = 0; t < T; t++) {
+        const float *q[4][4];
+        __mmask16 k[4][4];
+        int y0 = t / tw * 2 - 1, x0 = t % tw * 2 - 1;
+        for (r = 0; r < 4; r++)
+            for (xi = 0; xi < 4; xi++) {
+                int y = y0 + r, x = x0 + xi, inside = y >= 0 && y < h && x >= 0 && x < w;
+                q[r][xi] = inside ? in + ((size_t)y * w + x) * ci : in;
+                k[r][xi] = inside ? (__mmask16)0xFFFF : (__mmask16)0;
+            }
+        for (i = 0; i < ci; i += 16) {
+            __m512 s[4][4];
+            for (xi = 0; xi < 4; xi++) { /* Bt d, a column at a time: 20 registers live, not 32 */
+                __m512 q0 = _mm512_maskz_loadu_ps(k[0][xi], q[0][xi] + i), q1 = _mm512_maskz_loadu_ps(k[1][xi], q[1][xi] + i);
+                __m512 q2 = _mm512_maskz_loadu_ps(k[2][xi], q[2][xi] + i), q3 = _mm512_maskz_loadu_ps(k[3][xi], q[3][xi] + i);
+                s[0][xi] = _mm512_sub_ps(q0, q2);
+                s[1][xi] = _mm512_add_ps(q1, q2);
+                s[2][xi] = _mm512_sub_ps(q2, q1);
+                s[3][xi] = _mm512_sub_ps(q1, q3);
+            }
+            for (r = 0; r < 4; r++) { /* (Bt d) B: columns */
+                float *v = V + (size_t)t * CAE__WINO_TILE(ci) + (size_t)r * 4 * ci + i;
+                _mm512_storeu_ps(v, _mm512_sub_ps(s[r][0], s[r][2]));
+                _mm512_storeu_ps(v + ci, _mm512_add_ps(s[r][1], s[r][2]));
+                _mm512_storeu_ps(v + 2 * (size_t)ci, _mm512_sub_ps(s[r][2], s[r][1]));
+                _mm512_storeu_ps(v + 3 * (size_t)ci, _mm512_sub_ps(s[r][1], s[r][3]));
+            }
+        }
+    }
+    return V;
+}
+
 /* one image: dU [16][ci][co] += sum over tiles of V (x) dM, dM = A dY At the transformed 2x2
    tiles of the output gradient (zero past the image) */
 static CAE__AVX512_FN void cae__avx512_wino_dw(float *dU, const float *in, const float *dpre, int h, int w, int ci,
@@ -4044,7 +4141,10 @@ static CAE__AVX512_FN void cae__avx512_bias_bwd(float *db, const float *dy, size
 #endif /* CONVAE_NO_TRAIN */
 
 static const cae_kernels cae__set_avx512 = {
-    "avx512", "AVX-512F: 8x32 register tiles, Winograd F(2x2,3x3), 16-wide pooling and ReLU", cae__avx512_usable, 1,
+    "avx512",
+    "AVX-512F: 8x32 register tiles, Winograd F(4x4,3x3) forward and F(2x2,3x3) weight gradient, 16-wide pooling "
+    "and ReLU",
+    cae__avx512_usable, 4,
     cae__avx512_conv, cae__avx512_wino_conv, cae__avx512_maxpool_fwd, cae__avx512_upsample_fwd, cae__avx512_relu_fwd
     CAE__TRAIN_ENTRIES(cae__avx512_conv_dw, cae__avx512_wino_dw, cae__avx512_maxpool_bwd, cae__avx512_upsample_bwd,
                        cae__avx512_relu_bwd, cae__avx512_bias_bwd)};
@@ -4164,8 +4264,8 @@ static void cae__neon_conv(float *out, const float *P, const float *wt, const fl
 static float *cae__neon_wino_input(const float *in, int h, int w, int ci, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
-    size_t prow = CAE__WINO_ROW(w, ci), vs = CAE__WINO_PLANE(T, ci);
-    float *P = work, *V = cae__wino_pad(P, in, h, w, ci);
+    size_t prow = CAE__WINO_ROW(w, ci, 2), vs = CAE__WINO_PLANE(T, ci);
+    float *P = work, *V = cae__wino_pad(P, in, h, w, ci, 2);
     for (t = 0; t < T; t++) {
         const float *d = P + (size_t)(t / tw) * 2 * prow + (size_t)(t % tw) * 2 * ci;
         for (i = 0; i < ci; i += 4) {
@@ -4482,7 +4582,7 @@ static void cae__neon_bias_bwd(float *db, const float *dy, size_t n, int c)
 #endif /* CONVAE_NO_TRAIN */
 
 static const cae_kernels cae__set_neon = {
-    "neon", "AArch64 NEON: 6x16 register tiles, Winograd F(2x2,3x3), 4-wide pooling and ReLU", cae__neon_usable, 1,
+    "neon", "AArch64 NEON: 6x16 register tiles, Winograd F(2x2,3x3), 4-wide pooling and ReLU", cae__neon_usable, 2,
     cae__neon_conv, cae__neon_wino_conv, cae__neon_maxpool_fwd, cae__neon_upsample_fwd, cae__neon_relu_fwd
     CAE__TRAIN_ENTRIES(cae__neon_conv_dw, cae__neon_wino_dw, cae__neon_maxpool_bwd, cae__neon_upsample_bwd,
                        cae__neon_relu_bwd, cae__neon_bias_bwd)};
@@ -4568,7 +4668,7 @@ static const cae_kernels *cae__ks(const cae_kernels *ks)
 
 CONVAE_DEF int cae_conv2d_wino(const cae_kernels *ks, int ci, int co, int k)
 {
-    return cae__ks(ks)->wino && cae__wino_shape(ci, co, k);
+    return cae__wino_shape(ci, co, k) ? cae__ks(ks)->wino : 0;
 }
 
 CONVAE_DEF void cae_conv2d_forward1(const cae_kernels *ks, float *out, const float *in, const float *wt,
@@ -4614,7 +4714,7 @@ CONVAE_DEF void cae_conv2d_forward(const cae_kernels *ks, float *out, const floa
 {
     float *U = work + cae__conv_scratch(h, w, ci, co, k) + (size_t)k * k * ci * co;
     int b, wino = cae_conv2d_wino(ks, ci, co, k);
-    if (wino) cae_conv2d_wino_kernel(U, wt, ci, co);
+    if (wino) cae_conv2d_wino_kernel(wino, U, wt, ci, co);
     for (b = 0; b < n; b++)
         cae_conv2d_forward1(ks, out + (size_t)b * h * w * co, in + (size_t)b * h * w * ci, wt, wino ? U : NULL, bias,
                             h, w, ci, co, k, act, work);
@@ -4626,10 +4726,10 @@ CONVAE_DEF void cae_conv2d_backward(const cae_kernels *ks, float *din, float *dw
                                     float *work)
 {
     float *wf = work + cae__conv_scratch(h, w, ci, co, k), *U = wf + (size_t)k * k * ci * co;
-    float *dU = dwt && cae_conv2d_wino(ks, ci, co, k) ? U + (size_t)16 * ci * co : NULL;
+    float *dU = dwt && cae_conv2d_wino(ks, ci, co, k) ? U + (size_t)36 * ci * co : NULL;
     int b, wino_din = cae_conv2d_wino(ks, co, ci, k);
     cae_conv2d_flip(wf, wt, ci, co, k);
-    if (wino_din) cae_conv2d_wino_kernel(U, wf, co, ci);
+    if (wino_din) cae_conv2d_wino_kernel(wino_din, U, wf, co, ci);
     if (dU) memset(dU, 0, sizeof(float) * 16 * (size_t)ci * co);
     for (b = 0; b < n; b++)
         cae_conv2d_backward1(ks, din ? din + (size_t)b * h * w * ci : NULL, dwt, dU, dbias,
@@ -4931,7 +5031,7 @@ static int cae__plan(cae_net *net, int h, int w, int c, const cae_layer_spec *sp
             L->poff = net->nparams;
             L->nparams = (size_t)L->k * L->k * c * L->oc + (size_t)L->oc;
             L->wino_off = net->nwino;
-            if (cae__wino_shape(c, L->oc, L->k)) net->nwino += cae__up64((size_t)16 * c * L->oc);
+            if (cae__wino_shape(c, L->oc, L->k)) net->nwino += cae__up64((size_t)36 * c * L->oc);
             net->nparams += L->nparams;
             wk = cae__conv_scratch(h, w, c, L->oc, L->k);
             if (wk > work) work = wk;
@@ -4964,8 +5064,8 @@ static void cae__net_wino(const cae_net *net, float *wino)
     int l;
     for (l = 0; l < net->nlayers; l++) {
         const cae_layer *L = net->layer + l;
-        if (L->kind == CAE_CONV2D && cae__wino_shape(L->c, L->oc, L->k))
-            cae_conv2d_wino_kernel(wino + L->wino_off, net->param + L->poff, L->c, L->oc);
+        if (L->kind == CAE_CONV2D && net->wino_m && cae__wino_shape(L->c, L->oc, L->k))
+            cae_conv2d_wino_kernel(net->wino_m, wino + L->wino_off, net->param + L->poff, L->c, L->oc);
     }
 }
 
@@ -5003,6 +5103,7 @@ static int cae__net_alloc(cae_net *net, int h, int w, int c, const cae_layer_spe
     net->param = *param;
     net->wino = net->nwino ? *param + cae__up64(net->nparams) : NULL;
     net->ks = ks;
+    net->wino_m = ks->wino;
     return CAE_OK;
 }
 
@@ -5055,6 +5156,19 @@ CONVAE_DEF void cae_net_free(cae_net *net)
     memset(net, 0, sizeof *net);
 }
 
+CONVAE_DEF int cae_net_set_kernels(cae_net *net, const cae_kernels *ks, cae_err *e)
+{
+    if (!net) return cae__fail(e, CAE_ERR_ARG, "net: NULL net");
+    ks = cae__ks(ks);
+    if (!ks->usable()) return cae__fail(e, CAE_ERR_ARG, "net: kernel set \"%s\" does not run on this CPU", ks->name);
+    net->ks = ks;
+    if (net->own && net->wino && net->wino_m != ks->wino) { /* the net's own memory: remade for ks */
+        net->wino_m = ks->wino;
+        cae__net_wino(net, cae__align64(net->own) + cae__up64(net->nparams));
+    }
+    return CAE_OK;
+}
+
 CONVAE_DEF int cae_net_find(const cae_net *net, const char *name)
 {
     int l;
@@ -5077,7 +5191,9 @@ static void cae__layer_forward(const cae_net *net, const cae_layer *L, const flo
     switch (L->kind) {
     case CAE_CONV2D: {
         const float *wt = net->param + L->poff, *b = wt + (L->nparams - (size_t)L->oc);
-        const float *U = net->wino && cae__wino_shape(L->c, L->oc, L->k) ? net->wino + L->wino_off : NULL;
+        const float *U = net->wino && net->wino_m && net->wino_m == cae_conv2d_wino(ks, L->c, L->oc, L->k)
+                             ? net->wino + L->wino_off
+                             : NULL;
         if (L->act == CAE_ACT_SIGMOID && logit) {
             cae_conv2d_forward1(ks, logit, in, wt, U, b, L->h, L->w, L->c, L->oc, L->k, CAE_ACT_NONE, work);
             cae_sigmoid_forward(out, logit, on);
@@ -5535,10 +5651,10 @@ CONVAE_DEF int cae_qnet_encode(const cae_qnet *q, int layer, const float *x, sig
 /* ================================================================ the trainer */
 #ifndef CONVAE_NO_TRAIN
 
-/* where the trainer keeps a layer's things: in each slot's workspace the layer's output, its
-   argmax (max-pooling) and its logits (a conv with a sigmoid); among the derived kernels the
-   flipped kernel and its Winograd transform (for the input gradient); among the gradients its
-   Winograd-domain kernel gradient */
+/* where the trainer keeps a layer's things: for each image of a slice, in a thread's workspace,
+   the layer's output, its argmax (max-pooling) and its logits (a conv with a sigmoid); among the
+   derived kernels the flipped kernel and its Winograd transform (for the input gradient); among
+   the gradients its Winograd-domain kernel gradient */
 typedef struct cae__tlayer {
     size_t out_off, arg_off, logit_off, flip_off, wino_flip_off, du_off;
 } cae__tlayer;
@@ -5550,10 +5666,12 @@ struct cae_trainer {
     float *wino, *wflip;         /* the net's Winograd kernels; flipped kernels and their transforms */
     size_t ndu;                  /* Winograd-domain kernel gradients, after the parameters' */
     int max_batch, threads, nslots;
+    int nws, group;              /* workspaces (one a thread, at most nslots); images a slice at most */
     size_t bytes;                /* of the allocation */
     float *slot_grad;            /* nslots x (nparams + ndu) partial gradients */
-    float *ws;                   /* nslots x ws_floats: one image's activations, gradients, scratch */
-    size_t ws_floats, ws_grad, ws_work;
+    float *ws;                   /* nws x ws_floats: a slice's images, then a convolution's scratch */
+    size_t img_floats;           /* one image's activations and its two gradient buffers */
+    size_t ws_floats, ws_grad, ws_work; /* of a workspace; ws_grad: in an image's part */
     double *slot_loss;           /* nslots */
     cae_adam adam;
 };
@@ -5583,12 +5701,13 @@ static size_t cae__trainer_plan(cae_trainer *t)
         T->flip_off = flips;
         flips += cae__up64((size_t)L->k * L->k * L->c * L->oc);
         T->wino_flip_off = flips;
-        if (cae__wino_shape(L->oc, L->c, L->k)) flips += cae__up64((size_t)16 * L->c * L->oc);
+        if (cae_conv2d_wino(net->ks, L->oc, L->c, L->k)) flips += cae__up64((size_t)36 * L->c * L->oc);
         T->du_off = t->ndu;
-        if (cae__wino_shape(L->c, L->oc, L->k)) t->ndu += cae__up64((size_t)16 * L->c * L->oc);
+        if (cae_conv2d_wino(net->ks, L->c, L->oc, L->k)) t->ndu += cae__up64((size_t)16 * L->c * L->oc);
     }
     t->ws_grad = ws;
-    t->ws_work = ws + 2 * cae__up64(net->maxact);
+    t->img_floats = ws + 2 * cae__up64(net->maxact);
+    t->ws_work = (size_t)t->group * t->img_floats;
     t->ws_floats = t->ws_work + cae__up64(net->work);
     return flips;
 }
@@ -5605,8 +5724,8 @@ static void cae__trainer_derive(cae_trainer *t)
         float *wf = t->wflip + t->lay[l].flip_off;
         if (L->kind != CAE_CONV2D) continue;
         cae_conv2d_flip(wf, t->param + L->poff, L->c, L->oc, L->k);
-        if (cae__wino_shape(L->oc, L->c, L->k))
-            cae_conv2d_wino_kernel(t->wflip + t->lay[l].wino_flip_off, wf, L->oc, L->c);
+        if (cae_conv2d_wino(net->ks, L->oc, L->c, L->k))
+            cae_conv2d_wino_kernel(net->ks->wino, t->wflip + t->lay[l].wino_flip_off, wf, L->oc, L->c);
     }
 }
 
@@ -5615,7 +5734,7 @@ CONVAE_DEF int cae_trainer_create(cae_trainer **out, const cae_net *net, int max
     cae_trainer plan, *t;
     size_t head = cae__up64((sizeof(cae_trainer) + sizeof(float) - 1) / sizeof(float)), total, bytes, nflip, np;
     float *f;
-    int nslots = max_batch < CONVAE_SLOTS ? max_batch : CONVAE_SLOTS;
+    int nslots = max_batch < CONVAE_SLOTS ? max_batch : CONVAE_SLOTS, nws = cae__max_threads();
     if (!out) return cae__fail(e, CAE_ERR_ARG, "trainer: no place to put it");
     *out = NULL;
     if (!net || !net->nlayers || !net->param) return cae__fail(e, CAE_ERR_ARG, "trainer: no net");
@@ -5624,19 +5743,23 @@ CONVAE_DEF int cae_trainer_create(cae_trainer **out, const cae_net *net, int max
     if (max_batch < 1 || max_batch > (1 << 20))
         return cae__fail(e, CAE_ERR_ARG, "trainer: batch size %d, must be 1..%d", max_batch, 1 << 20);
     memset(&plan, 0, sizeof plan);
+    plan.group = (max_batch + nslots - 1) / nslots;
+    plan.nws = nws < 1 ? 1 : nws > nslots ? nslots : nws;
     plan.net = *net;
     plan.net.ks = cae__ks(net->ks);
+    plan.net.wino_m = plan.net.ks->wino; /* its own Winograd kernels are made for its set */
     plan.net.own = NULL;
     nflip = cae__trainer_plan(&plan);
     np = cae__up64(net->nparams);
     /* params, grads (+ Winograd-domain), m, v; derived kernels; per-slot gradients, workspaces
        and losses; 16 floats to align the arrays after the struct to 64 bytes */
-    total = head + 4 * np + plan.ndu + net->nwino + nflip + (size_t)nslots * (np + plan.ndu + plan.ws_floats) +
-            2 * (size_t)nslots + 16;
+    total = head + 4 * np + plan.ndu + net->nwino + nflip + (size_t)nslots * (np + plan.ndu) +
+            (size_t)plan.nws * plan.ws_floats + 2 * (size_t)nslots + 16;
     bytes = cae__mul(total, sizeof(float));
     /* the same sum in double: on a 32-bit host the size_t one can wrap */
     if (((double)head + 4.0 * (double)np + (double)plan.ndu + (double)net->nwino + (double)nflip +
-         (double)nslots * ((double)np + (double)plan.ndu + (double)plan.ws_floats) + 2.0 * nslots + 16) * sizeof(float) >
+         (double)nslots * ((double)np + (double)plan.ndu) + (double)plan.nws * (double)plan.ws_floats + 2.0 * nslots +
+         16) * sizeof(float) >
         (double)CONVAE_MAX_BYTES)
         bytes = 0;
     if (!bytes || total < plan.ws_floats || bytes > CONVAE_MAX_BYTES)
@@ -5657,7 +5780,7 @@ CONVAE_DEF int cae_trainer_create(cae_trainer **out, const cae_net *net, int max
     t->wflip = f, f += nflip;
     t->nslots = nslots;
     t->slot_grad = f, f += (size_t)nslots * (np + t->ndu);
-    t->ws = f, f += (size_t)nslots * t->ws_floats;
+    t->ws = f, f += (size_t)t->nws * t->ws_floats;
     t->slot_loss = (double *)(void *)f; /* 8-byte aligned: every size before it is a multiple of 16 floats */
     t->max_batch = max_batch;
     t->bytes = bytes;
@@ -5716,62 +5839,70 @@ CONVAE_DEF int cae_trainer_set_params(cae_trainer *t, const float *param, size_t
     return CAE_OK;
 }
 
-/* One image forward through every layer, keeping what backward needs in the slot's ws. */
-static void cae__trainer_forward1(const cae_trainer *t, float *ws, const float *x)
+/* Images x[0..n) (in_n floats apart) forward, layer after layer (each layer's kernels stay in
+   the caches over the images), keeping what backward needs: image i's part of the workspace ws
+   starts at ws + i * img_floats. */
+static void cae__trainer_forward(const cae_trainer *t, float *ws, const float *x, size_t in_n, int n)
 {
     const cae_net *net = &t->net;
-    const float *in = x;
-    int l;
+    int l, i;
     for (l = 0; l < net->nlayers; l++) {
         const cae_layer *L = net->layer + l;
         const cae__tlayer *T = t->lay + l;
-        float *out = ws + T->out_off;
-        cae__layer_forward(net, L, in, out, L->kind == CAE_CONV2D && L->act == CAE_ACT_SIGMOID ? ws + T->logit_off : NULL,
-                           L->kind == CAE_MAXPOOL2D ? (int *)(void *)(ws + T->arg_off) : NULL, ws + t->ws_work);
-        in = out;
+        for (i = 0; i < n; i++) {
+            float *img = ws + (size_t)i * t->img_floats;
+            const float *in = l ? img + t->lay[l - 1].out_off : x + (size_t)i * in_n;
+            cae__layer_forward(net, L, in, img + T->out_off,
+                               L->kind == CAE_CONV2D && L->act == CAE_ACT_SIGMOID ? img + T->logit_off : NULL,
+                               L->kind == CAE_MAXPOOL2D ? (int *)(void *)(img + T->arg_off) : NULL, ws + t->ws_work);
+        }
     }
 }
 
-/* Backward pass of one image whose output gradient is in the first gradient buffer (w.r.t. the
-   logits when fused); adds the parameter gradients into dp. */
-static void cae__trainer_backward1(const cae_trainer *t, float *ws, const float *x, int fused, float *dp)
+/* Backward pass of the n images, layer after layer, each image's output gradient in its first
+   gradient buffer (w.r.t. the logits when fused); adds the parameter gradients into dp, image
+   after image within each layer: per parameter, the order of a pass image after image. */
+static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *x, size_t in_n, int n, int fused,
+                                  float *dp)
 {
     const cae_net *net = &t->net;
     const cae_kernels *ks = net->ks;
-    float *g = ws + t->ws_grad, *h = g + (t->ws_work - t->ws_grad) / 2, *tmp;
-    int l;
+    size_t half = (t->img_floats - t->ws_grad) / 2, g_off = t->ws_grad, h_off = g_off + half, tmp;
+    int l, i;
     for (l = net->nlayers - 1; l >= 0; l--) {
         const cae_layer *L = net->layer + l;
         const cae__tlayer *T = t->lay + l;
-        const float *in = l ? ws + t->lay[l - 1].out_off : x, *y = ws + T->out_off;
         size_t on = (size_t)L->oh * L->ow * L->oc;
-        float *din = l ? h : NULL;
         int skip_act = fused && l == net->nlayers - 1;
-        switch (L->kind) {
-        case CAE_CONV2D: {
-            size_t nk = L->nparams - (size_t)L->oc;
-            const float *Uf = cae__wino_shape(L->oc, L->c, L->k) ? t->wflip + T->wino_flip_off : NULL;
-            if (L->act == CAE_ACT_RELU) ks->relu_bwd(g, g, y, on);
-            if (L->act == CAE_ACT_SIGMOID && !skip_act) cae_sigmoid_backward(g, g, y, on);
-            cae_conv2d_backward1(ks, din, dp + L->poff, dp + cae__up64(net->nparams) + T->du_off, dp + L->poff + nk, g,
-                                 in, t->wflip + T->flip_off, Uf, L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
-            break;
+        for (i = 0; i < n; i++) {
+            float *img = ws + (size_t)i * t->img_floats, *g = img + g_off, *din = l ? img + h_off : NULL;
+            const float *in = l ? img + t->lay[l - 1].out_off : x + (size_t)i * in_n, *y = img + T->out_off;
+            switch (L->kind) {
+            case CAE_CONV2D: {
+                size_t nk = L->nparams - (size_t)L->oc;
+                const float *Uf = cae_conv2d_wino(ks, L->oc, L->c, L->k) ? t->wflip + T->wino_flip_off : NULL;
+                if (L->act == CAE_ACT_RELU) ks->relu_bwd(g, g, y, on);
+                if (L->act == CAE_ACT_SIGMOID && !skip_act) cae_sigmoid_backward(g, g, y, on);
+                cae_conv2d_backward1(ks, din, dp + L->poff, dp + cae__up64(net->nparams) + T->du_off, dp + L->poff + nk,
+                                     g, in, t->wflip + T->flip_off, Uf, L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
+                break;
+            }
+            case CAE_MAXPOOL2D:
+                if (din) ks->maxpool_bwd(din, g, (const int *)(const void *)(img + T->arg_off), 1, L->h, L->w, L->c);
+                break;
+            case CAE_UPSAMPLE2D:
+                if (din) ks->upsample_bwd(din, g, 1, L->h, L->w, L->c);
+                break;
+            case CAE_RELU:
+                if (din) ks->relu_bwd(din, g, y, on);
+                break;
+            default:
+                if (skip_act) break; /* g already holds the gradient w.r.t. the logits */
+                if (din) cae_sigmoid_backward(din, g, y, on);
+                break;
+            }
         }
-        case CAE_MAXPOOL2D:
-            if (din) ks->maxpool_bwd(din, g, (const int *)(const void *)(ws + T->arg_off), 1, L->h, L->w, L->c);
-            break;
-        case CAE_UPSAMPLE2D:
-            if (din) ks->upsample_bwd(din, g, 1, L->h, L->w, L->c);
-            break;
-        case CAE_RELU:
-            if (din) ks->relu_bwd(din, g, y, on);
-            break;
-        default:
-            if (skip_act) continue; /* g already holds the gradient w.r.t. the logits */
-            if (din) cae_sigmoid_backward(din, g, y, on);
-            break;
-        }
-        tmp = g, g = h, h = tmp;
+        if (!(skip_act && L->kind == CAE_SIGMOID)) tmp = g_off, g_off = h_off, h_off = tmp;
     }
 }
 
@@ -5789,22 +5920,28 @@ static void cae__step_slot(void *ctx, int s, int thread)
     cae__stepjob *j = (cae__stepjob *)ctx;
     cae_trainer *t = j->t;
     const cae_net *net = &t->net;
-    float *ws = t->ws + (size_t)s * t->ws_floats, *dp = t->slot_grad + (size_t)s * j->stride;
+    float *ws = t->ws + (size_t)thread * t->ws_floats, *dp = t->slot_grad + (size_t)s * j->stride;
     const cae__tlayer *T = t->lay + net->nlayers - 1;
-    const float *last_in = net->nlayers > 1 ? ws + t->lay[net->nlayers - 2].out_off : NULL;
-    int i, lo, hi;
+    const float *x;
+    int i, lo, hi, fused = 0;
     double ls = 0.0;
-    (void)thread;
     cae__slot_range(j->n, t->nslots, s, &lo, &hi);
-    if (lo < hi) memset(dp, 0, sizeof(float) * j->stride);
-    for (i = lo; i < hi; i++) {
-        const float *xi = j->x + (size_t)i * j->in_n;
-        const float *z = cae__logits(net, last_in ? last_in : xi, ws + T->logit_off);
-        cae__trainer_forward1(t, ws, xi);
-        ls += cae__loss1(ws + T->out_off, j->loss == CAE_LOSS_BCE ? z : NULL, j->target + (size_t)i * j->out_n,
-                         j->out_n, j->loss, ws + t->ws_grad, j->scale);
-        cae__trainer_backward1(t, ws, xi, j->loss == CAE_LOSS_BCE && z, dp);
+    if (lo >= hi) {
+        t->slot_loss[s] = 0.0;
+        return;
     }
+    memset(dp, 0, sizeof(float) * j->stride);
+    x = j->x + (size_t)lo * j->in_n;
+    cae__trainer_forward(t, ws, x, j->in_n, hi - lo);
+    for (i = 0; i < hi - lo; i++) {
+        float *img = ws + (size_t)i * t->img_floats;
+        const float *last_in = net->nlayers > 1 ? img + t->lay[net->nlayers - 2].out_off : x + (size_t)i * j->in_n;
+        const float *z = cae__logits(net, last_in, img + T->logit_off);
+        fused = j->loss == CAE_LOSS_BCE && z;
+        ls += cae__loss1(img + T->out_off, j->loss == CAE_LOSS_BCE ? z : NULL, j->target + (size_t)(lo + i) * j->out_n,
+                         j->out_n, j->loss, img + t->ws_grad, j->scale);
+    }
+    cae__trainer_backward(t, ws, x, j->in_n, hi - lo, fused, dp);
     t->slot_loss[s] = ls;
 }
 
@@ -5831,6 +5968,7 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
     j.stride = cae__slot_stride(t);
     j.scale = (float)(1.0 / ((double)j.n * (double)j.out_n));
     nt = t->threads > 0 ? t->threads : cae__max_threads();
+    if (nt > t->nws) nt = t->nws; /* one workspace a thread */
     cae__slices(t->nslots, nt, cae__step_slot, &j);
     /* sum the slot gradients in slot order, 0 + s0 + s1 + ... for each value: the same bits
        for any thread count; blocks of 1024 values, each added slot by slot, vectorise */
@@ -6033,8 +6171,8 @@ CONVAE_DEF int cae_net_load_mem(cae_net *net, const void *buf, size_t len, const
     rc = cae__net_alloc(net, (int)h, (int)w, (int)c, specs, (int)nl, &param, &ce);
     if (rc) return cae__fail(e, rc, "%s: %s", name, ce.msg);
     cae__get_floats(param, p, net->nparams);
+    net->ks = ks, net->wino_m = ks->wino;
     if (net->wino) cae__net_wino(net, param + cae__up64(net->nparams));
-    net->ks = ks;
     return CAE_OK;
 }
 
@@ -6369,11 +6507,16 @@ CONVAE_DEF size_t cae_net_summary(const cae_net *m, const char *title, char *buf
 #endif /* CONVAE_IMPLEMENTATION */
 
 /* Change log
-   0.3.1  2026-12-04  cae_bias_backward/_ref (the bias gradient through the kernel sets, the same
-                      bits); cae_trainer_moments (for tools/convae_cuda.cu's trainer). The AVX-512
-                      set: one-channel first and last layers in registers, Winograd tiles a gap
-                      apart, its input transform without a padded copy (training 1.46x the AVX2
-                      set's, was 1.32x).
+   0.4.0  2026-12-04  The AVX-512 set's forward pass and input gradient by Winograd F(4x4,3x3):
+                      cae_conv2d_wino gives the m of F(m x m, 3x3) a set uses (2 or 4, 0: none),
+                      cae_conv2d_wino_kernel takes m; a net keeps the Winograd kernels of its set's
+                      m (cae_net.wino_m), cae_net_set_kernels remakes them for another set. The
+                      trainer takes a slice's images through a layer before the next, on one
+                      workspace a thread. cae_bias_backward/_ref (the bias gradient through the
+                      kernel sets, the same bits); cae_trainer_moments (for tools/convae_cuda.cu's
+                      trainer). The AVX-512 set: one-channel first and last layers in registers,
+                      Winograd tiles a gap apart, input transforms without a padded copy
+                      (training 1.57x the AVX2 set's, was 1.32x).
    0.3.0  2026-12-02  checkpoints (cae_trainer_save/_load/_write_state/_read_state: resuming gives
                       the same bits); .npy/.npz reader and writer (cae_npy_*, cae_npz_*);
                       cae_arch_parse and CAE_LAB_ARCH; cae_write_file fsyncs before the rename.

@@ -784,7 +784,7 @@ static void test_layer_gradients(void)
     const cae_kernels *ks;
     cae_rng r = cae_rng_seed(2);
     gstat conv_st, simple_st;
-    char sum[900];
+    char sum[1200];
     size_t len;
     int a, si;
     group_begin("gradients");
@@ -817,7 +817,7 @@ static void test_layer_gradients(void)
 typedef struct maxerr {
     double abs;   /* largest |fast - ref| */
     double ratio; /* largest |fast - ref| / (1e-5 + 1e-4*|ref|) */
-    double sum_ratio; /* dwt, dbias: largest |fast - ref| / (2^-24 * sum of |terms|) */
+    double sum_ratio; /* largest |fast - ref| / (2^-24 * sum of |terms|) */
 } maxerr;
 
 /* fast vs ref within 1e-5 + 1e-4*|ref|. dwt and dbias are float sums over every pixel of the
@@ -875,6 +875,39 @@ static void conv_abs_sums(double *Sw, double *Sb, const float *in, const float *
             }
 }
 
+/* Sf for the forward pass's output [n,h,w,co] and Sd for the input gradient [n,h,w,ci]: the sums
+   of |terms| each output adds (|bias| first). A Winograd set's rounding grows with them, not with
+   the result, which may cancel to near zero: F(4x4,3x3)'s transforms scale by up to 8 and 1/24. */
+static void conv_abs_sums_io(double *Sf, double *Sd, const float *in, const float *wt, const float *bias,
+                             const float *dpre, int n, int h, int w, int ci, int co, int k)
+{
+    int b, y, x, kh, kw, i, o, p = (k - 1) / 2;
+    size_t j;
+    for (j = 0; j < (size_t)n * h * w * ci; j++) Sd[j] = 0.0;
+    for (b = 0; b < n; b++)
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++) {
+                double *f = Sf + (((size_t)b * h + y) * w + x) * co;
+                const float *g = dpre + (((size_t)b * h + y) * w + x) * co;
+                for (o = 0; o < co; o++) f[o] = fabs(bias[o]);
+                for (kh = 0; kh < k; kh++)
+                    for (kw = 0; kw < k; kw++) {
+                        int iy = y + kh - p, ix = x + kw - p;
+                        const float *a, *wk = wt + (size_t)(kh * k + kw) * ci * co;
+                        double *d;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                        a = in + (((size_t)b * h + iy) * w + ix) * ci;
+                        d = Sd + (((size_t)b * h + iy) * w + ix) * ci;
+                        for (i = 0; i < ci; i++)
+                            for (o = 0; o < co; o++) {
+                                double wv = fabs(wk[(size_t)i * co + o]);
+                                f[o] += fabs(a[i]) * wv;
+                                d[i] += fabs(g[o]) * wv;
+                            }
+                    }
+            }
+}
+
 /* One shape: the _ref forward and backward once, then every usable set held to them (me[si]:
    the worst differences of set si). */
 static void fast_vs_ref_case(int n, int h, int w, int ci, int co, int k, int act, int nullcheck, cae_rng *r,
@@ -885,7 +918,7 @@ static void fast_vs_ref_case(int n, int h, int w, int ci, int co, int k, int act
     float *in = fbuf(nin), *wt = fbuf(nw), *bias = fbuf((size_t)co), *o1 = fbuf(nout), *o2 = fbuf(nout);
     float *dpre = fbuf(nout), *din1 = fbuf(nin), *din2 = fbuf(nin), *work = fbuf(wk);
     float *dw0 = fbuf(nw), *dw1, *dw2 = fbuf(nw), *db0 = fbuf((size_t)co), *db1, *db2 = fbuf((size_t)co);
-    double *Sw, *Sb;
+    double *Sw, *Sb, *Sf = (double *)xmalloc(nout * sizeof(double)), *Sd = (double *)xmalloc(nin * sizeof(double));
     const cae_kernels *ks;
     char what[160];
     float s = sqrtf(3.0f / (float)(ci * k * k));
@@ -899,6 +932,7 @@ static void fast_vs_ref_case(int n, int h, int w, int ci, int co, int k, int act
     dw1 = fcopy(dw0, nw), db1 = fcopy(db0, (size_t)co);
     Sw = (double *)xmalloc(nw * sizeof(double)), Sb = (double *)xmalloc((size_t)co * sizeof(double));
     conv_abs_sums(Sw, Sb, in, dpre, dw0, db0, n, h, w, ci, co, k);
+    conv_abs_sums_io(Sf, Sd, in, wt, bias, dpre, n, h, w, ci, co, k);
     cae_conv2d_forward_ref(o1, in, wt, bias, n, h, w, ci, co, k, act);
     cae_conv2d_backward_ref(din1, dw1, db1, dpre, in, wt, n, h, w, ci, co, k);
     for (si = 0; si < TEST_MAX_SETS && (ks = cae_kernels_get(si)) != NULL; si++) {
@@ -907,13 +941,13 @@ static void fast_vs_ref_case(int n, int h, int w, int ci, int co, int k, int act
         for (i = 0; i < nout; i++) o2[i] = 1e6f;
         cae_conv2d_forward(ks, o2, in, wt, bias, n, h, w, ci, co, k, act, work);
         snprintf(what, sizeof what, "%s forward n%d %dx%d ci%d co%d k%d act%d", nm, n, h, w, ci, co, k, act);
-        compare_arrays(what, o2, o1, NULL, nout, mf + si);
+        compare_arrays(what, o2, o1, Sf, nout, mf + si);
         for (i = 0; i < nin; i++) din2[i] = 1e6f;
         memcpy(dw2, dw0, nw * sizeof(float));
         memcpy(db2, db0, (size_t)co * sizeof(float));
         cae_conv2d_backward(ks, din2, dw2, db2, dpre, in, wt, n, h, w, ci, co, k, work);
         snprintf(what, sizeof what, "%s backward din n%d %dx%d ci%d co%d k%d", nm, n, h, w, ci, co, k);
-        compare_arrays(what, din2, din1, NULL, nin, mb + si);
+        compare_arrays(what, din2, din1, Sd, nin, mb + si);
         snprintf(what, sizeof what, "%s backward dwt n%d %dx%d ci%d co%d k%d", nm, n, h, w, ci, co, k);
         compare_arrays(what, dw2, dw1, Sw, nw, mw + si);
         snprintf(what, sizeof what, "%s backward dbias n%d %dx%d ci%d co%d k%d", nm, n, h, w, ci, co, k);
@@ -936,7 +970,7 @@ static void fast_vs_ref_case(int n, int h, int w, int ci, int co, int k, int act
         }
     }
     free(in), free(wt), free(bias), free(o1), free(o2), free(dpre), free(din1), free(din2), free(work);
-    free(dw0), free(dw1), free(dw2), free(db0), free(db1), free(db2), free(Sw), free(Sb);
+    free(dw0), free(dw1), free(dw2), free(db0), free(db1), free(db2), free(Sw), free(Sb), free(Sf), free(Sd);
 }
 
 static void test_fast_vs_ref(void)
@@ -949,7 +983,7 @@ static void test_fast_vs_ref(void)
     cae_rng r = cae_rng_seed(3);
     maxerr mf[TEST_MAX_SETS], mb[TEST_MAX_SETS], mw[TEST_MAX_SETS];
     const cae_kernels *set;
-    char sum[900];
+    char sum[1200];
     size_t len = 0;
     int i, si, cases = 0;
     memset(mf, 0, sizeof mf);
@@ -998,11 +1032,13 @@ static void test_fast_vs_ref(void)
     for (si = 0; si < TEST_MAX_SETS && (set = cae_kernels_get(si)) != NULL && len < sizeof sum; si++)
         if (cae_kernels_usable(set))
             len += (size_t)snprintf(sum + len, sizeof sum - len,
-                                    "%s%s: forward %.3g (%.3f), din %.3g (%.3f), dwt/dbias %.3g (%.3f; %.2f ulps)",
-                                    len ? "; " : "", cae_kernels_name(set), mf[si].abs, mf[si].ratio, mb[si].abs,
-                                    mb[si].ratio, mw[si].abs, mw[si].ratio, mw[si].sum_ratio);
-    group_end("%d cases; max |fast-ref| and its ratio to 1e-5+1e-4*|ref| (dwt/dbias also in float ulps of "
-              "sum|terms|, limit 16) per set: %s",
+                                    "%s%s: forward %.3g (%.3f; %.2f ulps), din %.3g (%.3f; %.2f ulps), dwt/dbias "
+                                    "%.3g (%.3f; %.2f ulps)",
+                                    len ? "; " : "", cae_kernels_name(set), mf[si].abs, mf[si].ratio, mf[si].sum_ratio,
+                                    mb[si].abs, mb[si].ratio, mb[si].sum_ratio, mw[si].abs, mw[si].ratio,
+                                    mw[si].sum_ratio);
+    group_end("%d cases; max |fast-ref|, its ratio to 1e-5+1e-4*|ref| and to float ulps of sum|terms| (the "
+              "tolerance: the first plus 16 of the second) per set: %s",
               cases, sum);
 }
 
@@ -1643,8 +1679,17 @@ static void det_step(cae_trainer *t, const float *x, int n)
 
 static cae_trainer *trained(unsigned long long seed, int threads, const float *x, int n, int steps)
 {
-    int s;
-    cae_trainer *t = det_trainer(seed, 64);
+    int s, was = 0;
+    cae_trainer *t;
+#ifdef _OPENMP
+    was = omp_get_max_threads(); /* a trainer runs no more threads than OpenMP offered when it was made */
+    if (threads > 0) omp_set_num_threads(threads);
+#endif
+    t = det_trainer(seed, 64);
+#ifdef _OPENMP
+    omp_set_num_threads(was);
+#endif
+    (void)was;
     if (!t) return NULL;
     cae_trainer_set_threads(t, threads);
     for (s = 0; s < steps; s++) det_step(t, x + (size_t)s * n * 784, n);
@@ -1861,6 +1906,27 @@ static void test_net(void)
         check(forward_k(&a, &xt, &yat, 4, &e) == CAE_OK && forward_k(&b, &xt, &ybt, 4, &e) == CAE_OK, "forward: %s",
               e.msg);
         compare_arrays("default set: init net (direct convolution) vs created net", yb, ya, NULL, N * 784, &me);
+        /* cae_net_set_kernels remakes the Winograd kernels for each set's F(m x m): every set's
+           output against the init net's (direct convolutions on the default set) */
+        for (i = 0; cae_kernels_get(i) != NULL; i++) {
+            const cae_kernels *ks = cae_kernels_get(i);
+            char what[96];
+            if (!cae_kernels_usable(ks)) continue;
+            check(cae_net_set_kernels(&a, ks, &e) == CAE_OK && a.ks == ks, "set_kernels %s: %s", cae_kernels_name(ks),
+                  e.msg);
+            check(a.wino_m == cae_conv2d_wino(ks, 32, 64, 3), "set_kernels %s: Winograd kernels for F(%dx%d), the set's m is %d",
+                  cae_kernels_name(ks), a.wino_m, a.wino_m, cae_conv2d_wino(ks, 32, 64, 3));
+            check(forward_k(&a, &xt, &yat, 4, &e) == CAE_OK, "forward: %s", e.msg);
+            snprintf(what, sizeof what, "net on set %s after cae_net_set_kernels", cae_kernels_name(ks));
+            compare_arrays(what, ya, yb, NULL, N * 784, &me);
+        }
+        check(cae_net_set_kernels(&a, def, &e) == CAE_OK, "set_kernels back: %s", e.msg);
+        if (cae_conv2d_wino(def, 32, 64, 3) != 2 && cae_kernels_get(1) && cae_kernels_usable(cae_kernels_get(1))) {
+            a.ks = cae_kernels_get(1); /* set directly: its m is not the net's, so it convolves directly */
+            check(forward_k(&a, &xt, &yat, 4, &e) == CAE_OK, "forward: %s", e.msg);
+            compare_arrays("a set of another m assigned to net.ks", ya, yb, NULL, N * 784, &me);
+            a.ks = def;
+        }
     }
 
     /* (b) scratch for 1 thread or for 4: the same bits */

@@ -479,8 +479,8 @@ static void bench_convs(const cae_kernels *ks, int threads, int reps, double sec
     for (i = 0; i < max_w; i++) b.wt[i] = 0.2f * cae_rng_uniform(&rng) - 0.1f;
     for (i = 0; i < 64; i++) b.bias[i] = 0.01f;
     b.wflip = (float *)xmalloc(sizeof(float) * max_w);
-    b.U = (float *)xmalloc(sizeof(float) * 16 * 64 * 64);
-    b.Uf = (float *)xmalloc(sizeof(float) * 16 * 64 * 64);
+    b.U = (float *)xmalloc(sizeof(float) * 36 * 64 * 64); /* F(4x4,3x3)'s 36 planes at most */
+    b.Uf = (float *)xmalloc(sizeof(float) * 36 * 64 * 64);
     for (r = 0; r < threads; r++) {
         b.dw[r] = (float *)xmalloc(sizeof(float) * (max_w + 64));
         b.du[r] = (float *)xmalloc(sizeof(float) * 16 * 64 * 64);
@@ -493,8 +493,9 @@ static void bench_convs(const cae_kernels *ks, int threads, int reps, double sec
         double all[NDIR][16];
         const conv_shape *s = convs + l;
         cae_conv2d_flip(b.wflip, b.wt, s->ci, s->co, 3);
-        if (cae_conv2d_wino(ks, s->ci, s->co, 3)) cae_conv2d_wino_kernel(b.U, b.wt, s->ci, s->co);
-        if (cae_conv2d_wino(ks, s->co, s->ci, 3)) cae_conv2d_wino_kernel(b.Uf, b.wflip, s->co, s->ci);
+        int m = cae_conv2d_wino(ks, s->ci, s->co, 3), mf = cae_conv2d_wino(ks, s->co, s->ci, 3);
+        if (m) cae_conv2d_wino_kernel(m, b.U, b.wt, s->ci, s->co);
+        if (mf) cae_conv2d_wino_kernel(mf, b.Uf, b.wflip, s->co, s->ci);
         for (r = 0; r <= reps; r++) /* the directions interleaved, so drift hits all alike */
             for (d = 0; d < NDIR; d++)
                 if (d != DIR_DIN || l > 0) all[d][r] = time_conv(convs + l, d, BATCH, threads, &b);
