@@ -5653,42 +5653,41 @@ CONVAE_DEF int cae_qnet_encode(const cae_qnet *q, int layer, const float *x, sig
 
 /* where the trainer keeps a layer's things: for each image of a slice, in a thread's workspace,
    the layer's output, its argmax (max-pooling) and its logits (a conv with a sigmoid); among the
-   derived kernels the flipped kernel and its Winograd transform (for the input gradient); among
-   the gradients its Winograd-domain kernel gradient */
+   derived kernels the flipped kernel and its Winograd transform (for the input gradient) */
 typedef struct cae__tlayer {
-    size_t out_off, arg_off, logit_off, flip_off, wino_flip_off, du_off;
+    size_t out_off, arg_off, logit_off, flip_off, wino_flip_off;
 } cae__tlayer;
 
 struct cae_trainer {
     cae_net net;                 /* param and wino point into this trainer's memory */
     cae__tlayer lay[CAE_MAX_LAYERS];
-    float *param, *grad, *m, *v; /* nparams each (grad: then ndu): Adam and the files are one loop */
+    float *param, *grad, *m, *v; /* nparams each: Adam and the files are one loop */
     float *wino, *wflip;         /* the net's Winograd kernels; flipped kernels and their transforms */
-    size_t ndu;                  /* Winograd-domain kernel gradients, after the parameters' */
     int max_batch, threads, nslots;
     int nws, group;              /* workspaces (one a thread, at most nslots); images a slice at most */
     size_t bytes;                /* of the allocation */
-    float *slot_grad;            /* nslots x (nparams + ndu) partial gradients */
-    float *ws;                   /* nws x ws_floats: a slice's images, then a convolution's scratch */
+    float *slot_grad;            /* nslots x nparams partial gradients */
+    float *ws;                   /* nws x ws_floats: a slice's images, a layer's Winograd-domain kernel
+                                    gradient (summed over the slice, then turned into its kernel's),
+                                    then a convolution's scratch */
     size_t img_floats;           /* one image's activations and its two gradient buffers */
-    size_t ws_floats, ws_grad, ws_work; /* of a workspace; ws_grad: in an image's part */
+    size_t ws_floats, ws_grad, ws_du, ws_work; /* of a workspace; ws_grad: in an image's part */
     double *slot_loss;           /* nslots */
     cae_adam adam;
 };
 
-/* a slot's gradients: the parameters', then the Winograd-domain kernel gradients */
+/* a slot's gradients: the parameters' */
 static size_t cae__slot_stride(const cae_trainer *t)
 {
-    return cae__up64(t->net.nparams) + t->ndu;
+    return cae__up64(t->net.nparams);
 }
 
 /* Lays out a slot's workspace and the derived kernels; returns the floats of derived kernels. */
 static size_t cae__trainer_plan(cae_trainer *t)
 {
     const cae_net *net = &t->net;
-    size_t ws = 0, flips = 0;
+    size_t ws = 0, flips = 0, du = 0;
     int l;
-    t->ndu = 0;
     for (l = 0; l < net->nlayers; l++) {
         const cae_layer *L = net->layer + l;
         cae__tlayer *T = t->lay + l;
@@ -5702,12 +5701,13 @@ static size_t cae__trainer_plan(cae_trainer *t)
         flips += cae__up64((size_t)L->k * L->k * L->c * L->oc);
         T->wino_flip_off = flips;
         if (cae_conv2d_wino(net->ks, L->oc, L->c, L->k)) flips += cae__up64((size_t)36 * L->c * L->oc);
-        T->du_off = t->ndu;
-        if (cae_conv2d_wino(net->ks, L->c, L->oc, L->k)) t->ndu += cae__up64((size_t)16 * L->c * L->oc);
+        if (cae_conv2d_wino(net->ks, L->c, L->oc, L->k) && 16 * (size_t)L->c * L->oc > du)
+            du = 16 * (size_t)L->c * L->oc;
     }
     t->ws_grad = ws;
     t->img_floats = ws + 2 * cae__up64(net->maxact);
-    t->ws_work = (size_t)t->group * t->img_floats;
+    t->ws_du = (size_t)t->group * t->img_floats;
+    t->ws_work = t->ws_du + cae__up64(du);
     t->ws_floats = t->ws_work + cae__up64(net->work);
     return flips;
 }
@@ -5753,13 +5753,12 @@ CONVAE_DEF int cae_trainer_create(cae_trainer **out, const cae_net *net, int max
     np = cae__up64(net->nparams);
     /* params, grads (+ Winograd-domain), m, v; derived kernels; per-slot gradients, workspaces
        and losses; 16 floats to align the arrays after the struct to 64 bytes */
-    total = head + 4 * np + plan.ndu + net->nwino + nflip + (size_t)nslots * (np + plan.ndu) +
-            (size_t)plan.nws * plan.ws_floats + 2 * (size_t)nslots + 16;
+    total = head + 4 * np + net->nwino + nflip + (size_t)nslots * np + (size_t)plan.nws * plan.ws_floats +
+            2 * (size_t)nslots + 16;
     bytes = cae__mul(total, sizeof(float));
     /* the same sum in double: on a 32-bit host the size_t one can wrap */
-    if (((double)head + 4.0 * (double)np + (double)plan.ndu + (double)net->nwino + (double)nflip +
-         (double)nslots * ((double)np + (double)plan.ndu) + (double)plan.nws * (double)plan.ws_floats + 2.0 * nslots +
-         16) * sizeof(float) >
+    if (((double)head + 4.0 * (double)np + (double)net->nwino + (double)nflip + (double)nslots * (double)np +
+         (double)plan.nws * (double)plan.ws_floats + 2.0 * nslots + 16) * sizeof(float) >
         (double)CONVAE_MAX_BYTES)
         bytes = 0;
     if (!bytes || total < plan.ws_floats || bytes > CONVAE_MAX_BYTES)
@@ -5773,13 +5772,13 @@ CONVAE_DEF int cae_trainer_create(cae_trainer **out, const cae_net *net, int max
     *t = plan;
     f = cae__align64(f + head);
     t->param = f, f += np;
-    t->grad = f, f += np + t->ndu;
+    t->grad = f, f += np;
     t->m = f, f += np;
     t->v = f, f += np;
     t->wino = f, f += net->nwino;
     t->wflip = f, f += nflip;
     t->nslots = nslots;
-    t->slot_grad = f, f += (size_t)nslots * (np + t->ndu);
+    t->slot_grad = f, f += (size_t)nslots * np;
     t->ws = f, f += (size_t)t->nws * t->ws_floats;
     t->slot_loss = (double *)(void *)f; /* 8-byte aligned: every size before it is a multiple of 16 floats */
     t->max_batch = max_batch;
@@ -5874,6 +5873,8 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
         const cae__tlayer *T = t->lay + l;
         size_t on = (size_t)L->oh * L->ow * L->oc;
         int skip_act = fused && l == net->nlayers - 1;
+        float *dU = L->kind == CAE_CONV2D && cae_conv2d_wino(ks, L->c, L->oc, L->k) ? ws + t->ws_du : NULL;
+        if (dU) memset(dU, 0, sizeof(float) * 16 * (size_t)L->c * L->oc);
         for (i = 0; i < n; i++) {
             float *img = ws + (size_t)i * t->img_floats, *g = img + g_off, *din = l ? img + h_off : NULL;
             const float *in = l ? img + t->lay[l - 1].out_off : x + (size_t)i * in_n, *y = img + T->out_off;
@@ -5883,8 +5884,8 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
                 const float *Uf = cae_conv2d_wino(ks, L->oc, L->c, L->k) ? t->wflip + T->wino_flip_off : NULL;
                 if (L->act == CAE_ACT_RELU) ks->relu_bwd(g, g, y, on);
                 if (L->act == CAE_ACT_SIGMOID && !skip_act) cae_sigmoid_backward(g, g, y, on);
-                cae_conv2d_backward1(ks, din, dp + L->poff, dp + cae__up64(net->nparams) + T->du_off, dp + L->poff + nk,
-                                     g, in, t->wflip + T->flip_off, Uf, L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
+                cae_conv2d_backward1(ks, din, dp + L->poff, dU, dp + L->poff + nk, g, in, t->wflip + T->flip_off, Uf,
+                                     L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
                 break;
             }
             case CAE_MAXPOOL2D:
@@ -5902,6 +5903,7 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
                 break;
             }
         }
+        if (dU) cae_conv2d_wino_grad(dp + L->poff, dU, L->c, L->oc); /* the slice's sum, into the kernel's gradient */
         if (!(skip_act && L->kind == CAE_SIGMOID)) tmp = g_off, g_off = h_off, h_off = tmp;
     }
 }
@@ -5992,11 +5994,6 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
         }
     }
     for (s = 0; s < t->nslots; s++) sum += t->slot_loss[s];
-    for (s = 0; s < net->nlayers; s++) {
-        const cae_layer *L = net->layer + s;
-        if (L->kind == CAE_CONV2D && cae_conv2d_wino(net->ks, L->c, L->oc, L->k))
-            cae_conv2d_wino_grad(t->grad + L->poff, t->grad + cae__up64(net->nparams) + t->lay[s].du_off, L->c, L->oc);
-    }
     cae_adam_step(&t->adam, t->param, t->grad, t->m, t->v, net->nparams);
     cae__trainer_derive(t);
     if (loss_out) *loss_out = sum / ((double)j.n * (double)j.out_n);
