@@ -263,10 +263,9 @@ CONVAE_DEF void cae_conv2d_backward(const cae_kernels *ks, float *din, float *dw
 #endif
 /* The per-image steps the functions above (and the trainer) are made of, for callers that keep
    the derived kernels between calls, as a training step does:
-   - cae_conv2d_wino: m when ks runs this shape's forward pass (and input gradient) by Winograd
-     F(m x m, 3x3), 2 or 4 as the set chooses, else 0 (3x3, ci % 8 == 0, co % 16 == 0, and a
-     set with Winograd kernels); the weight gradient of such a shape is taken in F(2x2,3x3)'s
-     domain whatever m is;
+   - cae_conv2d_wino: m when ks runs this shape by Winograd F(m x m, 3x3) (forward, input
+     gradient and weight gradient), 2 or 4 as the set chooses, else 0 (3x3, ci % 8 == 0,
+     co % 16 == 0, and a set with Winograd kernels);
    - cae_conv2d_wino_kernel: U [(m+2)^2,ci,co] from wt [3,3,ci,co] for F(m x m, 3x3), m 2 or 4;
    - cae_conv2d_flip: wf [k,k,co,ci], wt turned 180 degrees with in/out swapped: the input
      gradient is the convolution of the output gradient with it;
@@ -274,8 +273,8 @@ CONVAE_DEF void cae_conv2d_backward(const cae_kernels *ks, float *din, float *dw
      or NULL (direct convolution);
    - cae_conv2d_backward1: one image; wflip the flipped kernel, Uflip its Winograd kernel (or
      NULL); where dU is given and the shape takes Winograd, the weight gradient is added to
-     dU [16,ci,co] in F(2x2,3x3)'s domain and dwt is untouched: cae_conv2d_wino_grad adds it
-     into dwt (once for a whole batch). din and dwt may be NULL. work: as above. */
+     dU [(m+2)^2,ci,co] in F(m x m, 3x3)'s domain and dwt is untouched: cae_conv2d_wino_grad
+     adds it into dwt (once for a whole batch). din and dwt may be NULL. work: as above. */
 CONVAE_DEF int cae_conv2d_wino(const cae_kernels *ks, int ci, int co, int k);
 CONVAE_DEF void cae_conv2d_wino_kernel(int m, float *U, const float *wt, int ci, int co);
 CONVAE_DEF void cae_conv2d_flip(float *wf, const float *wt, int ci, int co, int k);
@@ -286,7 +285,7 @@ CONVAE_DEF void cae_conv2d_forward1(const cae_kernels *ks, float *out, const flo
 CONVAE_DEF void cae_conv2d_backward1(const cae_kernels *ks, float *din, float *dwt, float *dU, float *dbias,
                                      const float *dpre, const float *in, const float *wflip, const float *Uflip,
                                      int h, int w, int ci, int co, int k, float *work);
-CONVAE_DEF void cae_conv2d_wino_grad(float *dwt, const float *dU, int ci, int co);
+CONVAE_DEF void cae_conv2d_wino_grad(int m, float *dwt, const float *dU, int ci, int co);
 #endif
 
 /* MaxPooling2D 2x2 stride 2, Keras 'same': out [n,(h+1)/2,(w+1)/2,c]; an odd last row or
@@ -2406,13 +2405,15 @@ static size_t cae__wino_buf(size_t T, int c)
     return planes > tiles ? planes : tiles;
 }
 
-/* one image's Winograd scratch: the padded copy, V and M, for F(2x2) or F(4x4), whichever is larger */
+/* one image's Winograd scratch, for F(2x2) (the padded copy, V and M) or for F(4x4) (V and M,
+   or dM, of up to 15 tiles more: its weight gradient takes small images a few at a time),
+   whichever is larger */
 static size_t cae__wino_floats(int h, int w, int ci, int co)
 {
     size_t th = (size_t)(h + 1) / 2, tw = (size_t)(w + 1) / 2, f2, f4;
     f2 = (2 * th + 2) * ((2 * tw + 2) * (size_t)ci + CAE__WINO_GAP) + cae__wino_buf(th * tw, ci) + cae__wino_buf(th * tw, co);
     th = (size_t)(h + 3) / 4, tw = (size_t)(w + 3) / 4;
-    f4 = (4 * th + 2) * ((4 * tw + 2) * (size_t)ci + CAE__WINO_GAP) + th * tw * (CAE__WINO4_TILE(ci) + CAE__WINO4_TILE(co));
+    f4 = (th * tw + 15) * (CAE__WINO4_TILE(ci) + CAE__WINO4_TILE(co));
     return f2 > f4 ? f2 : f4;
 }
 
@@ -2456,11 +2457,36 @@ CONVAE_DEF void cae_conv2d_wino_kernel(int m, float *U, const float *wt, int ci,
 
 #ifndef CONVAE_NO_TRAIN
 /* dwt [3][3][ci][co] += Gt dU G: the gradient of U = G g Gt carried back to the kernel */
-CONVAE_DEF void cae_conv2d_wino_grad(float *dwt, const float *dU, int ci, int co)
+CONVAE_DEF void cae_conv2d_wino_grad(int m, float *dwt, const float *dU, int ci, int co)
 {
     const float(*G)[3] = cae__wino_G;
     size_t j, n = (size_t)ci * co;
     int a, b, r, c;
+    if (m == 4) { /* in double, 64 (input, output) pairs at a time, the pair innermost */
+        const double(*G4)[3] = cae__wino_G4;
+        double t[3][6][64];
+        size_t i, nj;
+        for (j = 0; j < n; j += nj) {
+            nj = n - j < 64 ? n - j : 64;
+            for (r = 0; r < 3; r++)
+                for (b = 0; b < 6; b++) {
+                    for (i = 0; i < nj; i++) t[r][b][i] = 0.0;
+                    for (a = 0; a < 6; a++) {
+                        const float *u = dU + (size_t)(a * 6 + b) * n + j;
+                        double g = G4[a][r];
+                        for (i = 0; i < nj; i++) t[r][b][i] += g * u[i];
+                    }
+                }
+            for (r = 0; r < 3; r++)
+                for (c = 0; c < 3; c++) {
+                    float *d = dwt + (size_t)(r * 3 + c) * n + j;
+                    for (i = 0; i < nj; i++)
+                        d[i] += (float)(t[r][0][i] * G4[0][c] + t[r][1][i] * G4[1][c] + t[r][2][i] * G4[2][c] +
+                                        t[r][3][i] * G4[3][c] + t[r][4][i] * G4[4][c] + t[r][5][i] * G4[5][c]);
+                }
+        }
+        return;
+    }
     for (j = 0; j < n; j++) {
         float t[3][4];
         for (r = 0; r < 3; r++)
@@ -2485,11 +2511,11 @@ static size_t cae__conv_scratch(int h, int w, int ci, int co, int k)
     return pad > wi ? pad : wi;
 }
 
-/* the scratch, then room for the flipped kernel, a Winograd kernel (36 planes at most) and a
-   weight gradient in F(2x2)'s domain (16) */
+/* the scratch, then room for the flipped kernel, a Winograd kernel and a weight gradient in its
+   domain (36 planes each at most) */
 CONVAE_DEF size_t cae_conv2d_work_floats(int h, int w, int ci, int co, int k)
 {
-    return cae__conv_scratch(h, w, ci, co, k) + (size_t)k * k * ci * co + 52 * (size_t)ci * co;
+    return cae__conv_scratch(h, w, ci, co, k) + (size_t)k * k * ci * co + 72 * (size_t)ci * co;
 }
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -2617,7 +2643,8 @@ struct cae_kernels {
     void (*relu_fwd)(float *y, const float *x, size_t n);
 #ifndef CONVAE_NO_TRAIN
     void (*conv_dw)(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co, int k);
-    void (*wino_dw)(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work);
+    void (*wino_dw)(float *dU, const float *in, size_t is, const float *dpre, size_t gs, int n, int h, int w, int ci,
+                    int co, float *work); /* n images, is and gs floats apart */
     void (*maxpool_bwd)(float *din, const float *dout, const int *argmax, int n, int h, int w, int c);
     void (*upsample_bwd)(float *din, const float *dout, int n, int h, int w, int c);
     void (*relu_bwd)(float *dx, const float *dy, const float *y, size_t n);
@@ -2979,7 +3006,7 @@ static CAE__AVX2_FN void cae__avx2_wino_conv(float *out, const float *in, const 
 /* one image: dU [16][ci][co] += sum over tiles of V (x) dM, dM = A dY At the transformed
    2x2 tiles of the output gradient (zero past the image). cae_conv2d_wino_grad turns the sum
    into the kernel gradient, once per step. */
-static CAE__AVX2_FN void cae__avx2_wino_dw(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work)
+static CAE__AVX2_FN void cae__avx2_wino_dw1(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r, r0, rows;
     size_t vs = CAE__WINO_PLANE(T, ci), ms = CAE__WINO_PLANE(T, co);
@@ -3018,6 +3045,14 @@ static CAE__AVX2_FN void cae__avx2_wino_dw(float *dU, const float *in, const flo
                 cae__avx2_dw_6x16(dU + ((size_t)xi * ci + r0) * co + o, nr, roff, V + (size_t)xi * vs,
                                  dM + (size_t)xi * ms + o, 1, T, ci, co, 1);
             }
+}
+
+/* the weight gradient of n images, is and gs floats apart, one after the other */
+static CAE__AVX2_FN void cae__avx2_wino_dw(float *dU, const float *in, size_t is, const float *dpre, size_t gs, int n,
+                                           int h, int w, int ci, int co, float *work)
+{
+    int b;
+    for (b = 0; b < n; b++) cae__avx2_wino_dw1(dU, in + (size_t)b * is, dpre + (size_t)b * gs, h, w, ci, co, work);
 }
 #endif
 
@@ -3625,14 +3660,13 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_at6(__m512 *o, const _
 /* one image, F(4x4,3x3): out [h,w,co] = act(bias + in (*) wt) with U = cae_conv2d_wino_kernel(4, wt);
    ci % 8 == 0 (a last 8 channels under a mask), co % 16 == 0. V [T][36][ci] = Bt d B for every
    6x6 input tile d, M [T][36][co] its 36 products with U, Y = At M A each 4x4 output tile */
-static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, const float *U, const float *bias,
-                                                 int h, int w, int ci, int co, int act, float *work)
+/* F(4x4,3x3)'s input transform of one image, 16 channels at a time (a last 8 under a mask): tile
+   t's 36 rows at V + t * CAE__WINO4_TILE(ci), read from the image itself */
+static CAE__AVX512_FN void cae__avx512_wino4_input(float *V, const float *in, int h, int w, int ci)
 {
-    int tw = (w + 3) / 4, T = ((h + 3) / 4) * tw, t, i, o, xi, r, c;
-    size_t vt = CAE__WINO4_TILE(ci), mt = CAE__WINO4_TILE(co);
-    float *V = work, *M = V + (size_t)T * vt;
-    const __m512 z = _mm512_setzero_ps();
-    for (t = 0; t < T; t++) { /* input transform, 16 channels at a time, from the image itself */
+    int tw = (w + 3) / 4, T = ((h + 3) / 4) * tw, t, i, r, c;
+    size_t vt = CAE__WINO4_TILE(ci);
+    for (t = 0; t < T; t++) {
         const float *q[6][6];
         int inside[6][6], y0 = t / tw * 4 - 1, x0 = t % tw * 4 - 1;
         float *v = V + (size_t)t * vt;
@@ -3656,6 +3690,16 @@ static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, co
             }
         }
     }
+}
+
+static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, const float *U, const float *bias,
+                                                 int h, int w, int ci, int co, int act, float *work)
+{
+    int tw = (w + 3) / 4, T = ((h + 3) / 4) * tw, t, o, xi, r, c;
+    size_t vt = CAE__WINO4_TILE(ci), mt = CAE__WINO4_TILE(co);
+    float *V = work, *M = V + (size_t)T * vt;
+    const __m512 z = _mm512_setzero_ps();
+    cae__avx512_wino4_input(V, in, h, w, ci);
     /* 36 products M[xi] = V[xi] U[xi]: 1x1 convolutions over the tiles, 8 rows at a time (4
        where no more than 4 are left: the 4 tiles of a 7x7 image) */
     for (xi = 0; xi < 36; xi++)
@@ -3956,97 +4000,71 @@ static CAE__AVX512_FN void cae__avx512_conv_dw(float *dwt, const float *P, const
         }
 }
 
-/* F(2x2,3x3), for the weight gradient: V [T][16][ci] = Bt d B for every 4x4 input tile d of one
-   image (ci % 16 == 0), tile after tile (so each tile's 16 rows are written in one run), each
-   tile CAE__WINO_TILE(ci) floats after the last; returns V, which starts work. No padded copy:
-   each tile reads the image itself, its pixels outside the image through a zero mask (which
-   loads nothing). */
-static CAE__AVX512_FN float *cae__avx512_wino_input(const float *in, int h, int w, int ci, float *work)
+/* F(4x4,3x3)'s A on four vectors (a column or a row of a 4x4 output gradient tile), the six of
+   dM = A dY At: A = [1 0 0 0; 1 1 1 1; 1 -1 1 -1; 1 2 4 8; 1 -2 4 -8; 0 0 0 1] */
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_a6(__m512 *o, const __m512 *d)
 {
-    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
-    float *V = work;
-    for (t = 0; t < T; t++) {
-        const float *q[4][4];
-        __mmask16 k[4][4];
-        int y0 = t / tw * 2 - 1, x0 = t % tw * 2 - 1;
-        for (r = 0; r < 4; r++)
-            for (xi = 0; xi < 4; xi++) {
-                int y = y0 + r, x = x0 + xi, inside = y >= 0 && y < h && x >= 0 && x < w;
-                q[r][xi] = inside ? in + ((size_t)y * w + x) * ci : in;
-                k[r][xi] = inside ? (__mmask16)0xFFFF : (__mmask16)0;
-            }
-        for (i = 0; i < ci; i += 16) {
-            __m512 s[4][4];
-            for (xi = 0; xi < 4; xi++) { /* Bt d, a column at a time: 20 registers live, not 32 */
-                __m512 q0 = _mm512_maskz_loadu_ps(k[0][xi], q[0][xi] + i), q1 = _mm512_maskz_loadu_ps(k[1][xi], q[1][xi] + i);
-                __m512 q2 = _mm512_maskz_loadu_ps(k[2][xi], q[2][xi] + i), q3 = _mm512_maskz_loadu_ps(k[3][xi], q[3][xi] + i);
-                s[0][xi] = _mm512_sub_ps(q0, q2);
-                s[1][xi] = _mm512_add_ps(q1, q2);
-                s[2][xi] = _mm512_sub_ps(q2, q1);
-                s[3][xi] = _mm512_sub_ps(q1, q3);
-            }
-            for (r = 0; r < 4; r++) { /* (Bt d) B: columns */
-                float *v = V + (size_t)t * CAE__WINO_TILE(ci) + (size_t)r * 4 * ci + i;
-                _mm512_storeu_ps(v, _mm512_sub_ps(s[r][0], s[r][2]));
-                _mm512_storeu_ps(v + ci, _mm512_add_ps(s[r][1], s[r][2]));
-                _mm512_storeu_ps(v + 2 * (size_t)ci, _mm512_sub_ps(s[r][2], s[r][1]));
-                _mm512_storeu_ps(v + 3 * (size_t)ci, _mm512_sub_ps(s[r][1], s[r][3]));
-            }
-        }
-    }
-    return V;
+    __m512 a02 = _mm512_add_ps(d[0], d[2]), a13 = _mm512_add_ps(d[1], d[3]);
+    __m512 b02 = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), d[2], d[0]);
+    __m512 b13 = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), d[3], d[1]);
+    o[0] = d[0];
+    o[1] = _mm512_add_ps(a02, a13);
+    o[2] = _mm512_sub_ps(a02, a13);
+    o[3] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), b13, b02);
+    o[4] = _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), b13, b02);
+    o[5] = d[3];
 }
 
-/* one image: dU [16][ci][co] += sum over tiles of V (x) dM, dM = A dY At the transformed 2x2
-   tiles of the output gradient (zero past the image) */
-static CAE__AVX512_FN void cae__avx512_wino_dw(float *dU, const float *in, const float *dpre, int h, int w, int ci,
-                                               int co, float *work)
+/* F(4x4,3x3)'s weight gradient of n images (image b's input at in + b*is, its output gradient at
+   dpre + b*gs): dU [36][ci][co] += the sum over their tiles of V (x) dM, dM = A dY At each 4x4
+   tile of the output gradient (zero past the image). The images go a few at a time, so that
+   each pass of the products sums over 16 tiles or more (a 7x7 image has 4). */
+static CAE__AVX512_FN void cae__avx512_wino_dw(float *dU, const float *in, size_t is, const float *dpre, size_t gs,
+                                               int n, int h, int w, int ci, int co, float *work)
 {
-    int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r, r0;
-    float *V, *dM;
-    __m512 z = _mm512_setzero_ps();
-    if (ci % 16) {
-        cae__avx2_wino_dw(dU, in, dpre, h, w, ci, co, work);
-        return;
-    }
-    V = cae__avx512_wino_input(in, h, w, ci, work);
-    dM = V + (size_t)T * CAE__WINO_TILE(ci); /* dM [T][16][co], tile after tile as V */
-    for (t = 0; t < T; t++) {
-        int ty = t / tw * 2, tx = t % tw * 2, right = tx + 1 < w, down = ty + 1 < h;
-        const float *g = dpre + ((size_t)ty * w + tx) * co;
-        for (o = 0; o < co; o += 16) {
-            __m512 a = _mm512_loadu_ps(g + o), b = right ? _mm512_loadu_ps(g + co + o) : z;
-            __m512 c = down ? _mm512_loadu_ps(g + (size_t)w * co + o) : z;
-            __m512 d = right && down ? _mm512_loadu_ps(g + (size_t)(w + 1) * co + o) : z;
-            /* A dY: rows [a b], [a+c b+d], [a-c b-d], [-c -d]; then each row [p q] -> [p, p+q, p-q, -q] */
-            __m512 p[4], q[4];
-            p[0] = a, q[0] = b;
-            p[1] = _mm512_add_ps(a, c), q[1] = _mm512_add_ps(b, d);
-            p[2] = _mm512_sub_ps(a, c), q[2] = _mm512_sub_ps(b, d);
-            p[3] = _mm512_sub_ps(z, c), q[3] = _mm512_sub_ps(z, d);
-            for (r = 0; r < 4; r++) {
-                float *m = dM + (size_t)t * CAE__WINO_TILE(co) + (size_t)r * 4 * co + o;
-                _mm512_storeu_ps(m, p[r]);
-                _mm512_storeu_ps(m + co, _mm512_add_ps(p[r], q[r]));
-                _mm512_storeu_ps(m + 2 * (size_t)co, _mm512_sub_ps(p[r], q[r]));
-                _mm512_storeu_ps(m + 3 * (size_t)co, _mm512_sub_ps(z, q[r]));
+    int tw = (w + 3) / 4, T = ((h + 3) / 4) * tw, per = T >= 16 ? 1 : (16 + T - 1) / T, b, j, t, o, xi, r, r0, c;
+    size_t vt = CAE__WINO4_TILE(ci), mt = CAE__WINO4_TILE(co);
+    float *V = work, *dM = V + (size_t)per * T * vt;
+    const __m512 z = _mm512_setzero_ps();
+    for (b = 0; b < n; b += per) {
+        int nb = n - b < per ? n - b : per, TT = nb * T;
+        for (j = 0; j < nb; j++) {
+            const float *g = dpre + (size_t)(b + j) * gs;
+            cae__avx512_wino4_input(V + (size_t)j * T * vt, in + (size_t)(b + j) * is, h, w, ci);
+            for (t = 0; t < T; t++) {
+                int ty = t / tw * 4, tx = t % tw * 4;
+                float *m0 = dM + (size_t)(j * T + t) * mt;
+                for (o = 0; o < co; o += 16) {
+                    __m512 s[6][4], col[4], e[6];
+                    for (c = 0; c < 4; c++) { /* A dY, a column at a time */
+                        for (r = 0; r < 4; r++)
+                            col[r] = ty + r < h && tx + c < w ? _mm512_loadu_ps(g + ((size_t)(ty + r) * w + tx + c) * co + o) : z;
+                        cae__avx512_a6(e, col);
+                        for (r = 0; r < 6; r++) s[r][c] = e[r];
+                    }
+                    for (r = 0; r < 6; r++) { /* (A dY) At, a row at a time */
+                        cae__avx512_a6(e, s[r]);
+                        for (c = 0; c < 6; c++) _mm512_storeu_ps(m0 + (size_t)(r * 6 + c) * co + o, e[c]);
+                    }
+                }
             }
         }
+        /* 36 products dU[xi] += V[xi]^T dM[xi] over the TT tiles: 8 input channels x 32 or 16
+           output channels at a time */
+        for (xi = 0; xi < 36; xi++)
+            for (o = 0; o < co; o += o + 32 <= co ? 32 : 16)
+                for (r0 = 0; r0 < ci; r0 += 8) {
+                    int roff[8];
+                    float *d = dU + ((size_t)xi * ci + r0) * co + o;
+                    for (r = 0; r < 8; r++) roff[r] = r0 + r;
+                    if (o + 32 <= co)
+                        cae__avx512_dw_8x32(d, 8, roff, V + (size_t)xi * ci, dM + (size_t)xi * co + o, 1, TT, ci, co, 1,
+                                            (int)vt, (int)mt);
+                    else
+                        cae__avx512_dw_8x16(d, 8, roff, V + (size_t)xi * ci, dM + (size_t)xi * co + o, 1, TT, ci, co, 1,
+                                            (int)vt, (int)mt);
+                }
     }
-    /* 16 products dU[xi] += V[xi]^T dM[xi], summed over the tiles: 8 input channels (ci % 16
-       == 0) x 32 or 16 output channels at a time */
-    for (xi = 0; xi < 16; xi++)
-        for (o = 0; o < co; o += o + 32 <= co ? 32 : 16)
-            for (r0 = 0; r0 < ci; r0 += 8) {
-                int roff[8];
-                for (r = 0; r < 8; r++) roff[r] = r0 + r;
-                if (o + 32 <= co)
-                    cae__avx512_dw_8x32(dU + ((size_t)xi * ci + r0) * co + o, 8, roff, V + (size_t)xi * ci,
-                                        dM + (size_t)xi * co + o, 1, T, ci, co, 1, (int)CAE__WINO_TILE(ci), (int)CAE__WINO_TILE(co));
-                else
-                    cae__avx512_dw_8x16(dU + ((size_t)xi * ci + r0) * co + o, 8, roff, V + (size_t)xi * ci,
-                                        dM + (size_t)xi * co + o, 1, T, ci, co, 1, (int)CAE__WINO_TILE(ci), (int)CAE__WINO_TILE(co));
-            }
 }
 
 static CAE__AVX512_FN void cae__avx512_maxpool_bwd(float *din, const float *dout, const int *argmax, int n, int h,
@@ -4461,7 +4479,7 @@ static void cae__neon_conv_dw(float *dwt, const float *P, const float *dpre, int
 
 /* one image: dU [16][ci][co] += sum over tiles of V (x) dM, dM = A dY At the transformed 2x2
    tiles of the output gradient (zero past the image) */
-static void cae__neon_wino_dw(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work)
+static void cae__neon_wino_dw1(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r, r0;
     size_t vs = CAE__WINO_PLANE(T, ci), ms = CAE__WINO_PLANE(T, co);
@@ -4498,6 +4516,14 @@ static void cae__neon_wino_dw(float *dU, const float *in, const float *dpre, int
                 cae__neon_dw_6x16(dU + ((size_t)xi * ci + r0) * co + o, nr, roff, V + (size_t)xi * vs,
                                   dM + (size_t)xi * ms + o, 1, T, ci, co, 1);
             }
+}
+
+/* the weight gradient of n images, is and gs floats apart, one after the other */
+static void cae__neon_wino_dw(float *dU, const float *in, size_t is, const float *dpre, size_t gs, int n, int h, int w,
+                              int ci, int co, float *work)
+{
+    int b;
+    for (b = 0; b < n; b++) cae__neon_wino_dw1(dU, in + (size_t)b * is, dpre + (size_t)b * gs, h, w, ci, co, work);
 }
 
 static void cae__neon_maxpool_bwd(float *din, const float *dout, const int *argmax, int n, int h, int w, int c)
@@ -4692,7 +4718,7 @@ CONVAE_DEF void cae_conv2d_backward1(const cae_kernels *ks, float *din, float *d
     ks = cae__ks(ks);
     if (dbias) ks->bias_bwd(dbias, dpre, (size_t)h * w, co);
     if (dU && cae_conv2d_wino(ks, ci, co, k)) {
-        ks->wino_dw(dU, in, dpre, h, w, ci, co, work);
+        ks->wino_dw(dU, in, 0, dpre, 0, 1, h, w, ci, co, work);
         dwt = NULL;
     }
     if (dwt) {
@@ -4726,16 +4752,16 @@ CONVAE_DEF void cae_conv2d_backward(const cae_kernels *ks, float *din, float *dw
                                     float *work)
 {
     float *wf = work + cae__conv_scratch(h, w, ci, co, k), *U = wf + (size_t)k * k * ci * co;
-    float *dU = dwt && cae_conv2d_wino(ks, ci, co, k) ? U + (size_t)36 * ci * co : NULL;
-    int b, wino_din = cae_conv2d_wino(ks, co, ci, k);
+    int b, m = cae_conv2d_wino(ks, ci, co, k), wino_din = cae_conv2d_wino(ks, co, ci, k);
+    float *dU = dwt && m ? U + (size_t)36 * ci * co : NULL;
     cae_conv2d_flip(wf, wt, ci, co, k);
     if (wino_din) cae_conv2d_wino_kernel(wino_din, U, wf, co, ci);
-    if (dU) memset(dU, 0, sizeof(float) * 16 * (size_t)ci * co);
+    if (dU) memset(dU, 0, sizeof(float) * (size_t)(m + 2) * (m + 2) * ci * co);
     for (b = 0; b < n; b++)
         cae_conv2d_backward1(ks, din ? din + (size_t)b * h * w * ci : NULL, dwt, dU, dbias,
                              dpre + (size_t)b * h * w * co, in + (size_t)b * h * w * ci, wf, wino_din ? U : NULL, h,
                              w, ci, co, k, work);
-    if (dU) cae_conv2d_wino_grad(dwt, dU, ci, co);
+    if (dU) cae_conv2d_wino_grad(m, dwt, dU, ci, co);
 }
 #endif
 
@@ -5687,7 +5713,7 @@ static size_t cae__trainer_plan(cae_trainer *t)
 {
     const cae_net *net = &t->net;
     size_t ws = 0, flips = 0, du = 0;
-    int l;
+    int l, m;
     for (l = 0; l < net->nlayers; l++) {
         const cae_layer *L = net->layer + l;
         cae__tlayer *T = t->lay + l;
@@ -5701,8 +5727,8 @@ static size_t cae__trainer_plan(cae_trainer *t)
         flips += cae__up64((size_t)L->k * L->k * L->c * L->oc);
         T->wino_flip_off = flips;
         if (cae_conv2d_wino(net->ks, L->oc, L->c, L->k)) flips += cae__up64((size_t)36 * L->c * L->oc);
-        if (cae_conv2d_wino(net->ks, L->c, L->oc, L->k) && 16 * (size_t)L->c * L->oc > du)
-            du = 16 * (size_t)L->c * L->oc;
+        m = cae_conv2d_wino(net->ks, L->c, L->oc, L->k);
+        if ((size_t)(m + 2) * (m + 2) * L->c * L->oc > du && m) du = (size_t)(m + 2) * (m + 2) * L->c * L->oc;
     }
     t->ws_grad = ws;
     t->img_floats = ws + 2 * cae__up64(net->maxact);
@@ -5872,9 +5898,20 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
         const cae_layer *L = net->layer + l;
         const cae__tlayer *T = t->lay + l;
         size_t on = (size_t)L->oh * L->ow * L->oc;
-        int skip_act = fused && l == net->nlayers - 1;
-        float *dU = L->kind == CAE_CONV2D && cae_conv2d_wino(ks, L->c, L->oc, L->k) ? ws + t->ws_du : NULL;
-        if (dU) memset(dU, 0, sizeof(float) * 16 * (size_t)L->c * L->oc);
+        int skip_act = fused && l == net->nlayers - 1, m = L->kind == CAE_CONV2D ? cae_conv2d_wino(ks, L->c, L->oc, L->k) : 0;
+        float *dU = m ? ws + t->ws_du : NULL;
+        if (L->kind == CAE_CONV2D) /* the activation's gradient first: a Winograd weight gradient takes the images together */
+            for (i = 0; i < n; i++) {
+                float *img = ws + (size_t)i * t->img_floats, *g = img + g_off;
+                if (L->act == CAE_ACT_RELU) ks->relu_bwd(g, g, img + T->out_off, on);
+                if (L->act == CAE_ACT_SIGMOID && !skip_act) cae_sigmoid_backward(g, g, img + T->out_off, on);
+            }
+        if (dU) { /* summed over the slice in the transformed domain, then into the kernel's gradient */
+            memset(dU, 0, sizeof(float) * (size_t)(m + 2) * (m + 2) * L->c * L->oc);
+            ks->wino_dw(dU, l ? ws + t->lay[l - 1].out_off : x, l ? t->img_floats : in_n, ws + g_off, t->img_floats, n,
+                        L->h, L->w, L->c, L->oc, ws + t->ws_work);
+            cae_conv2d_wino_grad(m, dp + L->poff, dU, L->c, L->oc);
+        }
         for (i = 0; i < n; i++) {
             float *img = ws + (size_t)i * t->img_floats, *g = img + g_off, *din = l ? img + h_off : NULL;
             const float *in = l ? img + t->lay[l - 1].out_off : x + (size_t)i * in_n, *y = img + T->out_off;
@@ -5882,10 +5919,8 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
             case CAE_CONV2D: {
                 size_t nk = L->nparams - (size_t)L->oc;
                 const float *Uf = cae_conv2d_wino(ks, L->oc, L->c, L->k) ? t->wflip + T->wino_flip_off : NULL;
-                if (L->act == CAE_ACT_RELU) ks->relu_bwd(g, g, y, on);
-                if (L->act == CAE_ACT_SIGMOID && !skip_act) cae_sigmoid_backward(g, g, y, on);
-                cae_conv2d_backward1(ks, din, dp + L->poff, dU, dp + L->poff + nk, g, in, t->wflip + T->flip_off, Uf,
-                                     L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
+                cae_conv2d_backward1(ks, din, dU ? NULL : dp + L->poff, NULL, dp + L->poff + nk, g, in,
+                                     t->wflip + T->flip_off, Uf, L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
                 break;
             }
             case CAE_MAXPOOL2D:
@@ -5903,7 +5938,6 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
                 break;
             }
         }
-        if (dU) cae_conv2d_wino_grad(dp + L->poff, dU, L->c, L->oc); /* the slice's sum, into the kernel's gradient */
         if (!(skip_act && L->kind == CAE_SIGMOID)) tmp = g_off, g_off = h_off, h_off = tmp;
     }
 }
