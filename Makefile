@@ -143,7 +143,8 @@ demo: bin/mnist_autoencoder
 
 # make sanitize: the test programs and the lab with AddressSanitizer and UBSan (leaks checked
 # too), the lab on a small made-up set (a run, a resumed run, a run from the saved model), then
-# on bad inputs; the fuzz harnesses, built without libFuzzer, replay tests/regress/.
+# on bad inputs; bench --quick (the per-image kernels with its own buffers); the fuzz harnesses,
+# built without libFuzzer, replay tests/regress/.
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -g -O1 $(WARN) -Wno-unknown-pragmas \
             $(OMPFLAG) $(SIMDFLAG) -I.
 SAN_TESTS = $(patsubst bin/%,bin/san/%,$(TESTS))
@@ -153,12 +154,14 @@ bin/san/test_%: tests/test_%.c convae.h examples/convae_report.h tests/png_decod
 bin/san/test_threads: LDLIBS += -lpthread
 bin/san/mnist_autoencoder: examples/mnist_autoencoder.c convae.h examples/convae_report.h | bin/san
 	$(CC) $(SAN_FLAGS) $< -o $@ $(LDLIBS)
+bin/san/bench: tools/bench.c convae.h | bin/san
+	$(CC) $(SAN_FLAGS) $< -o $@ $(LDLIBS)
 bin/san/fuzz_%: tests/fuzz_%.c tests/fuzz_main.h convae.h | bin/san
 	$(CC) $(SAN_FLAGS) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
 bin/san:
 	mkdir -p bin/san
 
-sanitize: $(SAN_TESTS) $(SAN_FUZZ) bin/san/mnist_autoencoder bin/make_data
+sanitize: $(SAN_TESTS) $(SAN_FUZZ) bin/san/mnist_autoencoder bin/san/bench bin/make_data
 	@set -e; export ASAN_OPTIONS=detect_leaks=1; \
 	for t in $(SAN_TESTS); do echo "== $$t"; $$t; done; \
 	for f in $(SAN_FUZZ); do n=$${f##*/}; if [ -d tests/regress/$$n ]; then \
@@ -170,7 +173,10 @@ sanitize: $(SAN_TESTS) $(SAN_FUZZ) bin/san/mnist_autoencoder bin/make_data
 	$$lab --data bin/san/data --epochs 2 --tsne 100 --out bin/san/lab --resume >> bin/san/lab.log; \
 	$$lab --data bin/san/data --epochs 0 --tsne 100 --out bin/san/lab2 --load bin/san/lab/model.cae >> bin/san/lab.log; \
 	grep -E '^Epoch' bin/san/lab.log; \
-	echo "== bad inputs"; tests/bad_inputs.sh $$lab
+	echo "== bad inputs"; tests/bad_inputs.sh $$lab; \
+	echo "== bin/san/bench --quick --no-torch on the made-up images"; \
+	bin/san/bench --quick --no-torch --data bin/san/data > bin/san/bench.log || { tail -20 bin/san/bench.log; exit 1; }; \
+	tail -2 bin/san/bench.log
 
 # make valgrind: test_core and a 1-epoch lab run under memcheck (no errors, no leak). Valgrind
 # does not run AVX-512 and tells the program so: the library then picks its AVX2 set by itself.

@@ -2371,10 +2371,10 @@ CONVAE_DEF void cae_sigmoid_backward(float *dx, const float *dy, const float *y,
    have its kernels: each 2x2 output tile comes from a 4x4 input tile: V = Bt d B, M = V U
    summed over input channels (16 small matrix products, one per tile position), Y = At M A.
    16 multiplies per tile and channel pair instead of 36. U = G g Gt is computed once per
-   weight update. F(4x4,3x3) (the AVX-512 set's forward pass) takes 6x6 input tiles to 4x4
-   output tiles: 36 multiplies for 16 outputs, 2.25 per output against F(2x2)'s 4 and a direct
-   convolution's 9, for larger rounding (the tests hold both to the direct _ref). The weight
-   gradient stays in F(2x2)'s domain: a 7x7 image has only 4 tiles of 4x4 to sum over per image. */
+   weight update. F(4x4,3x3) (the AVX-512 set's) takes 6x6 input tiles to 4x4 output tiles: 36
+   multiplies for 16 outputs, 2.25 per output against F(2x2)'s 4 and a direct convolution's 9,
+   for larger rounding (the tests hold both to the direct _ref); its kernels are 2.25 times as
+   large, which pays where several images go through a layer together (the trainer's slices). */
 static const float cae__wino_G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
 static const double cae__wino_G4[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6},
                                           {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
@@ -2626,14 +2626,14 @@ CONVAE_DEF void cae_conv2d_flip(float *wf, const float *wt, int ci, int co, int 
 }
 
 /* ---- the table each instruction set fills. conv and conv_dw run on one zero-padded image
-   (cae__pad), all output channels; wino_conv and wino_dw on one image of a shape that
+   (cae__pad), all output channels; wino_conv on one image and wino_dw on n of a shape that
    cae__wino_shape takes (NULL in a set without Winograd kernels). The element-wise entries
    must give the _ref loops' values exactly, bit for bit. */
 struct cae_kernels {
     const char *name, *about;
     int (*usable)(void); /* the CPU runs this set */
-    int wino;            /* m of the set's Winograd forward F(m x m, 3x3), 2 or 4; 0: none (wino_dw
-                            works in F(2x2)'s domain whatever m is) */
+    int wino;            /* m of the set's Winograd F(m x m, 3x3), 2 or 4 (wino_conv's, and the domain
+                            of wino_dw's gradient); 0: none */
     void (*conv)(float *out, const float *P, const float *wt, const float *bias, int h, int w, int ci, int co,
                  int k, int act);
     void (*wino_conv)(float *out, const float *in, const float *U, const float *bias, int h, int w, int ci, int co,
@@ -4159,10 +4159,7 @@ static CAE__AVX512_FN void cae__avx512_bias_bwd(float *db, const float *dy, size
 #endif /* CONVAE_NO_TRAIN */
 
 static const cae_kernels cae__set_avx512 = {
-    "avx512",
-    "AVX-512F: 8x32 register tiles, Winograd F(4x4,3x3) forward and F(2x2,3x3) weight gradient, 16-wide pooling "
-    "and ReLU",
-    cae__avx512_usable, 4,
+    "avx512", "AVX-512F: 8x32 register tiles, Winograd F(4x4,3x3), 16-wide pooling and ReLU", cae__avx512_usable, 4,
     cae__avx512_conv, cae__avx512_wino_conv, cae__avx512_maxpool_fwd, cae__avx512_upsample_fwd, cae__avx512_relu_fwd
     CAE__TRAIN_ENTRIES(cae__avx512_conv_dw, cae__avx512_wino_dw, cae__avx512_maxpool_bwd, cae__avx512_upsample_bwd,
                        cae__avx512_relu_bwd, cae__avx512_bias_bwd)};

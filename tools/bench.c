@@ -483,10 +483,10 @@ static void bench_convs(const cae_kernels *ks, int threads, int reps, double sec
     b.Uf = (float *)xmalloc(sizeof(float) * 36 * 64 * 64);
     for (r = 0; r < threads; r++) {
         b.dw[r] = (float *)xmalloc(sizeof(float) * (max_w + 64));
-        b.du[r] = (float *)xmalloc(sizeof(float) * 16 * 64 * 64);
+        b.du[r] = (float *)xmalloc(sizeof(float) * 36 * 64 * 64); /* F(4x4,3x3)'s 36 planes at most */
         b.work[r] = (float *)xmalloc(sizeof(float) * max_work);
         memset(b.dw[r], 0, sizeof(float) * (max_w + 64));
-        memset(b.du[r], 0, sizeof(float) * 16 * 64 * 64);
+        memset(b.du[r], 0, sizeof(float) * 36 * 64 * 64);
     }
     *bytes_used = sizeof(float) * (2 * max_in + 2 * max_out + threads * (max_w + 64 + max_work));
     for (l = 0; l < 5; l++) {
