@@ -6535,16 +6535,18 @@ CONVAE_DEF size_t cae_net_summary(const cae_net *m, const char *title, char *buf
 #endif /* CONVAE_IMPLEMENTATION */
 
 /* Change log
-   0.4.0  2026-12-04  The AVX-512 set's forward pass and input gradient by Winograd F(4x4,3x3):
+   0.4.0  2026-12-04  The AVX-512 set's Winograd layers by F(4x4,3x3) in all three directions:
                       cae_conv2d_wino gives the m of F(m x m, 3x3) a set uses (2 or 4, 0: none),
-                      cae_conv2d_wino_kernel takes m; a net keeps the Winograd kernels of its set's
-                      m (cae_net.wino_m), cae_net_set_kernels remakes them for another set. The
-                      trainer takes a slice's images through a layer before the next, on one
-                      workspace a thread. cae_bias_backward/_ref (the bias gradient through the
-                      kernel sets, the same bits); cae_trainer_moments (for tools/convae_cuda.cu's
-                      trainer). The AVX-512 set: one-channel first and last layers in registers,
-                      Winograd tiles a gap apart, input transforms without a padded copy
-                      (training 1.57x the AVX2 set's, was 1.32x).
+                      cae_conv2d_wino_kernel and cae_conv2d_wino_grad take it; a net keeps the
+                      Winograd kernels of its set's m (cae_net.wino_m), cae_net_set_kernels
+                      remakes them for another set. The trainer takes a slice's images through a
+                      layer before the next, on one workspace a thread, and sums a Winograd
+                      layer's gradient over the slice there. cae_bias_backward/_ref (the bias
+                      gradient through the kernel sets, the same bits); cae_trainer_moments (for
+                      tools/convae_cuda.cu's trainer). The AVX-512 set also: one-channel first and
+                      last layers in registers, Winograd tiles a gap apart, input transforms
+                      without a padded copy. Training 1.62x the AVX2 set's, inference 1.72x (were
+                      1.32x and 1.38x).
    0.3.0  2026-12-02  checkpoints (cae_trainer_save/_load/_write_state/_read_state: resuming gives
                       the same bits); .npy/.npz reader and writer (cae_npy_*, cae_npz_*);
                       cae_arch_parse and CAE_LAB_ARCH; cae_write_file fsyncs before the rename.
