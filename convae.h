@@ -2391,19 +2391,9 @@ static int cae__wino_shape(int ci, int co, int k)
    the same cache set. */
 #define CAE__WINO_GAP 16
 #define CAE__WINO_PLANE(T, c) ((size_t)(T) * (size_t)(c) + CAE__WINO_GAP)
-/* Sets that keep them tile after tile ([T][16][c]) leave the same gap after each tile's 16 rows:
-   tiles 4 KiB apart (64 channels) would share cache sets too. */
-#define CAE__WINO_TILE(c) ((size_t)16 * (size_t)(c) + CAE__WINO_GAP)
-
-/* F(4x4)'s: 36 rows a tile */
+/* F(4x4) keeps V and M tile after tile ([T][36][c]), with the same gap after each tile's 36
+   rows: tiles a multiple of 4 KiB apart would share cache sets too. */
 #define CAE__WINO4_TILE(c) ((size_t)36 * (size_t)(c) + CAE__WINO_GAP)
-
-/* room for V or M of T tiles of c channels, in either order */
-static size_t cae__wino_buf(size_t T, int c)
-{
-    size_t planes = 16 * CAE__WINO_PLANE(T, c), tiles = T * CAE__WINO_TILE(c);
-    return planes > tiles ? planes : tiles;
-}
 
 /* one image's Winograd scratch, for F(2x2) (the padded copy, V and M) or for F(4x4) (V and M,
    or dM, of up to 15 tiles more: its weight gradient takes small images a few at a time),
@@ -2411,7 +2401,7 @@ static size_t cae__wino_buf(size_t T, int c)
 static size_t cae__wino_floats(int h, int w, int ci, int co)
 {
     size_t th = (size_t)(h + 1) / 2, tw = (size_t)(w + 1) / 2, f2, f4;
-    f2 = (2 * th + 2) * ((2 * tw + 2) * (size_t)ci + CAE__WINO_GAP) + cae__wino_buf(th * tw, ci) + cae__wino_buf(th * tw, co);
+    f2 = (2 * th + 2) * ((2 * tw + 2) * (size_t)ci + CAE__WINO_GAP) + 16 * (CAE__WINO_PLANE(th * tw, ci) + CAE__WINO_PLANE(th * tw, co));
     th = (size_t)(h + 3) / 4, tw = (size_t)(w + 3) / 4;
     f4 = (th * tw + 15) * (CAE__WINO4_TILE(ci) + CAE__WINO4_TILE(co));
     return f2 > f4 ? f2 : f4;
@@ -2524,17 +2514,17 @@ CONVAE_DEF size_t cae_conv2d_work_floats(int h, int w, int ci, int co, int k)
 #define CAE__MAYBE_UNUSED
 #endif
 
-/* Zero-padded copy of one image for Winograd F(m x m, 3x3), one row/column before it and the
-   rest after: (m th + 2) rows of (m tw + 2) pixels (th, tw: tiles down and across), each row
+/* Zero-padded copy of one image for Winograd F(2x2,3x3) (the AVX2 and NEON sets), one
+   row/column before it and the rest after: (2 th + 2) rows of (2 tw + 2) pixels, each row
    CAE__WINO_ROW floats long (a gap after it, so that rows a multiple of 4 KiB long do not share
    cache sets); only the border is zeroed. Returns the copy's end. (A build with no SIMD set has
    no use for it.) */
-#define CAE__WINO_ROW(w, ci, m) ((size_t)((m) * (((w) + (m)-1) / (m)) + 2) * (size_t)(ci) + CAE__WINO_GAP)
+#define CAE__WINO_ROW(w, ci) ((size_t)(2 * (((w) + 1) / 2) + 2) * (size_t)(ci) + CAE__WINO_GAP)
 
-CAE__MAYBE_UNUSED static float *cae__wino_pad(float *P, const float *in, int h, int w, int ci, int m)
+CAE__MAYBE_UNUSED static float *cae__wino_pad(float *P, const float *in, int h, int w, int ci)
 {
-    int ph = m * ((h + m - 1) / m) + 2, y;
-    size_t row = CAE__WINO_ROW(w, ci, m), right = row - (size_t)(w + 1) * ci;
+    int ph = 2 * ((h + 1) / 2) + 2, y;
+    size_t row = CAE__WINO_ROW(w, ci), right = row - (size_t)(w + 1) * ci;
     memset(P, 0, sizeof(float) * row);
     for (y = 0; y < h; y++) {
         float *d = P + (size_t)(y + 1) * row;
@@ -2931,8 +2921,8 @@ static CAE__AVX2_FN void cae__avx2_dw_co1(float *dw, const float *P, const float
 static CAE__AVX2_FN float *cae__avx2_wino_input(const float *in, int h, int w, int ci, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
-    size_t prow = CAE__WINO_ROW(w, ci, 2);
-    float *P = work, *V = cae__wino_pad(P, in, h, w, ci, 2);
+    size_t prow = CAE__WINO_ROW(w, ci);
+    float *P = work, *V = cae__wino_pad(P, in, h, w, ci);
     size_t vs = CAE__WINO_PLANE(T, ci); /* stride between tile positions */
     for (t = 0; t < T; t++) {
         const float *d = P + (size_t)(t / tw) * 2 * prow + (size_t)(t % tw) * 2 * ci;
@@ -3005,7 +2995,7 @@ static CAE__AVX2_FN void cae__avx2_wino_conv(float *out, const float *in, const 
 #ifndef CONVAE_NO_TRAIN
 /* one image: dU [16][ci][co] += sum over tiles of V (x) dM, dM = A dY At the transformed
    2x2 tiles of the output gradient (zero past the image). cae_conv2d_wino_grad turns the sum
-   into the kernel gradient, once per step. */
+   into the kernel gradient, once per slice of a step. */
 static CAE__AVX2_FN void cae__avx2_wino_dw1(float *dU, const float *in, const float *dpre, int h, int w, int ci, int co, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, o, xi, r, r0, rows;
@@ -3466,8 +3456,8 @@ static CAE__AVX512_FN void cae__avx512_fwd_c1k3(float *out, const float *P, cons
     if (o < co) cae__avx512_c1k3_cols(1, out, P, wt, bias, h, w, co, o, relu);
 }
 
-/* the sums of the 16 lanes of a0..a7, into s[0..7]: a transposing reduction, 14 shuffles for
-   the eight instead of 4 each */
+/* the sums of the 16 lanes of a0..a7, into s[0..7]: a transposing reduction, 16 shuffles for
+   the eight where a sum of each alone takes 4 (and an extract) */
 static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_hsum8(float *s, __m512 a0, __m512 a1, __m512 a2, __m512 a3,
                                                                 __m512 a4, __m512 a5, __m512 a6, __m512 a7)
 {
@@ -3657,9 +3647,6 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_at6(__m512 *o, const _
     o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), s34, s12), m[5]);
 }
 
-/* one image, F(4x4,3x3): out [h,w,co] = act(bias + in (*) wt) with U = cae_conv2d_wino_kernel(4, wt);
-   ci % 8 == 0 (a last 8 channels under a mask), co % 16 == 0. V [T][36][ci] = Bt d B for every
-   6x6 input tile d, M [T][36][co] its 36 products with U, Y = At M A each 4x4 output tile */
 /* F(4x4,3x3)'s input transform of one image, 16 channels at a time (a last 8 under a mask): tile
    t's 36 rows at V + t * CAE__WINO4_TILE(ci), read from the image itself */
 static CAE__AVX512_FN void cae__avx512_wino4_input(float *V, const float *in, int h, int w, int ci)
@@ -3692,6 +3679,9 @@ static CAE__AVX512_FN void cae__avx512_wino4_input(float *V, const float *in, in
     }
 }
 
+/* one image, F(4x4,3x3): out [h,w,co] = act(bias + in (*) wt) with U = cae_conv2d_wino_kernel(4, wt);
+   ci % 8 == 0 (a last 8 channels under a mask), co % 16 == 0. V [T][36][ci] = Bt d B for every
+   6x6 input tile d, M [T][36][co] its 36 products with U, Y = At M A each 4x4 output tile */
 static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, const float *U, const float *bias,
                                                  int h, int w, int ci, int co, int act, float *work)
 {
@@ -3926,7 +3916,7 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_c1k3_cols(const int
 {
     __m512 a[2][9];
     int pw = w + 2, y, x, t, v;
-    for (v = 0; v < 2; v++)
+    for (v = 0; v < NV; v++)
         for (t = 0; t < 9; t++) a[v][t] = _mm512_setzero_ps();
     for (y = 0; y < h; y++) {
         const float *p = P + (size_t)y * pw, *gr = g + (size_t)y * w * co + o;
@@ -4279,8 +4269,8 @@ static void cae__neon_conv(float *out, const float *P, const float *wt, const fl
 static float *cae__neon_wino_input(const float *in, int h, int w, int ci, float *work)
 {
     int tw = (w + 1) / 2, T = ((h + 1) / 2) * tw, t, i, xi, r;
-    size_t prow = CAE__WINO_ROW(w, ci, 2), vs = CAE__WINO_PLANE(T, ci);
-    float *P = work, *V = cae__wino_pad(P, in, h, w, ci, 2);
+    size_t prow = CAE__WINO_ROW(w, ci), vs = CAE__WINO_PLANE(T, ci);
+    float *P = work, *V = cae__wino_pad(P, in, h, w, ci);
     for (t = 0; t < T; t++) {
         const float *d = P + (size_t)(t / tw) * 2 * prow + (size_t)(t % tw) * 2 * ci;
         for (i = 0; i < ci; i += 4) {
@@ -5214,9 +5204,8 @@ static void cae__layer_forward(const cae_net *net, const cae_layer *L, const flo
     switch (L->kind) {
     case CAE_CONV2D: {
         const float *wt = net->param + L->poff, *b = wt + (L->nparams - (size_t)L->oc);
-        const float *U = net->wino && net->wino_m && net->wino_m == cae_conv2d_wino(ks, L->c, L->oc, L->k)
-                             ? net->wino + L->wino_off
-                             : NULL;
+        int m = cae_conv2d_wino(ks, L->c, L->oc, L->k); /* the net's Winograd kernels, if made for ks's m */
+        const float *U = net->wino && m && m == net->wino_m ? net->wino + L->wino_off : NULL;
         if (L->act == CAE_ACT_SIGMOID && logit) {
             cae_conv2d_forward1(ks, logit, in, wt, U, b, L->h, L->w, L->c, L->oc, L->k, CAE_ACT_NONE, work);
             cae_sigmoid_forward(out, logit, on);
@@ -5705,7 +5694,7 @@ static size_t cae__slot_stride(const cae_trainer *t)
     return cae__up64(t->net.nparams);
 }
 
-/* Lays out a slot's workspace and the derived kernels; returns the floats of derived kernels. */
+/* Lays out a thread's workspace and the derived kernels; returns the floats of derived kernels. */
 static size_t cae__trainer_plan(cae_trainer *t)
 {
     const cae_net *net = &t->net;
@@ -5723,9 +5712,10 @@ static size_t cae__trainer_plan(cae_trainer *t)
         T->flip_off = flips;
         flips += cae__up64((size_t)L->k * L->k * L->c * L->oc);
         T->wino_flip_off = flips;
-        if (cae_conv2d_wino(net->ks, L->oc, L->c, L->k)) flips += cae__up64((size_t)36 * L->c * L->oc);
-        m = cae_conv2d_wino(net->ks, L->c, L->oc, L->k);
-        if ((size_t)(m + 2) * (m + 2) * L->c * L->oc > du && m) du = (size_t)(m + 2) * (m + 2) * L->c * L->oc;
+        m = cae_conv2d_wino(net->ks, L->oc, L->c, L->k); /* the input gradient's Winograd kernel */
+        if (m) flips += cae__up64((size_t)(m + 2) * (m + 2) * L->c * L->oc);
+        m = cae_conv2d_wino(net->ks, L->c, L->oc, L->k); /* the weight gradient in its domain */
+        if (m && (size_t)(m + 2) * (m + 2) * L->c * L->oc > du) du = (size_t)(m + 2) * (m + 2) * L->c * L->oc;
     }
     t->ws_grad = ws;
     t->img_floats = ws + 2 * cae__up64(net->maxact);
@@ -5895,9 +5885,11 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
         const cae_layer *L = net->layer + l;
         const cae__tlayer *T = t->lay + l;
         size_t on = (size_t)L->oh * L->ow * L->oc;
-        int skip_act = fused && l == net->nlayers - 1, m = L->kind == CAE_CONV2D ? cae_conv2d_wino(ks, L->c, L->oc, L->k) : 0;
+        int conv = L->kind == CAE_CONV2D, skip_act = fused && l == net->nlayers - 1;
+        int m = conv ? cae_conv2d_wino(ks, L->c, L->oc, L->k) : 0;
         float *dU = m ? ws + t->ws_du : NULL;
-        if (L->kind == CAE_CONV2D) /* the activation's gradient first: a Winograd weight gradient takes the images together */
+        const float *Uf = conv && cae_conv2d_wino(ks, L->oc, L->c, L->k) ? t->wflip + T->wino_flip_off : NULL;
+        if (conv) /* the activation's gradient first: a Winograd weight gradient takes the images together */
             for (i = 0; i < n; i++) {
                 float *img = ws + (size_t)i * t->img_floats, *g = img + g_off;
                 if (L->act == CAE_ACT_RELU) ks->relu_bwd(g, g, img + T->out_off, on);
@@ -5913,13 +5905,10 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
             float *img = ws + (size_t)i * t->img_floats, *g = img + g_off, *din = l ? img + h_off : NULL;
             const float *in = l ? img + t->lay[l - 1].out_off : x + (size_t)i * in_n, *y = img + T->out_off;
             switch (L->kind) {
-            case CAE_CONV2D: {
-                size_t nk = L->nparams - (size_t)L->oc;
-                const float *Uf = cae_conv2d_wino(ks, L->oc, L->c, L->k) ? t->wflip + T->wino_flip_off : NULL;
-                cae_conv2d_backward1(ks, din, dU ? NULL : dp + L->poff, NULL, dp + L->poff + nk, g, in,
-                                     t->wflip + T->flip_off, Uf, L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
+            case CAE_CONV2D: /* bias, input gradient and (without Winograd) the weight gradient */
+                cae_conv2d_backward1(ks, din, dU ? NULL : dp + L->poff, NULL, dp + L->poff + L->nparams - (size_t)L->oc,
+                                     g, in, t->wflip + T->flip_off, Uf, L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
                 break;
-            }
             case CAE_MAXPOOL2D:
                 if (din) ks->maxpool_bwd(din, g, (const int *)(const void *)(img + T->arg_off), 1, L->h, L->w, L->c);
                 break;

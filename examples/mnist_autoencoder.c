@@ -862,7 +862,6 @@ static int gpu_pull(lab *L)
 }
 #endif
 
-/* the mean loss over images first..first+n of a split, in batches */
 /* the mean loss over n images of a split (the listed ones, or those from `first` on), in
    batches; with --noise or --mask, of the corrupted images against the clean ones */
 static int mean_loss(lab *L, const dataset *d, const int *idx, int first, int n, float *mse, double *out)

@@ -784,7 +784,7 @@ static void test_layer_gradients(void)
     const cae_kernels *ks;
     cae_rng r = cae_rng_seed(2);
     gstat conv_st, simple_st;
-    char sum[1200];
+    char sum[900];
     size_t len;
     int a, si;
     group_begin("gradients");
@@ -821,10 +821,11 @@ typedef struct maxerr {
     double q;         /* largest |fast - ref| / the tolerance (the test fails above 1) */
 } maxerr;
 
-/* fast vs ref within 1e-5 + 1e-4*|ref|. dwt and dbias are float sums over every pixel of the
-   batch (up to 3*28*28 terms) that the reference adds one by one: its own rounding grows
-   with sum|terms| (S, given for those), so they also get 2^-20*S (16 float ulps of S). A
-   dropped or doubled term is off by a whole term, far above that. */
+/* fast vs ref within 1e-5 + 1e-4*|ref|, plus 2^-20*S (16 float ulps of S) where S, the sum of
+   the |terms| of each value, is given: dwt and dbias are float sums over every pixel of the
+   batch (up to 3*28*28 terms) that the reference adds one by one, and a Winograd set's forward
+   pass and input gradient round in proportion to S too, not to the result. A dropped or
+   doubled term is off by a whole term, far above that. */
 static void compare_arrays(const char *what, const float *got, const float *ref, const double *S, size_t n, maxerr *me)
 {
     size_t i, bad = 0, worst = 0;
@@ -1121,9 +1122,10 @@ static int layers_set(const cae_kernels *ks)
     return cases;
 }
 
-/* Pooling, upsampling, ReLU and the bias gradient: every set must give exactly the reference's values (they add
-   the same numbers in the same order), argmax included, on channel counts with and without a
-   tail past the last multiple of 8 and on odd sizes; ReLU also on NaN, -0 and +-inf. */
+/* Pooling, upsampling, ReLU and the bias gradient: every set must give exactly the reference's
+   values (they add the same numbers in the same order), argmax included, on channel counts with
+   and without a tail past the last multiple of 8 and on odd sizes; ReLU also on NaN, -0 and
+   +-inf. */
 static void test_layers_fast_vs_ref(void)
 {
     const cae_kernels *ks;
@@ -1916,8 +1918,9 @@ static void test_net(void)
             if (!cae_kernels_usable(ks)) continue;
             check(cae_net_set_kernels(&a, ks, &e) == CAE_OK && a.ks == ks, "set_kernels %s: %s", cae_kernels_name(ks),
                   e.msg);
-            check(a.wino_m == cae_conv2d_wino(ks, 32, 64, 3), "set_kernels %s: Winograd kernels for F(%dx%d), the set's m is %d",
-                  cae_kernels_name(ks), a.wino_m, a.wino_m, cae_conv2d_wino(ks, 32, 64, 3));
+            check(a.wino_m == cae_conv2d_wino(ks, 32, 64, 3),
+                  "set_kernels %s: Winograd kernels for F(%dx%d), the set's m is %d", cae_kernels_name(ks), a.wino_m,
+                  a.wino_m, cae_conv2d_wino(ks, 32, 64, 3));
             check(forward_k(&a, &xt, &yat, 4, &e) == CAE_OK, "forward: %s", e.msg);
             snprintf(what, sizeof what, "net on set %s after cae_net_set_kernels", cae_kernels_name(ks));
             compare_arrays(what, ya, yb, NULL, N * 784, &me);
