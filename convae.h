@@ -2249,14 +2249,18 @@ CONVAE_DEF void cae_conv2d_backward_ref(float *din, float *dwt, float *dbias, co
 }
 #endif
 
-/* Offsets in the image of the 2x2 window of output (oy, ox); at an odd edge the missing
-   inputs repeat the ones before them, which cannot win a strict comparison. */
-static void cae__pool_window(int *a, int oy, int ox, int h, int w, int c)
+/* The 2x2 window of output (oy, ox): the offset in the image of its first input; the others are
+   dx, dy and dx + dy further (CAE__POOL_AT(a0, dx, dy, k), k = 0..3). At an odd edge dx or dy is
+   0: the missing inputs repeat the ones before them, which cannot win a strict comparison.
+   Scalars, not an int[4]: compilers fill such an array with one vector store, and its four
+   int loads then wait for the store (a third of a training step at -O2 on an Intel Xeon). */
+static int cae__pool_window(int oy, int ox, int h, int w, int c, int *dx, int *dy)
 {
-    int y1 = 2 * oy + 1 < h ? 2 * oy + 1 : 2 * oy, x1 = 2 * ox + 1 < w ? 2 * ox + 1 : 2 * ox;
-    a[0] = ((2 * oy) * w + 2 * ox) * c, a[1] = ((2 * oy) * w + x1) * c;
-    a[2] = (y1 * w + 2 * ox) * c, a[3] = (y1 * w + x1) * c;
+    *dx = 2 * ox + 1 < w ? c : 0;
+    *dy = 2 * oy + 1 < h ? w * c : 0;
+    return (2 * oy * w + 2 * ox) * c;
 }
+#define CAE__POOL_AT(a0, dx, dy, k) ((a0) + ((k) & 1 ? (dx) : 0) + ((k) & 2 ? (dy) : 0))
 
 CONVAE_DEF void cae_maxpool2d_forward_ref(float *out, int *argmax, const float *in, int n, int h, int w, int c)
 {
@@ -2265,10 +2269,10 @@ CONVAE_DEF void cae_maxpool2d_forward_ref(float *out, int *argmax, const float *
         const float *im = in + (size_t)b * h * w * c;
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
-                int a[4], a0, a1, a2, a3;
+                int a0, a1, a2, a3, dx, dy;
                 size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                cae__pool_window(a, oy, ox, h, w, c);
-                a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+                a0 = cae__pool_window(oy, ox, h, w, c, &dx, &dy);
+                a1 = a0 + dx, a2 = a0 + dy, a3 = a1 + dy;
                 for (ch = 0; ch < c; ch++) {
                     float v = im[a0 + ch], t;
                     int best = a0 + ch;
@@ -2362,6 +2366,14 @@ CONVAE_DEF void cae_sigmoid_backward(float *dx, const float *dy, const float *y,
 }
 #endif
 
+/* Loops of up to 18 steps over arrays of vectors, fully unrolled also at -O2 (GCC's -O2 keeps
+   them as loops, with the vectors in memory; -O3 unrolls them) */
+#if defined(__GNUC__) || defined(__clang__)
+#define CAE__UNROLL _Pragma("GCC unroll 18")
+#else
+#define CAE__UNROLL
+#endif
+
 /* ================================================================ what every kernel set shares
    The convolution runs on a zero-padded copy of its input, so the inner loops have no
    bounds checks: out[y][x][:] += P[y+kh][x+kw][i] * W[kh][kw][i][:]. The input gradient is
@@ -2446,48 +2458,72 @@ CONVAE_DEF void cae_conv2d_wino_kernel(int m, float *U, const float *wt, int ci,
 }
 
 #ifndef CONVAE_NO_TRAIN
-/* dwt [3][3][ci][co] += Gt dU G: the gradient of U = G g Gt carried back to the kernel */
+/* G4's rows carried back, sums and differences first: with u = six values along one direction,
+   s = u1+u2, d = u1-u2, S = u3+u4, D = u3-u4, they give u0/4 - s/6 + S/24, -d/6 + D/12 and
+   (S - s)/6 + u5 (the zeros and pairs of cae__wino_G4); 12 operations instead of 36. */
+#define CAE__G4T(t0, t1, t2, u0, u1, u2, u3, u4, u5)                                         \
+    do {                                                                                   \
+        double s_ = (double)(u1) + (u2), d_ = (double)(u1) - (u2);                         \
+        double S_ = (double)(u3) + (u4), D_ = (double)(u3) - (u4);                         \
+        t0 = 0.25 * (u0) - s_ * (1.0 / 6) + S_ * (1.0 / 24);                               \
+        t1 = D_ * (1.0 / 12) - d_ * (1.0 / 6);                                             \
+        t2 = (S_ - s_) * (1.0 / 6) + (u5);                                                 \
+    } while (0)
+
+/* F(4x4)'s weight gradient for 16 (input, output) pairs: dwt[rc*ds + i] += (Gt dU G)[r][c] for
+   the pair at i, with dU's 36 rows us apart. A constant width, so that it vectorises at -O2. */
+static void cae__wino4_grad16(float *dwt, size_t ds, const float *dU, size_t us)
+{
+    double t[3][6][16];
+    int i, r, b;
+    for (b = 0; b < 6; b++)
+        for (i = 0; i < 16; i++) {
+            const float *u = dU + (size_t)b * us + i;
+            CAE__G4T(t[0][b][i], t[1][b][i], t[2][b][i], u[0], u[6 * us], u[12 * us], u[18 * us], u[24 * us], u[30 * us]);
+        }
+    for (r = 0; r < 3; r++)
+        for (i = 0; i < 16; i++) {
+            float *d = dwt + (size_t)r * 3 * ds + i;
+            double a0, a1, a2;
+            CAE__G4T(a0, a1, a2, t[r][0][i], t[r][1][i], t[r][2][i], t[r][3][i], t[r][4][i], t[r][5][i]);
+            d[0] = (float)(d[0] + a0), d[ds] = (float)(d[ds] + a1), d[2 * ds] = (float)(d[2 * ds] + a2);
+        }
+}
+
+/* F(2x2)'s, in float: G's rows carried back are u0 + (u1+u2)/2, (u1-u2)/2 and (u1+u2)/2 + u3 */
+static void cae__wino2_grad16(float *dwt, size_t ds, const float *dU, size_t us)
+{
+    float t[3][4][16];
+    int i, r, b;
+    for (b = 0; b < 4; b++)
+        for (i = 0; i < 16; i++) {
+            const float *u = dU + (size_t)b * us + i;
+            float s = 0.5f * (u[4 * us] + u[8 * us]);
+            t[0][b][i] = u[0] + s, t[1][b][i] = 0.5f * (u[4 * us] - u[8 * us]), t[2][b][i] = s + u[12 * us];
+        }
+    for (r = 0; r < 3; r++)
+        for (i = 0; i < 16; i++) {
+            float *d = dwt + (size_t)r * 3 * ds + i, s = 0.5f * (t[r][1][i] + t[r][2][i]);
+            d[0] += t[r][0][i] + s, d[ds] += 0.5f * (t[r][1][i] - t[r][2][i]), d[2 * ds] += s + t[r][3][i];
+        }
+}
+
+/* dwt [3][3][ci][co] += Gt dU G: the gradient of U = G g Gt carried back to the kernel; 16
+   (input, output) pairs at a time, a last few through a copy 16 wide */
 CONVAE_DEF void cae_conv2d_wino_grad(int m, float *dwt, const float *dU, int ci, int co)
 {
-    const float(*G)[3] = cae__wino_G;
+    void (*f)(float *, size_t, const float *, size_t) = m == 4 ? cae__wino4_grad16 : cae__wino2_grad16;
     size_t j, n = (size_t)ci * co;
-    int a, b, r, c;
-    if (m == 4) { /* in double, 64 (input, output) pairs at a time, the pair innermost */
-        const double(*G4)[3] = cae__wino_G4;
-        double t[3][6][64];
-        size_t i, nj;
-        for (j = 0; j < n; j += nj) {
-            nj = n - j < 64 ? n - j : 64;
-            for (r = 0; r < 3; r++)
-                for (b = 0; b < 6; b++) {
-                    for (i = 0; i < nj; i++) t[r][b][i] = 0.0;
-                    for (a = 0; a < 6; a++) {
-                        const float *u = dU + (size_t)(a * 6 + b) * n + j;
-                        double g = G4[a][r];
-                        for (i = 0; i < nj; i++) t[r][b][i] += g * u[i];
-                    }
-                }
-            for (r = 0; r < 3; r++)
-                for (c = 0; c < 3; c++) {
-                    float *d = dwt + (size_t)(r * 3 + c) * n + j;
-                    for (i = 0; i < nj; i++)
-                        d[i] += (float)(t[r][0][i] * G4[0][c] + t[r][1][i] * G4[1][c] + t[r][2][i] * G4[2][c] +
-                                        t[r][3][i] * G4[3][c] + t[r][4][i] * G4[4][c] + t[r][5][i] * G4[5][c]);
-                }
-        }
-        return;
-    }
-    for (j = 0; j < n; j++) {
-        float t[3][4];
-        for (r = 0; r < 3; r++)
-            for (b = 0; b < 4; b++) {
-                float acc = 0.0f;
-                for (a = 0; a < 4; a++) acc += G[a][r] * dU[(size_t)(a * 4 + b) * n + j];
-                t[r][b] = acc;
-            }
-        for (r = 0; r < 3; r++)
-            for (c = 0; c < 3; c++)
-                dwt[(size_t)(r * 3 + c) * n + j] += t[r][0] * G[0][c] + t[r][1] * G[1][c] + t[r][2] * G[2][c] + t[r][3] * G[3][c];
+    int a, r, planes = (m + 2) * (m + 2);
+    for (j = 0; j + 16 <= n; j += 16) f(dwt + j, n, dU + j, n);
+    if (j < n) {
+        float u[36][16], d[9][16];
+        size_t nj = n - j;
+        memset(u, 0, sizeof u), memset(d, 0, sizeof d);
+        for (a = 0; a < planes; a++) memcpy(u[a], dU + (size_t)a * n + j, sizeof(float) * nj);
+        for (r = 0; r < 9; r++) memcpy(d[r], dwt + (size_t)r * n + j, sizeof(float) * nj);
+        f(d[0], 16, u[0], 16);
+        for (r = 0; r < 9; r++) memcpy(dwt + (size_t)r * n + j, d[r], sizeof(float) * nj);
     }
 }
 #endif
@@ -2762,6 +2798,7 @@ static CAE__AVX2_FN void cae__avx2_fwd_c1k3(float *out, const float *P, const fl
             for (x = 0; x < w; x += 6) {
                 __m256 a[6];
                 int nr = w - x < 6 ? w - x : 6;
+                CAE__UNROLL
                 for (r = 0; r < 6; r++) { /* past the row's end, redo its last pixel */
                     int xx = x + (r < nr ? r : nr - 1);
                     __m256 acc = _mm256_fmadd_ps(_mm256_broadcast_ss(r0 + xx), w0, b);
@@ -2928,6 +2965,7 @@ static CAE__AVX2_FN float *cae__avx2_wino_input(const float *in, int h, int w, i
         const float *d = P + (size_t)(t / tw) * 2 * prow + (size_t)(t % tw) * 2 * ci;
         for (i = 0; i < ci; i += 8) {
             __m256 q[4][4], s[4][4];
+            CAE__UNROLL
             for (r = 0; r < 4; r++)
                 for (xi = 0; xi < 4; xi++) q[r][xi] = _mm256_loadu_ps(d + (size_t)r * prow + (size_t)xi * ci + i);
             for (xi = 0; xi < 4; xi++) { /* Bt d: rows */
@@ -2936,6 +2974,7 @@ static CAE__AVX2_FN float *cae__avx2_wino_input(const float *in, int h, int w, i
                 s[2][xi] = _mm256_sub_ps(q[2][xi], q[1][xi]);
                 s[3][xi] = _mm256_sub_ps(q[1][xi], q[3][xi]);
             }
+            CAE__UNROLL
             for (r = 0; r < 4; r++) { /* (Bt d) B: columns */
                 float *v = V + (size_t)(r * 4) * vs + (size_t)t * ci + i;
                 _mm256_storeu_ps(v, _mm256_sub_ps(s[r][0], s[r][2]));
@@ -2962,6 +3001,7 @@ static CAE__AVX2_FN void cae__avx2_wino_conv(float *out, const float *in, const 
                 const float *px[6];
                 float *op[6];
                 int nr = T - t < 6 ? T - t : 6;
+                CAE__UNROLL
                 for (r = 0; r < 6; r++) {
                     int tt = t + (r < nr ? r : nr - 1);
                     px[r] = V + (size_t)xi * vs + (size_t)tt * ci;
@@ -3016,6 +3056,7 @@ static CAE__AVX2_FN void cae__avx2_wino_dw1(float *dU, const float *in, const fl
             p[1] = _mm256_add_ps(a, c), q[1] = _mm256_add_ps(b, d);
             p[2] = _mm256_sub_ps(a, c), q[2] = _mm256_sub_ps(b, d);
             p[3] = _mm256_sub_ps(z, c), q[3] = _mm256_sub_ps(z, d);
+            CAE__UNROLL
             for (r = 0; r < 4; r++) {
                 float *m = dM + (size_t)(r * 4) * ms + (size_t)t * co + o;
                 _mm256_storeu_ps(m, p[r]);
@@ -3031,6 +3072,7 @@ static CAE__AVX2_FN void cae__avx2_wino_dw1(float *dU, const float *in, const fl
         for (o = 0; o < co; o += 16)
             for (r0 = 0; r0 < rows; r0 += 6) {
                 int roff[6], nr = rows - r0 < 6 ? rows - r0 : 6;
+                CAE__UNROLL
                 for (r = 0; r < 6; r++) roff[r] = r0 + (r < nr ? r : nr - 1);
                 cae__avx2_dw_6x16(dU + ((size_t)xi * ci + r0) * co + o, nr, roff, V + (size_t)xi * vs,
                                  dM + (size_t)xi * ms + o, 1, T, ci, co, 1);
@@ -3066,6 +3108,7 @@ static CAE__AVX2_FN void cae__avx2_conv(float *out, const float *P, const float 
             const float *px[6];
             float *op[6];
             int nr = npix - j < 6 ? npix - j : 6;
+            CAE__UNROLL
             for (r = 0; r < 6; r++) { /* pixel j+r is (y, x); past the end, repeat the last */
                 px[r] = P + ((size_t)y * pw + x) * ci;
                 op[r] = out + ((size_t)y * w + x) * co + o0;
@@ -3096,15 +3139,15 @@ static CAE__AVX2_FN void cae__avx2_maxpool_fwd(float *out, int *argmax, const fl
         const float *im = in + (size_t)b * h * w * c;
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
-                int a[4], k;
+                int a0, dx, dy, k;
                 size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                cae__pool_window(a, oy, ox, h, w, c);
+                a0 = cae__pool_window(oy, ox, h, w, c, &dx, &dy);
                 for (ch = 0; ch < c; ch += 8) {
-                    __m256 v = _mm256_loadu_ps(im + a[0] + ch);
-                    __m256i best = _mm256_add_epi32(_mm256_set1_epi32(a[0] + ch), iota);
+                    __m256 v = _mm256_loadu_ps(im + a0 + ch);
+                    __m256i best = _mm256_add_epi32(_mm256_set1_epi32(a0 + ch), iota);
                     for (k = 1; k < 4; k++) { /* strictly greater: ties keep the earlier input */
-                        __m256 t = _mm256_loadu_ps(im + a[k] + ch), gt = _mm256_cmp_ps(t, v, _CMP_GT_OQ);
-                        __m256i at = _mm256_add_epi32(_mm256_set1_epi32(a[k] + ch), iota);
+                        __m256 t = _mm256_loadu_ps(im + CAE__POOL_AT(a0, dx, dy, k) + ch), gt = _mm256_cmp_ps(t, v, _CMP_GT_OQ);
+                        __m256i at = _mm256_add_epi32(_mm256_set1_epi32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota);
                         v = _mm256_blendv_ps(v, t, gt);
                         best = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best), _mm256_castsi256_ps(at), gt));
                     }
@@ -3156,6 +3199,7 @@ static CAE__AVX2_FN void cae__avx2_conv_dw(float *dwt, const float *P, const flo
     for (; o0 + 16 <= co; o0 += 16)
         for (r0 = 0; r0 < rows; r0 += 6) {
             int roff[6], nr = rows - r0 < 6 ? rows - r0 : 6;
+            CAE__UNROLL
             for (r = 0; r < 6; r++) {
                 int row = r0 + (r < nr ? r : nr - 1), t = row / ci, i = row % ci;
                 roff[r] = ((t / k) * pw + t % k) * ci + i;
@@ -3180,16 +3224,17 @@ static CAE__AVX2_FN void cae__avx2_maxpool_bwd(float *din, const float *dout, co
         float *di = din + (size_t)b * h * w * c;
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
-                int a[4], k;
+                int a0, dx, dy, k;
                 size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                cae__pool_window(a, oy, ox, h, w, c);
+                a0 = cae__pool_window(oy, ox, h, w, c, &dx, &dy);
                 for (ch = 0; ch < c; ch += 8) {
                     __m256 g = _mm256_loadu_ps(dout + o + ch);
                     __m256i am = _mm256_loadu_si256((const __m256i *)(const void *)(argmax + o + ch));
+                    CAE__UNROLL
                     for (k = 0; k < 4; k++) {
-                        __m256i at = _mm256_add_epi32(_mm256_set1_epi32(a[k] + ch), iota);
+                        __m256i at = _mm256_add_epi32(_mm256_set1_epi32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota);
                         __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(am, at));
-                        _mm256_storeu_ps(di + a[k] + ch, _mm256_and_ps(hit, g));
+                        _mm256_storeu_ps(di + CAE__POOL_AT(a0, dx, dy, k) + ch, _mm256_and_ps(hit, g));
                     }
                 }
             }
@@ -3389,19 +3434,19 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_tile(const int R, 
 }
 
 /* the tile shapes the kernels below use, as functions of their own */
-static CAE__AVX512_FN void cae__avx512_fwd_8x32(float *const *op, const float *const *px, int nr, const float *wt,
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_8x32(float *const *op, const float *const *px, int nr, const float *wt,
                                                 const float *bias, int ci, int co, int k, int pwc, int relu)
 {
     cae__avx512_fwd_tile(8, 2, op, px, nr, wt, bias, ci, co, k, pwc, relu);
 }
 
-static CAE__AVX512_FN void cae__avx512_fwd_4x32(float *const *op, const float *const *px, int nr, const float *wt,
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_4x32(float *const *op, const float *const *px, int nr, const float *wt,
                                                 const float *bias, int ci, int co, int k, int pwc, int relu)
 {
     cae__avx512_fwd_tile(4, 2, op, px, nr, wt, bias, ci, co, k, pwc, relu);
 }
 
-static CAE__AVX512_FN void cae__avx512_fwd_8x16(float *const *op, const float *const *px, int nr, const float *wt,
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_8x16(float *const *op, const float *const *px, int nr, const float *wt,
                                                 const float *bias, int ci, int co, int k, int pwc, int relu)
 {
     cae__avx512_fwd_tile(8, 1, op, px, nr, wt, bias, ci, co, k, pwc, relu);
@@ -3416,7 +3461,9 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_c1k3_cols(const int NV
 {
     __m512 wv[2][9], b[2], z = _mm512_setzero_ps();
     int pw = w + 2, y, x, r, t, v;
+    CAE__UNROLL
     for (v = 0; v < NV; v++) {
+        CAE__UNROLL
         for (t = 0; t < 9; t++) wv[v][t] = _mm512_loadu_ps(wt + (size_t)t * co + o + 16 * v);
         b[v] = bias ? _mm512_loadu_ps(bias + o + 16 * v) : z;
     }
@@ -3426,8 +3473,10 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_c1k3_cols(const int NV
         for (x = 0; x < w; x += 4) {
             __m512 a[4][2];
             int nr = w - x < 4 ? w - x : 4;
+            CAE__UNROLL
             for (r = 0; r < 4; r++) {
                 int q = x + (r < nr ? r : nr - 1);
+                CAE__UNROLL
                 for (v = 0; v < NV; v++) {
                     __m512 s = _mm512_fmadd_ps(_mm512_set1_ps(p0[q]), wv[v][0], b[v]);
                     s = _mm512_fmadd_ps(_mm512_set1_ps(p0[q + 1]), wv[v][1], s);
@@ -3441,6 +3490,7 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_c1k3_cols(const int NV
                 }
             }
             for (r = 0; r < nr; r++)
+                CAE__UNROLL
                 for (v = 0; v < NV; v++)
                     _mm512_storeu_ps(op + (size_t)(x + r) * co + 16 * v, relu ? CAE__MAX512(a[r][v], z) : a[r][v]);
         }
@@ -3491,15 +3541,18 @@ static CAE__AVX512_FN void cae__avx512_co1k3_rows(float *out, const float *P, co
     __m512 wv[18];
     int ci = 32, pw = w + 2, y, x, t, kh, c;
     float b = bias ? bias[0] : 0.0f, s[8];
+    CAE__UNROLL
     for (t = 0; t < 18; t++) wv[t] = _mm512_loadu_ps(wt + 16 * t);
     for (y = 0; y < h; y++)
         for (x = 0; x < w; x += 8) {
             int x0 = x + 8 <= w ? x : w - 8, j;
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
             __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+            CAE__UNROLL
             for (kh = 0; kh < 3; kh++) {
                 const float *p = P + ((size_t)(y + kh) * pw + x0) * ci;
                 const __m512 *wk = wv + 6 * kh;
+                CAE__UNROLL
                 for (c = 0; c < 6; c += 2) { /* tap kw = c / 2: pixel j reads column j + kw */
                     __m512 wc = wk[c], wd = wk[c + 1]; /* two chains per pixel (a, b): 16 in flight */
                     const float *q = p + 16 * c, *r = q + 16;
@@ -3657,7 +3710,9 @@ static CAE__AVX512_FN void cae__avx512_wino4_input(float *V, const float *in, in
         const float *q[6][6];
         int inside[6][6], y0 = t / tw * 4 - 1, x0 = t % tw * 4 - 1;
         float *v = V + (size_t)t * vt;
+        CAE__UNROLL
         for (r = 0; r < 6; r++)
+            CAE__UNROLL
             for (c = 0; c < 6; c++) { /* pixels outside the image load as zeros, through a zero mask */
                 int y = y0 + r, x = x0 + c;
                 inside[r][c] = y >= 0 && y < h && x >= 0 && x < w;
@@ -3666,13 +3721,18 @@ static CAE__AVX512_FN void cae__avx512_wino4_input(float *V, const float *in, in
         for (i = 0; i < ci; i += 16) {
             __mmask16 k = ci - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
             __m512 s[6][6], col[6], e[6];
+            CAE__UNROLL
             for (c = 0; c < 6; c++) { /* Bt d, a column at a time */
+                CAE__UNROLL
                 for (r = 0; r < 6; r++) col[r] = _mm512_maskz_loadu_ps(inside[r][c] ? k : (__mmask16)0, q[r][c] + i);
                 cae__avx512_bt6(e, col);
+                CAE__UNROLL
                 for (r = 0; r < 6; r++) s[r][c] = e[r];
             }
+            CAE__UNROLL
             for (r = 0; r < 6; r++) { /* (Bt d) B, a row at a time */
                 cae__avx512_bt6(e, s[r]);
+                CAE__UNROLL
                 for (c = 0; c < 6; c++) _mm512_mask_storeu_ps(v + (size_t)(r * 6 + c) * ci + i, k, e[c]);
             }
         }
@@ -3714,9 +3774,12 @@ static CAE__AVX512_FN void cae__avx512_wino_conv(float *out, const float *in, co
         const float *m0 = M + (size_t)t * mt;
         for (o = 0; o < co; o += 16) {
             __m512 s[4][6], col[6], e[4], b = bias ? _mm512_loadu_ps(bias + o) : z;
+            CAE__UNROLL
             for (c = 0; c < 6; c++) { /* At m, a column at a time */
+                CAE__UNROLL
                 for (r = 0; r < 6; r++) col[r] = _mm512_loadu_ps(m0 + (size_t)(r * 6 + c) * co + o);
                 cae__avx512_at6(e, col);
+                CAE__UNROLL
                 for (r = 0; r < 4; r++) s[r][c] = e[r];
             }
             for (r = 0; r < 4 && ty + r < h; r++) { /* (At m) A, a row at a time, clipped at the image's edge */
@@ -3747,17 +3810,17 @@ static CAE__AVX512_FN void cae__avx512_maxpool_fwd(float *out, int *argmax, cons
         const float *im = in + (size_t)b * h * w * c;
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
-                int a[4], k;
+                int a0, dx, dy, k;
                 size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                cae__pool_window(a, oy, ox, h, w, c);
+                a0 = cae__pool_window(oy, ox, h, w, c, &dx, &dy);
                 for (ch = 0; ch < c; ch += 16) {
-                    __m512 v = _mm512_loadu_ps(im + a[0] + ch);
-                    __m512i best = _mm512_add_epi32(_mm512_set1_epi32(a[0] + ch), iota);
+                    __m512 v = _mm512_loadu_ps(im + a0 + ch);
+                    __m512i best = _mm512_add_epi32(_mm512_set1_epi32(a0 + ch), iota);
                     for (k = 1; k < 4; k++) { /* strictly greater: ties keep the earlier input */
-                        __m512 t = _mm512_loadu_ps(im + a[k] + ch);
+                        __m512 t = _mm512_loadu_ps(im + CAE__POOL_AT(a0, dx, dy, k) + ch);
                         __mmask16 gt = _mm512_cmp_ps_mask(t, v, _CMP_GT_OQ);
                         v = _mm512_mask_blend_ps(gt, v, t);
-                        best = _mm512_mask_blend_epi32(gt, best, _mm512_add_epi32(_mm512_set1_epi32(a[k] + ch), iota));
+                        best = _mm512_mask_blend_epi32(gt, best, _mm512_add_epi32(_mm512_set1_epi32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota));
                     }
                     _mm512_storeu_ps(out + o + ch, v);
                     if (argmax) _mm512_storeu_si512((void *)(argmax + o + ch), best);
@@ -3848,13 +3911,13 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_tile(const int NV, 
 #undef CAE__ADDTO
 }
 
-static CAE__AVX512_FN void cae__avx512_dw_8x32(float *dw, int nr, const int *roff, const float *P, const float *g,
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_8x32(float *dw, int nr, const int *roff, const float *P, const float *g,
                                                int h, int w, int ci, int co, int k, int ps, int gs)
 {
     cae__avx512_dw_tile(2, dw, nr, roff, P, g, h, w, ci, co, k, ps, gs);
 }
 
-static CAE__AVX512_FN void cae__avx512_dw_8x16(float *dw, int nr, const int *roff, const float *P, const float *g,
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_8x16(float *dw, int nr, const int *roff, const float *P, const float *g,
                                                int h, int w, int ci, int co, int k, int ps, int gs)
 {
     cae__avx512_dw_tile(1, dw, nr, roff, P, g, h, w, ci, co, k, ps, gs);
@@ -3916,12 +3979,15 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_c1k3_cols(const int
 {
     __m512 a[2][9];
     int pw = w + 2, y, x, t, v;
+    CAE__UNROLL
     for (v = 0; v < NV; v++)
+        CAE__UNROLL
         for (t = 0; t < 9; t++) a[v][t] = _mm512_setzero_ps();
     for (y = 0; y < h; y++) {
         const float *p = P + (size_t)y * pw, *gr = g + (size_t)y * w * co + o;
         for (x = 0; x < w; x++, p++, gr += co) {
             __m512 g0 = _mm512_loadu_ps(gr), g1 = NV > 1 ? _mm512_loadu_ps(gr + 16) : g0;
+            CAE__UNROLL
             for (t = 0; t < 9; t++) {
                 __m512 q = _mm512_set1_ps(p[(t / 3) * pw + t % 3]);
                 a[0][t] = _mm512_fmadd_ps(q, g0, a[0][t]);
@@ -3929,7 +3995,9 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_c1k3_cols(const int
             }
         }
     }
+    CAE__UNROLL
     for (t = 0; t < 9; t++)
+        CAE__UNROLL
         for (v = 0; v < NV; v++) {
             float *d = dw + (size_t)t * co + o + 16 * v;
             _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), a[v][t]));
@@ -3942,15 +4010,19 @@ static CAE__AVX512_FN void cae__avx512_dw_co1k3(float *dw, const float *P, const
 {
     __m512 a[18];
     int pw = w + 2, y, x, kh, c;
+    CAE__UNROLL
     for (c = 0; c < 18; c++) a[c] = _mm512_setzero_ps();
     for (y = 0; y < h; y++)
         for (x = 0; x < w; x++) {
             __m512 gv = _mm512_set1_ps(g[(size_t)y * w + x]);
+            CAE__UNROLL
             for (kh = 0; kh < 3; kh++) {
                 const float *p = P + ((size_t)(y + kh) * pw + x) * 32; /* 96 contiguous inputs: taps kw, halves */
+                CAE__UNROLL
                 for (c = 0; c < 6; c++) a[6 * kh + c] = _mm512_fmadd_ps(_mm512_loadu_ps(p + 16 * c), gv, a[6 * kh + c]);
             }
         }
+    CAE__UNROLL
     for (c = 0; c < 18; c++) _mm512_storeu_ps(dw + 16 * c, _mm512_add_ps(_mm512_loadu_ps(dw + 16 * c), a[c]));
 }
 
@@ -4026,14 +4098,19 @@ static CAE__AVX512_FN void cae__avx512_wino_dw(float *dU, const float *in, size_
                 float *m0 = dM + (size_t)(j * T + t) * mt;
                 for (o = 0; o < co; o += 16) {
                     __m512 s[6][4], col[4], e[6];
+                    CAE__UNROLL
                     for (c = 0; c < 4; c++) { /* A dY, a column at a time */
+                        CAE__UNROLL
                         for (r = 0; r < 4; r++)
                             col[r] = ty + r < h && tx + c < w ? _mm512_loadu_ps(g + ((size_t)(ty + r) * w + tx + c) * co + o) : z;
                         cae__avx512_a6(e, col);
+                        CAE__UNROLL
                         for (r = 0; r < 6; r++) s[r][c] = e[r];
                     }
+                    CAE__UNROLL
                     for (r = 0; r < 6; r++) { /* (A dY) At, a row at a time */
                         cae__avx512_a6(e, s[r]);
+                        CAE__UNROLL
                         for (c = 0; c < 6; c++) _mm512_storeu_ps(m0 + (size_t)(r * 6 + c) * co + o, e[c]);
                     }
                 }
@@ -4072,15 +4149,15 @@ static CAE__AVX512_FN void cae__avx512_maxpool_bwd(float *din, const float *dout
         float *di = din + (size_t)b * h * w * c;
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
-                int a[4], k;
+                int a0, dx, dy, k;
                 size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                cae__pool_window(a, oy, ox, h, w, c);
+                a0 = cae__pool_window(oy, ox, h, w, c, &dx, &dy);
                 for (ch = 0; ch < c; ch += 16) {
                     __m512 g = _mm512_loadu_ps(dout + o + ch);
                     __m512i am = _mm512_loadu_si512((const void *)(argmax + o + ch));
                     for (k = 0; k < 4; k++) {
-                        __m512i at = _mm512_add_epi32(_mm512_set1_epi32(a[k] + ch), iota);
-                        _mm512_storeu_ps(di + a[k] + ch, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(am, at), g));
+                        __m512i at = _mm512_add_epi32(_mm512_set1_epi32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota);
+                        _mm512_storeu_ps(di + CAE__POOL_AT(a0, dx, dy, k) + ch, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(am, at), g));
                     }
                 }
             }
@@ -4357,17 +4434,17 @@ static void cae__neon_maxpool_fwd(float *out, int *argmax, const float *in, int 
         const float *im = in + (size_t)b * h * w * c;
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
-                int a[4], k;
+                int a0, dx, dy, k;
                 size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                cae__pool_window(a, oy, ox, h, w, c);
+                a0 = cae__pool_window(oy, ox, h, w, c, &dx, &dy);
                 for (ch = 0; ch < c; ch += 4) {
-                    float32x4_t v = vld1q_f32(im + a[0] + ch);
-                    int32x4_t best = vaddq_s32(vdupq_n_s32(a[0] + ch), iota);
+                    float32x4_t v = vld1q_f32(im + a0 + ch);
+                    int32x4_t best = vaddq_s32(vdupq_n_s32(a0 + ch), iota);
                     for (k = 1; k < 4; k++) { /* strictly greater: ties keep the earlier input */
-                        float32x4_t t = vld1q_f32(im + a[k] + ch);
+                        float32x4_t t = vld1q_f32(im + CAE__POOL_AT(a0, dx, dy, k) + ch);
                         uint32x4_t gt = vcgtq_f32(t, v);
                         v = vbslq_f32(gt, t, v);
-                        best = vbslq_s32(gt, vaddq_s32(vdupq_n_s32(a[k] + ch), iota), best);
+                        best = vbslq_s32(gt, vaddq_s32(vdupq_n_s32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota), best);
                     }
                     vst1q_f32(out + o + ch, v);
                     if (argmax) vst1q_s32(argmax + o + ch, best);
@@ -4529,15 +4606,15 @@ static void cae__neon_maxpool_bwd(float *din, const float *dout, const int *argm
         float *di = din + (size_t)b * h * w * c;
         for (oy = 0; oy < oh; oy++)
             for (ox = 0; ox < ow; ox++) {
-                int a[4], k;
+                int a0, dx, dy, k;
                 size_t o = (((size_t)b * oh + oy) * ow + ox) * c;
-                cae__pool_window(a, oy, ox, h, w, c);
+                a0 = cae__pool_window(oy, ox, h, w, c, &dx, &dy);
                 for (ch = 0; ch < c; ch += 4) {
                     float32x4_t g = vld1q_f32(dout + o + ch);
                     int32x4_t am = vld1q_s32(argmax + o + ch);
                     for (k = 0; k < 4; k++) {
-                        uint32x4_t hit = vceqq_s32(am, vaddq_s32(vdupq_n_s32(a[k] + ch), iota));
-                        vst1q_f32(di + a[k] + ch, vbslq_f32(hit, g, z));
+                        uint32x4_t hit = vceqq_s32(am, vaddq_s32(vdupq_n_s32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota));
+                        vst1q_f32(di + CAE__POOL_AT(a0, dx, dy, k) + ch, vbslq_f32(hit, g, z));
                     }
                 }
             }
@@ -5616,12 +5693,15 @@ static int cae__qrun(const cae_qnet *q, int last, const float *x, signed char *c
             int oy, ox, ch;
             for (oy = 0; oy < L->oh; oy++)
                 for (ox = 0; ox < L->ow; ox++) {
-                    int a[4], k;
+                    int a0, dx, dy, k;
                     signed char *d = out + ((size_t)oy * L->ow + ox) * L->c;
-                    cae__pool_window(a, oy, ox, L->h, L->w, L->c);
+                    a0 = cae__pool_window(oy, ox, L->h, L->w, L->c, &dx, &dy);
                     for (ch = 0; ch < L->c; ch++) {
-                        signed char v = in[a[0] + ch];
-                        for (k = 1; k < 4; k++) v = in[a[k] + ch] > v ? in[a[k] + ch] : v;
+                        signed char v = in[a0 + ch];
+                        for (k = 1; k < 4; k++) {
+                            signed char t = in[CAE__POOL_AT(a0, dx, dy, k) + ch];
+                            v = t > v ? t : v;
+                        }
                         d[ch] = v;
                     }
                 }

@@ -1145,6 +1145,41 @@ static void test_layers_fast_vs_ref(void)
     group_end("%s, all bit-identical to ref", sum);
 }
 
+/* cae_conv2d_wino_grad is the adjoint of cae_conv2d_wino_kernel (U = G g Gt, dg = Gt dU G): for
+   any g and dU, <dU, U(g)> = <dg(dU), g>, and it adds into what dwt holds. Sizes whose pair
+   count is not a multiple of 16 go through the copy that takes a last few pairs. */
+static void test_wino_transforms(void)
+{
+    static const int sizes[][2] = {{1, 1}, {3, 5}, {7, 9}, {8, 16}, {16, 17}, {32, 64}};
+    cae_rng r = cae_rng_seed(7);
+    double worst = 0.0;
+    int m, si;
+    group_begin("winograd");
+    for (m = 2; m <= 4; m += 2)
+        for (si = 0; si < (int)(sizeof sizes / sizeof sizes[0]); si++) {
+            int ci = sizes[si][0], co = sizes[si][1], planes = (m + 2) * (m + 2);
+            size_t n = (size_t)ci * co, i;
+            float *g = (float *)malloc(sizeof(float) * 9 * n), *U = (float *)malloc(sizeof(float) * planes * n);
+            float *dU = (float *)malloc(sizeof(float) * planes * n), *dg = (float *)malloc(sizeof(float) * 9 * n);
+            float *dg0 = (float *)malloc(sizeof(float) * 9 * n);
+            double lhs = 0.0, rhs = 0.0, mag = 0.0, q;
+            for (i = 0; i < 9 * n; i++) g[i] = cae_rng_uniform(&r) - 0.5f, dg0[i] = dg[i] = cae_rng_uniform(&r) - 0.5f;
+            for (i = 0; i < (size_t)planes * n; i++) dU[i] = cae_rng_uniform(&r) - 0.5f;
+            cae_conv2d_wino_kernel(m, U, g, ci, co);
+            cae_conv2d_wino_grad(m, dg, dU, ci, co);
+            for (i = 0; i < (size_t)planes * n; i++) lhs += (double)dU[i] * U[i], mag += fabs((double)dU[i] * U[i]);
+            for (i = 0; i < 9 * n; i++) rhs += ((double)dg[i] - dg0[i]) * g[i], mag += fabs(((double)dg[i] - dg0[i]) * g[i]);
+            q = fabs(lhs - rhs) / (1e-6 * mag + 1e-30);
+            if (q > worst) worst = q;
+            check(q <= 1.0, "wino F(%dx%d) %dx%d: <dU, U(g)> %.9g, <dg(dU), g> %.9g: differ by %.3g, more than 1e-6 of %.3g",
+                  m, m, ci, co, lhs, rhs, fabs(lhs - rhs), mag);
+            free(g), free(U), free(dU), free(dg), free(dg0);
+        }
+    group_end("F(2x2) and F(4x4), 6 sizes each: the weight gradient is the kernel transform's adjoint, worst "
+              "|difference| / (1e-6 sum|terms|) %.3f",
+              worst);
+}
+
 /* ================================================================ 5. losses */
 
 typedef struct loss_ctx {
@@ -2768,6 +2803,7 @@ int main(void)
     test_layer_gradients();
     test_fast_vs_ref();
     test_layers_fast_vs_ref();
+    test_wino_transforms();
     test_losses();
     test_adam();
     test_glorot();
