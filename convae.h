@@ -5960,19 +5960,21 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
     const cae_net *net = &t->net;
     const cae_kernels *ks = net->ks;
     size_t half = (t->img_floats - t->ws_grad) / 2, g_off = t->ws_grad, h_off = g_off + half, tmp;
-    int l, i;
+    int l, i, masked = 0; /* the gradient already carries layer l's ReLU (see CAE_MAXPOOL2D below) */
     for (l = net->nlayers - 1; l >= 0; l--) {
         const cae_layer *L = net->layer + l;
         const cae__tlayer *T = t->lay + l;
         size_t on = (size_t)L->oh * L->ow * L->oc;
         int conv = L->kind == CAE_CONV2D, skip_act = fused && l == net->nlayers - 1;
+        int relu_below = l > 0 && L->kind == CAE_MAXPOOL2D && net->layer[l - 1].kind == CAE_CONV2D &&
+                         net->layer[l - 1].act == CAE_ACT_RELU;
         int m = conv ? cae_conv2d_wino(ks, L->c, L->oc, L->k) : 0;
         float *dU = m ? ws + t->ws_du : NULL;
         const float *Uf = conv && cae_conv2d_wino(ks, L->oc, L->c, L->k) ? t->wflip + T->wino_flip_off : NULL;
         if (conv) /* the activation's gradient first: a Winograd weight gradient takes the images together */
             for (i = 0; i < n; i++) {
                 float *img = ws + (size_t)i * t->img_floats, *g = img + g_off;
-                if (L->act == CAE_ACT_RELU) ks->relu_bwd(g, g, img + T->out_off, on);
+                if (L->act == CAE_ACT_RELU && !masked) ks->relu_bwd(g, g, img + T->out_off, on);
                 if (L->act == CAE_ACT_SIGMOID && !skip_act) cae_sigmoid_backward(g, g, img + T->out_off, on);
             }
         if (dU) { /* summed over the slice in the transformed domain, then into the kernel's gradient */
@@ -5990,6 +5992,9 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
                                      g, in, t->wflip + T->flip_off, Uf, L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
                 break;
             case CAE_MAXPOOL2D:
+                /* the ReLU below, on a quarter of the values: a pooled value is its window's
+                   winner, the only input its gradient goes to, and > 0 exactly where that is */
+                if (relu_below) ks->relu_bwd(g, g, y, on);
                 if (din) ks->maxpool_bwd(din, g, (const int *)(const void *)(img + T->arg_off), 1, L->h, L->w, L->c);
                 break;
             case CAE_UPSAMPLE2D:
@@ -6005,6 +6010,7 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
             }
         }
         if (!(skip_act && L->kind == CAE_SIGMOID)) tmp = g_off, g_off = h_off, h_off = tmp;
+        masked = relu_below;
     }
 }
 
