@@ -40,7 +40,7 @@
      layers      cae_conv2d_*, cae_maxpool2d_*, cae_upsample2d_*, cae_relu_*: forward/backward
                  through a kernel set, each with a _ref scalar twin; cae_bias_backward;
                  cae_sigmoid_*
-     losses      cae_bce_logits, cae_bce, cae_mse (value and gradient)
+     losses      cae_bce_logits, cae_bce, cae_mse (value and gradient); cae_bce_logits_sum
      training    cae_adam_step (Keras's Adam), cae_glorot_uniform
      net         cae_lab_specs, cae_arch_parse ("c32,p,c64,p|c64,u,c32,u,c1"),
                  cae_net_create / _init / _load / _load_mem / _free, _forward,
@@ -328,6 +328,10 @@ CONVAE_DEF void cae_bias_backward_ref(float *dbias, const float *dy, size_t n, i
    when grad is not NULL, writes d(sum)/d(input) * scale into grad. */
 /* Binary cross-entropy from logits z against targets t in [0,1]: stable for any z. */
 CONVAE_DEF double cae_bce_logits(const float *z, const float *t, size_t n, float *grad, float scale);
+/* Its value (the sum) through a kernel set: the AVX2 and AVX-512 sets take log(1+exp(-|z|)) in
+   float vector code, within 1e-6 of cae_bce_logits (the reference, in double); the trainer
+   and cae_net_evaluate use it. */
+CONVAE_DEF double cae_bce_logits_sum(const cae_kernels *ks, const float *z, const float *t, size_t n);
 /* Binary cross-entropy from probabilities p, clipped to [1e-7, 1-1e-7] as Keras does. */
 CONVAE_DEF double cae_bce(const float *p, const float *t, size_t n, float *grad, float scale);
 /* Squared error. */
@@ -2667,6 +2671,7 @@ struct cae_kernels {
     void (*maxpool_fwd)(float *out, int *argmax, const float *in, int n, int h, int w, int c);
     void (*upsample_fwd)(float *out, const float *in, int n, int h, int w, int c);
     void (*relu_fwd)(float *y, const float *x, size_t n);
+    double (*bce_sum)(const float *z, const float *t, size_t n); /* cae_bce_logits' value */
 #ifndef CONVAE_NO_TRAIN
     void (*conv_dw)(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co, int k);
     void (*wino_dw)(float *dU, const float *in, size_t is, const float *dpre, size_t gs, int n, int h, int w, int ci,
@@ -2706,9 +2711,15 @@ static void cae__scalar_conv_dw(float *dwt, const float *P, const float *dpre, i
 }
 #endif
 
+static double cae__scalar_bce_sum(const float *z, const float *t, size_t n)
+{
+    return cae_bce_logits(z, t, n, NULL, 0.0f);
+}
+
 static const cae_kernels cae__set_scalar = {
     "scalar", "plain C loops: the reference every other set is tested against", cae__scalar_usable, 0,
-    cae__scalar_conv, NULL, cae_maxpool2d_forward_ref, cae_upsample2d_forward_ref, cae_relu_forward_ref
+    cae__scalar_conv, NULL, cae_maxpool2d_forward_ref, cae_upsample2d_forward_ref, cae_relu_forward_ref,
+    cae__scalar_bce_sum
     CAE__TRAIN_ENTRIES(cae__scalar_conv_dw, NULL, cae_maxpool2d_backward_ref, cae_upsample2d_backward_ref,
                        cae_relu_backward_ref, cae_bias_backward_ref)};
 
@@ -3186,6 +3197,62 @@ static CAE__AVX2_FN void cae__avx2_relu_fwd(float *y, const float *x, size_t n)
     cae_relu_forward_ref(y + i, x + i, n - i);
 }
 
+/* log(1 + exp(-a)) for a >= 0 (a past 87 as 87: the value is then below 1e-37 either way).
+   exp: -a = n ln2 + r, |r| <= ln2/2, e^r by its Taylor series to r^7, times 2^n. log(u), u = 1 + e
+   in (1, 2]: u = 2^k m with m in [1/sqrt2, sqrt2], log m = 2 atanh(s), s = (m-1)/(m+1), to s^9.
+   Then log1p(e) = log(u) e / (u - 1), which undoes the rounding of 1 + e (e itself where u is 1). */
+static CAE__AVX2_FN __m256 cae__avx2_log1p_exp_neg(__m256 a)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    __m256 x = _mm256_max_ps(_mm256_sub_ps(zero, a), _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x), p, e, u, big, m, sm, s2, q, lg, d;
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    p = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 5040), r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, one);
+    p = _mm256_fmadd_ps(p, r, one);
+    e = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+    e = _mm256_mul_ps(p, e); /* times 2^n, n >= -126 */
+    u = _mm256_add_ps(one, e);
+    big = _mm256_cmp_ps(u, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+    m = _mm256_blendv_ps(u, _mm256_mul_ps(u, _mm256_set1_ps(0.5f)), big);
+    sm = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+    s2 = _mm256_mul_ps(sm, sm);
+    q = _mm256_fmadd_ps(_mm256_set1_ps(2.0f / 9), s2, _mm256_set1_ps(2.0f / 7));
+    q = _mm256_fmadd_ps(q, s2, _mm256_set1_ps(2.0f / 5));
+    q = _mm256_fmadd_ps(q, s2, _mm256_set1_ps(2.0f / 3));
+    q = _mm256_fmadd_ps(q, s2, _mm256_set1_ps(2.0f));
+    lg = _mm256_fmadd_ps(sm, q, _mm256_and_ps(big, _mm256_set1_ps(0.693147181f)));
+    d = _mm256_sub_ps(u, one);
+    return _mm256_blendv_ps(_mm256_mul_ps(lg, _mm256_div_ps(e, d)), e, _mm256_cmp_ps(d, zero, _CMP_EQ_OQ));
+}
+
+/* cae_bce_logits' value: max(z,0) - z t as the reference takes it, in float, plus the above,
+   each added in double, 8 lanes; the last n % 8 by the reference */
+static CAE__AVX2_FN double cae__avx2_bce_sum(const float *z, const float *t, size_t n)
+{
+    __m256d acc = _mm256_setzero_pd();
+    __m256 zero = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
+    double lane[4];
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 zi = _mm256_loadu_ps(z + i), ti = _mm256_loadu_ps(t + i);
+        __m256 lin = _mm256_sub_ps(_mm256_max_ps(zi, zero), _mm256_mul_ps(zi, ti));
+        __m256 l = cae__avx2_log1p_exp_neg(_mm256_andnot_ps(sign, zi));
+        acc = _mm256_add_pd(acc, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(lin)),
+                                               _mm256_cvtps_pd(_mm256_castps256_ps128(l))));
+        acc = _mm256_add_pd(acc, _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(lin, 1)),
+                                               _mm256_cvtps_pd(_mm256_extractf128_ps(l, 1))));
+    }
+    _mm256_storeu_pd(lane, acc);
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + cae_bce_logits(z + i, t + i, n - i, NULL, 0.0f);
+}
+
 #ifndef CONVAE_NO_TRAIN
 /* one image: dwt [k,k,ci,co] += P (x) dpre */
 static CAE__AVX2_FN void cae__avx2_conv_dw(float *dwt, const float *P, const float *dpre, int h, int w, int ci, int co,
@@ -3299,7 +3366,8 @@ static CAE__AVX2_FN void cae__avx2_bias_bwd(float *db, const float *dy, size_t n
 
 static const cae_kernels cae__set_avx2 = {
     "avx2", "AVX2+FMA: 6x16 register tiles, Winograd F(2x2,3x3), 8-wide pooling and ReLU", cae__avx2_usable, 2,
-    cae__avx2_conv, cae__avx2_wino_conv, cae__avx2_maxpool_fwd, cae__avx2_upsample_fwd, cae__avx2_relu_fwd
+    cae__avx2_conv, cae__avx2_wino_conv, cae__avx2_maxpool_fwd, cae__avx2_upsample_fwd, cae__avx2_relu_fwd,
+    cae__avx2_bce_sum
     CAE__TRAIN_ENTRIES(cae__avx2_conv_dw, cae__avx2_wino_dw, cae__avx2_maxpool_bwd, cae__avx2_upsample_bwd,
                        cae__avx2_relu_bwd, cae__avx2_bias_bwd)};
 #define CAE__SET_AVX2 , &cae__set_avx2
@@ -3857,6 +3925,63 @@ static CAE__AVX512_FN void cae__avx512_relu_fwd(float *y, const float *x, size_t
     cae_relu_forward_ref(y + i, x + i, n - i);
 }
 
+/* floats 8i..8i+7 of v (AVX512F alone has no _mm512_extractf32x8_ps). Here too the mask forms,
+   as CAE__MAX512: the plain ones (and _mm512_castps512_ps256) start from an undefined register. */
+#define CAE__HALF512(v, i) _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd((__mmask8)0xF, _mm512_castps_pd(v), i))
+
+/* cae__avx2_log1p_exp_neg on 16 lanes, 2^n by scalef */
+static CAE__AVX512_FN __m512 cae__avx512_log1p_exp_neg(__m512 a)
+{
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    __m512 x = CAE__MAX512(_mm512_sub_ps(zero, a), _mm512_set1_ps(-87.0f));
+    __m512 n = _mm512_maskz_roundscale_ps((__mmask16)0xFFFF, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x), p, e, u, m, sm, s2, q, lg, d;
+    __mmask16 big;
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+    p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 5040), r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, one);
+    p = _mm512_fmadd_ps(p, r, one);
+    e = _mm512_maskz_scalef_ps((__mmask16)0xFFFF, p, n);
+    u = _mm512_add_ps(one, e);
+    big = _mm512_cmp_ps_mask(u, _mm512_set1_ps(1.41421356f), _CMP_GT_OQ);
+    m = _mm512_mask_mul_ps(u, big, u, _mm512_set1_ps(0.5f));
+    sm = _mm512_div_ps(_mm512_sub_ps(m, one), _mm512_add_ps(m, one));
+    s2 = _mm512_mul_ps(sm, sm);
+    q = _mm512_fmadd_ps(_mm512_set1_ps(2.0f / 9), s2, _mm512_set1_ps(2.0f / 7));
+    q = _mm512_fmadd_ps(q, s2, _mm512_set1_ps(2.0f / 5));
+    q = _mm512_fmadd_ps(q, s2, _mm512_set1_ps(2.0f / 3));
+    q = _mm512_fmadd_ps(q, s2, _mm512_set1_ps(2.0f));
+    lg = _mm512_fmadd_ps(sm, q, _mm512_maskz_mov_ps(big, _mm512_set1_ps(0.693147181f)));
+    d = _mm512_sub_ps(u, one);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(d, zero, _CMP_EQ_OQ), _mm512_mul_ps(lg, _mm512_div_ps(e, d)), e);
+}
+
+/* cae__avx2_bce_sum on 16 lanes, the last n % 16 under a mask */
+static CAE__AVX512_FN double cae__avx512_bce_sum(const float *z, const float *t, size_t n)
+{
+    __m512d acc0 = _mm512_setzero_pd(), acc1 = acc0;
+    const __m512 zero = _mm512_setzero_ps();
+    double lane[8];
+    size_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 zi = _mm512_maskz_loadu_ps(k, z + i), ti = _mm512_maskz_loadu_ps(k, t + i);
+        __m512 lin = _mm512_sub_ps(CAE__MAX512(zi, zero), _mm512_mul_ps(zi, ti));
+        __m512 l = _mm512_maskz_mov_ps(k, cae__avx512_log1p_exp_neg(_mm512_abs_ps(zi)));
+        acc0 = _mm512_add_pd(acc0, _mm512_add_pd(_mm512_maskz_cvtps_pd((__mmask8)0xFF, CAE__HALF512(lin, 0)),
+                                                 _mm512_maskz_cvtps_pd((__mmask8)0xFF, CAE__HALF512(l, 0))));
+        acc1 = _mm512_add_pd(acc1, _mm512_add_pd(_mm512_maskz_cvtps_pd((__mmask8)0xFF, CAE__HALF512(lin, 1)),
+                                                 _mm512_maskz_cvtps_pd((__mmask8)0xFF, CAE__HALF512(l, 1))));
+    }
+    _mm512_storeu_pd(lane, _mm512_add_pd(acc0, acc1));
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 #ifndef CONVAE_NO_TRAIN
 /* 8 rows of dW (tap, input channel) x NV*16 output channels, summed over all pixels of one
    image and added into dw (rows co floats apart): roff[r] is row r's offset from a pixel's
@@ -4227,7 +4352,8 @@ static CAE__AVX512_FN void cae__avx512_bias_bwd(float *db, const float *dy, size
 
 static const cae_kernels cae__set_avx512 = {
     "avx512", "AVX-512F: 8x32 register tiles, Winograd F(4x4,3x3), 16-wide pooling and ReLU", cae__avx512_usable, 4,
-    cae__avx512_conv, cae__avx512_wino_conv, cae__avx512_maxpool_fwd, cae__avx512_upsample_fwd, cae__avx512_relu_fwd
+    cae__avx512_conv, cae__avx512_wino_conv, cae__avx512_maxpool_fwd, cae__avx512_upsample_fwd, cae__avx512_relu_fwd,
+    cae__avx512_bce_sum
     CAE__TRAIN_ENTRIES(cae__avx512_conv_dw, cae__avx512_wino_dw, cae__avx512_maxpool_bwd, cae__avx512_upsample_bwd,
                        cae__avx512_relu_bwd, cae__avx512_bias_bwd)};
 #define CAE__SET_AVX512 , &cae__set_avx512
@@ -4673,7 +4799,8 @@ static void cae__neon_bias_bwd(float *db, const float *dy, size_t n, int c)
 
 static const cae_kernels cae__set_neon = {
     "neon", "AArch64 NEON: 6x16 register tiles, Winograd F(2x2,3x3), 4-wide pooling and ReLU", cae__neon_usable, 2,
-    cae__neon_conv, cae__neon_wino_conv, cae__neon_maxpool_fwd, cae__neon_upsample_fwd, cae__neon_relu_fwd
+    cae__neon_conv, cae__neon_wino_conv, cae__neon_maxpool_fwd, cae__neon_upsample_fwd, cae__neon_relu_fwd,
+    cae__scalar_bce_sum
     CAE__TRAIN_ENTRIES(cae__neon_conv_dw, cae__neon_wino_dw, cae__neon_maxpool_bwd, cae__neon_upsample_bwd,
                        cae__neon_relu_bwd, cae__neon_bias_bwd)};
 #define CAE__SET_NEON , &cae__set_neon
@@ -4883,6 +5010,11 @@ CONVAE_DEF double cae_bce_logits(const float *z, const float *t, size_t n, float
         if (grad) grad[i] = (cae__sigmoid1(zi) - t[i]) * scale;
     }
     return sum;
+}
+
+CONVAE_DEF double cae_bce_logits_sum(const cae_kernels *ks, const float *z, const float *t, size_t n)
+{
+    return cae__ks(ks)->bce_sum(z, t, n);
 }
 
 CONVAE_DEF double cae_bce(const float *p, const float *t, size_t n, float *grad, float scale)
@@ -5304,7 +5436,8 @@ static void cae__layer_forward(const cae_net *net, const cae_layer *L, const flo
 /* Loss of one image whose output is y: BCE from the logits z when there are some (a final
    sigmoid), else from y; or MSE. g (may be NULL) gets scale times its gradient: w.r.t. the
    logits when BCE has them, else w.r.t. y. */
-static double cae__loss1(const float *y, const float *z, const float *t, size_t on, int loss, float *g, float scale)
+static double cae__loss1(const cae_kernels *ks, const float *y, const float *z, const float *t, size_t on, int loss,
+                         float *g, float scale)
 {
     size_t i;
     if (loss == CAE_LOSS_MSE) return cae_mse(y, t, on, g, scale);
@@ -5312,7 +5445,7 @@ static double cae__loss1(const float *y, const float *z, const float *t, size_t 
     /* BCE from the logits; its gradient sigmoid(z) - t uses the y the forward pass made */
     if (g)
         for (i = 0; i < on; i++) g[i] = (y[i] - t[i]) * scale;
-    return cae_bce_logits(z, t, on, NULL, 0.0f);
+    return cae_bce_logits_sum(ks, z, t, on);
 }
 
 /* The logits of the net's output: the pre-activation of a final sigmoid conv (in logit), the
@@ -5511,7 +5644,7 @@ static void cae__evaluate_slot(void *ctx, int s, int thread)
     for (i = lo; i < hi; i++) {
         const float *ti = j->t + (size_t)i * j->out_n;
         cae__net_run1(j->net, j->zmax, j->layer, j->x + (size_t)i * j->in_n, NULL, ws, &y, &in, &z);
-        ls += cae__loss1(y, cae__logits(j->net, in, z), ti, j->out_n, j->loss, NULL, 0.0f);
+        ls += cae__loss1(j->net->ks, y, cae__logits(j->net, in, z), ti, j->out_n, j->loss, NULL, 0.0f);
         if (j->mse) j->mse[i] = (float)(cae_mse(y, ti, j->out_n, NULL, 0.0f) / (double)j->out_n);
     }
     j->slot_loss[s] = ls;
@@ -6046,8 +6179,8 @@ static void cae__step_slot(void *ctx, int s, int thread)
         const float *last_in = net->nlayers > 1 ? img + t->lay[net->nlayers - 2].out_off : x + (size_t)i * j->in_n;
         const float *z = cae__logits(net, last_in, img + T->logit_off);
         fused = j->loss == CAE_LOSS_BCE && z;
-        ls += cae__loss1(img + T->out_off, j->loss == CAE_LOSS_BCE ? z : NULL, j->target + (size_t)(lo + i) * j->out_n,
-                         j->out_n, j->loss, img + t->ws_grad, j->scale);
+        ls += cae__loss1(net->ks, img + T->out_off, j->loss == CAE_LOSS_BCE ? z : NULL,
+                         j->target + (size_t)(lo + i) * j->out_n, j->out_n, j->loss, img + t->ws_grad, j->scale);
     }
     cae__trainer_backward(t, ws, x, j->in_n, hi - lo, fused, dp);
     t->slot_loss[s] = ls;
@@ -6610,14 +6743,16 @@ CONVAE_DEF size_t cae_net_summary(const cae_net *m, const char *title, char *buf
 #endif /* CONVAE_IMPLEMENTATION */
 
 /* Change log
-   0.4.1  2026-12-05  Speed, no change to the API: a GCC -O2 build trained 45% slower than -O3
-                      (now 2%): the pooling kernels filled an int[4] of window offsets with one
-                      vector store whose four loads then stalled (now scalars), and loops over
-                      arrays of vectors stayed loops (CAE__UNROLL). cae_conv2d_wino_grad 16
-                      pairs at a time with G's zeros and pairs (F(4x4) still in double). A ReLU
-                      under a max-pool is carried back at the pool's output (a quarter of the
-                      values, the same bits). Training 1.67-1.78x the AVX2 set's on an AVX-512
-                      Xeon, inference 1.79-1.89x.
+   0.4.1  2026-12-05  cae_bce_logits_sum: the BCE's value through a kernel set (AVX2, AVX-512:
+                      log(1+exp(-|z|)) in float vector code, within 1e-6 of cae_bce_logits; it
+                      took 3% of a training step in libm's log1p and exp). Speed: a GCC -O2
+                      build trained 45% slower than -O3 (now 8%): the pooling kernels filled an
+                      int[4] of window offsets with one vector store whose four loads then
+                      stalled (now scalars), and loops over arrays of vectors stayed loops
+                      (CAE__UNROLL). cae_conv2d_wino_grad 16 pairs at a time with G's zeros and
+                      pairs (F(4x4) still in double). A ReLU under a max-pool is carried back at
+                      the pool's output (a quarter of the values, the same bits). Training
+                      1.67-1.78x the AVX2 set's on an AVX-512 Xeon, inference 1.79-1.89x.
    0.4.0  2026-12-04  The AVX-512 set's Winograd layers by F(4x4,3x3) in all three directions:
                       cae_conv2d_wino gives the m of F(m x m, 3x3) a set uses (2 or 4, 0: none),
                       cae_conv2d_wino_kernel and cae_conv2d_wino_grad take it; a net keeps the

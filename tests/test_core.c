@@ -1284,7 +1284,45 @@ static void test_losses(void)
         if (ti == 2) cae_mse(x, t, 40, g, 1.0f);
         grad_check(names[ti], loss_L, &c, x, g, 40, 40, ti == 1 ? 1e-3f : 1e-2f, 2e-3, 2e-2, 0, &r, &st);
     }
-    group_end("finite differences: %d coords, worst err/tol %.3f", st.checked, st.worst);
+    /* every set's cae_bce_logits_sum against cae_bce_logits: 16 copies of one value (whole
+       vectors), then random runs of every length past a vector's, within 1e-6 relative (plus
+       1e-36 a value: past |z| = 87 the sets give log(1 + exp(-87)), 1.6e-38) */
+    {
+        static const float zs[] = {0.0f,   1e-30f, -1e-30f, 1e-8f,  -1e-8f,  1e-3f,  -0.5f,  0.5f,   0.34657f,
+                                   -0.35f, 1.0f,   -1.0f,   2.5f,   -7.0f,   16.6f,  -17.0f, 30.0f,  -40.0f,
+                                   86.9f,  -87.0f, 88.5f,   -88.5f, 100.0f,  -100.0f, 1e20f, -1e20f};
+        static const size_t lens[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 784, 5000};
+        float z[5000], t[5000];
+        double worst = 0.0;
+        const cae_kernels *ks;
+        int si, k;
+        for (si = 0; (ks = cae_kernels_get(si)) != NULL; si++) {
+            if (!usable_or_skip(ks)) continue;
+            for (ti = 0; ti < 4; ti++)
+                for (j = 0; j < (int)(sizeof zs / sizeof zs[0]); j++) {
+                    double want, got, q;
+                    for (k = 0; k < 16; k++) z[k] = zs[j], t[k] = ts[ti];
+                    want = cae_bce_logits(z, t, 16, NULL, 0.0f), got = cae_bce_logits_sum(ks, z, t, 16);
+                    q = fabs(got - want) / (1e-6 * fabs(want) + 16e-36); /* 1e-36 a value: past |z| = 87 */
+                    if (q > worst) worst = q;
+                    check(q <= 1.0, "%s: bce_logits_sum of 16 x (z=%g, t=%g) %.9g, reference %.9g", cae_kernels_name(ks),
+                          zs[j], ts[ti], got, want);
+                }
+            for (j = 0; j < (int)(sizeof lens / sizeof lens[0]); j++) {
+                double want, got, q;
+                fill_u(z, lens[j], &r, -12, 12);
+                fill_u(t, lens[j], &r, 0, 1);
+                want = cae_bce_logits(z, t, lens[j], NULL, 0.0f), got = cae_bce_logits_sum(ks, z, t, lens[j]);
+                q = fabs(got - want) / (1e-6 * fabs(want) + 1e-36 * (double)lens[j]);
+                if (q > worst) worst = q;
+                check(q <= 1.0, "%s: bce_logits_sum of %zu random values %.9g, reference %.9g", cae_kernels_name(ks),
+                      lens[j], got, want);
+            }
+        }
+        group_end("finite differences: %d coords, worst err/tol %.3f; every set's bce_logits_sum: worst |diff| / "
+                  "(1e-6 |reference| + 1e-36 n) %.3f",
+                  st.checked, st.worst, worst);
+    }
 }
 
 /* ================================================================ 6. Adam */
