@@ -5064,18 +5064,33 @@ CONVAE_DEF cae_adam cae_adam_default(void)
     return a;
 }
 
-CONVAE_DEF void cae_adam_step(cae_adam *a, float *param, const float *grad, float *m, float *v, size_t n)
+/* the step count advanced, and the step's learning rate with both bias corrections */
+static float cae__adam_lr(cae_adam *a)
 {
-    long long i, nn = (long long)n;
-    float b1 = a->beta1, b2 = a->beta2, eps = a->eps, lr_t;
     a->t++;
-    lr_t = (float)((double)a->lr * sqrt(1.0 - pow((double)b2, (double)a->t)) / (1.0 - pow((double)b1, (double)a->t)));
-    for (i = 0; i < nn; i++) {
+    return (float)((double)a->lr * sqrt(1.0 - pow((double)a->beta2, (double)a->t)) /
+                   (1.0 - pow((double)a->beta1, (double)a->t)));
+}
+
+/* Adam on values i0..i1-1 (the trainer runs it a block at a time, as each block's gradient is
+   summed) */
+static void cae__adam_range(const cae_adam *a, float lr_t, float *param, const float *grad, float *m, float *v,
+                            size_t i0, size_t i1)
+{
+    float b1 = a->beta1, b2 = a->beta2, eps = a->eps;
+    size_t i;
+    for (i = i0; i < i1; i++) {
         float g = grad[i];
         m[i] = b1 * m[i] + (1.0f - b1) * g;
         v[i] = b2 * v[i] + (1.0f - b2) * g * g;
         param[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
     }
+}
+
+CONVAE_DEF void cae_adam_step(cae_adam *a, float *param, const float *grad, float *m, float *v, size_t n)
+{
+    float lr_t = cae__adam_lr(a);
+    cae__adam_range(a, lr_t, param, grad, m, v, 0, n);
 }
 #endif /* CONVAE_NO_TRAIN */
 
@@ -5943,15 +5958,25 @@ static size_t cae__trainer_plan(cae_trainer *t)
 static void cae__trainer_derive(cae_trainer *t)
 {
     const cae_net *net = &t->net;
-    int l;
-    cae__net_wino(net, t->wino);
-    for (l = 0; l < net->nlayers; l++) {
-        const cae_layer *L = net->layer + l;
-        float *wf = t->wflip + t->lay[l].flip_off;
+    int task, nt = t->threads > 0 ? t->threads : cae__max_threads(); /* as cae_trainer_step */
+    if (nt > t->nws) nt = t->nws;
+    (void)nt;
+    /* task 2l: layer l's Winograd kernel; 2l+1: its flipped kernel and that one's transform */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) num_threads(nt)
+#endif
+    for (task = 0; task < 2 * net->nlayers; task++) {
+        const cae_layer *L = net->layer + task / 2;
+        float *wf = t->wflip + t->lay[task / 2].flip_off;
         if (L->kind != CAE_CONV2D) continue;
+        if (task % 2 == 0) {
+            if (net->wino_m && cae__wino_shape(L->c, L->oc, L->k))
+                cae_conv2d_wino_kernel(net->wino_m, t->wino + L->wino_off, t->param + L->poff, L->c, L->oc);
+            continue;
+        }
         cae_conv2d_flip(wf, t->param + L->poff, L->c, L->oc, L->k);
         if (cae_conv2d_wino(net->ks, L->oc, L->c, L->k))
-            cae_conv2d_wino_kernel(net->ks->wino, t->wflip + t->lay[l].wino_flip_off, wf, L->oc, L->c);
+            cae_conv2d_wino_kernel(net->ks->wino, t->wflip + t->lay[task / 2].wino_flip_off, wf, L->oc, L->c);
     }
 }
 
@@ -6093,7 +6118,8 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
     const cae_net *net = &t->net;
     const cae_kernels *ks = net->ks;
     size_t half = (t->img_floats - t->ws_grad) / 2, g_off = t->ws_grad, h_off = g_off + half, tmp;
-    int l, i, masked = 0; /* the gradient already carries layer l's ReLU (see CAE_MAXPOOL2D below) */
+    int l, i, masked = 0; /* the gradient already carries layer l's ReLU, and its bias's gradient is
+                             taken (see CAE_MAXPOOL2D below) */
     for (l = net->nlayers - 1; l >= 0; l--) {
         const cae_layer *L = net->layer + l;
         const cae__tlayer *T = t->lay + l;
@@ -6120,14 +6146,21 @@ static void cae__trainer_backward(const cae_trainer *t, float *ws, const float *
             float *img = ws + (size_t)i * t->img_floats, *g = img + g_off, *din = l ? img + h_off : NULL;
             const float *in = l ? img + t->lay[l - 1].out_off : x + (size_t)i * in_n, *y = img + T->out_off;
             switch (L->kind) {
-            case CAE_CONV2D: /* bias, input gradient and (without Winograd) the weight gradient */
-                cae_conv2d_backward1(ks, din, dU ? NULL : dp + L->poff, NULL, dp + L->poff + L->nparams - (size_t)L->oc,
-                                     g, in, t->wflip + T->flip_off, Uf, L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
+            case CAE_CONV2D: /* bias (unless the pool above took it), input gradient and (without
+                                Winograd) the weight gradient */
+                cae_conv2d_backward1(ks, din, dU ? NULL : dp + L->poff, NULL,
+                                     masked ? NULL : dp + L->poff + L->nparams - (size_t)L->oc, g, in,
+                                     t->wflip + T->flip_off, Uf, L->h, L->w, L->c, L->oc, L->k, ws + t->ws_work);
                 break;
             case CAE_MAXPOOL2D:
-                /* the ReLU below, on a quarter of the values: a pooled value is its window's
-                   winner, the only input its gradient goes to, and > 0 exactly where that is */
-                if (relu_below) ks->relu_bwd(g, g, y, on);
+                /* the ReLU below and its bias, on a quarter of the values: a pooled value is its
+                   window's winner, the only input its gradient goes to, and > 0 exactly where
+                   that is */
+                if (relu_below) {
+                    const cae_layer *B = L - 1;
+                    ks->relu_bwd(g, g, y, on);
+                    ks->bias_bwd(dp + B->poff + B->nparams - (size_t)B->oc, g, (size_t)L->oh * L->ow, L->c);
+                }
                 if (din) ks->maxpool_bwd(din, g, (const int *)(const void *)(img + T->arg_off), 1, L->h, L->w, L->c);
                 break;
             case CAE_UPSAMPLE2D:
@@ -6195,6 +6228,7 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
     double sum = 0.0;
     int s, nt, rc, used[CONVAE_SLOTS], nused;
     int p, nblocks; /* an int index for MSVC's OpenMP 2.0; the stride is under CONVAE_MAX_BYTES / 4 */
+    float lr_t;
     if (!t) return cae__fail(e, CAE_ERR_ARG, "train step: no trainer");
     net = &t->net;
     if (loss != CAE_LOSS_BCE && loss != CAE_LOSS_MSE) return cae__fail(e, CAE_ERR_ARG, "train step: unknown loss %d", loss);
@@ -6219,10 +6253,11 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
         if (lo < hi) used[nused++] = s;
     }
     nblocks = (int)((j.stride + 1023) / 1024);
+    lr_t = cae__adam_lr(&t->adam);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt)
 #endif
-    for (p = 0; p < nblocks; p++) {
+    for (p = 0; p < nblocks; p++) { /* then Adam on the block, as cae_adam_step would */
         size_t q, q0 = (size_t)p * 1024, q1 = q0 + 1024 < j.stride ? q0 + 1024 : j.stride;
         float *g = t->grad;
         int u;
@@ -6231,9 +6266,10 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
             const float *d = t->slot_grad + (size_t)used[u] * j.stride;
             for (q = q0; q < q1; q++) g[q] += d[q];
         }
+        if (q0 < net->nparams)
+            cae__adam_range(&t->adam, lr_t, t->param, g, t->m, t->v, q0, q1 < net->nparams ? q1 : net->nparams);
     }
     for (s = 0; s < t->nslots; s++) sum += t->slot_loss[s];
-    cae_adam_step(&t->adam, t->param, t->grad, t->m, t->v, net->nparams);
     cae__trainer_derive(t);
     if (loss_out) *loss_out = sum / ((double)j.n * (double)j.out_n);
     return CAE_OK;
