@@ -6782,13 +6782,15 @@ CONVAE_DEF size_t cae_net_summary(const cae_net *m, const char *title, char *buf
    0.4.1  2026-12-05  cae_bce_logits_sum: the BCE's value through a kernel set (AVX2, AVX-512:
                       log(1+exp(-|z|)) in float vector code, within 1e-6 of cae_bce_logits; it
                       took 3% of a training step in libm's log1p and exp). Speed: a GCC -O2
-                      build trained 45% slower than -O3 (now 8%): the pooling kernels filled an
+                      build trained 40-45% slower than -O3 (now 9%): the pooling kernels filled an
                       int[4] of window offsets with one vector store whose four loads then
                       stalled (now scalars), and loops over arrays of vectors stayed loops
                       (CAE__UNROLL). cae_conv2d_wino_grad 16 pairs at a time with G's zeros and
                       pairs (F(4x4) still in double). A ReLU under a max-pool is carried back at
-                      the pool's output (a quarter of the values, the same bits). Training
-                      1.67-1.78x the AVX2 set's on an AVX-512 Xeon, inference 1.79-1.89x.
+                      the pool's output (a quarter of the values, the same bits), and its bias's
+                      gradient too; Adam in the threads that sum the gradient. Training
+                      1.68-1.75x the AVX2 set's on an AVX-512 Xeon (0.4.0 beside it:
+                      1.65-1.72x), inference 1.71-1.78x.
    0.4.0  2026-12-04  The AVX-512 set's Winograd layers by F(4x4,3x3) in all three directions:
                       cae_conv2d_wino gives the m of F(m x m, 3x3) a set uses (2 or 4, 0: none),
                       cae_conv2d_wino_kernel and cae_conv2d_wino_grad take it; a net keeps the
