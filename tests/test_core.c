@@ -1647,9 +1647,9 @@ static float *make_images(int n, unsigned long long seed)
             float dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy + 1e-6f;
             for (y = 0; y < 28; y++)
                 for (xx = 0; xx < 28; xx++) {
-                    float u = ((xx - ax) * dx + (y - ay) * dy) / l2, px, py, d, v;
+                    float fx = (float)xx, fy = (float)y, u = ((fx - ax) * dx + (fy - ay) * dy) / l2, px, py, d, v;
                     u = u < 0 ? 0 : u > 1 ? 1 : u;
-                    px = ax + u * dx - xx, py = ay + u * dy - y;
+                    px = ax + u * dx - fx, py = ay + u * dy - fy;
                     d = sqrtf(px * px + py * py);
                     v = th - d;
                     v = v < 0 ? 0 : v > 1 ? 1 : v;
@@ -1660,7 +1660,7 @@ static float *make_images(int n, unsigned long long seed)
             float cx = 6 + 16 * cae_rng_uniform(&r), cy = 6 + 16 * cae_rng_uniform(&r), rad = 2 + 3 * cae_rng_uniform(&r);
             for (y = 0; y < 28; y++)
                 for (xx = 0; xx < 28; xx++) {
-                    float d2 = ((xx - cx) * (xx - cx) + (y - cy) * (y - cy)) / (rad * rad);
+                    float fx = (float)xx - cx, fy = (float)y - cy, d2 = (fx * fx + fy * fy) / (rad * rad);
                     float v = expf(-d2);
                     if (v > im[y * 28 + xx]) im[y * 28 + xx] = v;
                 }
@@ -1893,7 +1893,7 @@ static void test_batch_consistency(void)
                 double d = (double)one[j] - x[(size_t)i * 784 + j];
                 want += d * d;
             }
-            check_close(mse_one, want / out_n, 1e-9, 1e-5, "evaluate: mse of image %d vs its output", i);
+            check_close(mse_one, want / (double)out_n, 1e-9, 1e-5, "evaluate: mse of image %d vs its output", i);
         }
     }
     check_close(lall, sum / n, 1e-6, 0, "evaluate: loss of a batch of %d vs the mean of one at a time", n);
