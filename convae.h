@@ -2483,7 +2483,8 @@ static void cae__wino4_grad16(float *dwt, size_t ds, const float *dU, size_t us)
     for (b = 0; b < 6; b++)
         for (i = 0; i < 16; i++) {
             const float *u = dU + (size_t)b * us + i;
-            CAE__G4T(t[0][b][i], t[1][b][i], t[2][b][i], u[0], u[6 * us], u[12 * us], u[18 * us], u[24 * us], u[30 * us]);
+            CAE__G4T(t[0][b][i], t[1][b][i], t[2][b][i], u[0], u[6 * us], u[12 * us], u[18 * us], u[24 * us],
+                     u[30 * us]);
         }
     for (r = 0; r < 3; r++)
         for (i = 0; i < 16; i++) {
@@ -3157,7 +3158,8 @@ static CAE__AVX2_FN void cae__avx2_maxpool_fwd(float *out, int *argmax, const fl
                     __m256 v = _mm256_loadu_ps(im + a0 + ch);
                     __m256i best = _mm256_add_epi32(_mm256_set1_epi32(a0 + ch), iota);
                     for (k = 1; k < 4; k++) { /* strictly greater: ties keep the earlier input */
-                        __m256 t = _mm256_loadu_ps(im + CAE__POOL_AT(a0, dx, dy, k) + ch), gt = _mm256_cmp_ps(t, v, _CMP_GT_OQ);
+                        __m256 t = _mm256_loadu_ps(im + CAE__POOL_AT(a0, dx, dy, k) + ch),
+                               gt = _mm256_cmp_ps(t, v, _CMP_GT_OQ);
                         __m256i at = _mm256_add_epi32(_mm256_set1_epi32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota);
                         v = _mm256_blendv_ps(v, t, gt);
                         best = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best), _mm256_castsi256_ps(at), gt));
@@ -3502,20 +3504,23 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_tile(const int R, 
 }
 
 /* the tile shapes the kernels below use, as functions of their own */
-static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_8x32(float *const *op, const float *const *px, int nr, const float *wt,
-                                                const float *bias, int ci, int co, int k, int pwc, int relu)
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_8x32(float *const *op, const float *const *px, int nr,
+                                                                   const float *wt, const float *bias, int ci, int co,
+                                                                   int k, int pwc, int relu)
 {
     cae__avx512_fwd_tile(8, 2, op, px, nr, wt, bias, ci, co, k, pwc, relu);
 }
 
-static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_4x32(float *const *op, const float *const *px, int nr, const float *wt,
-                                                const float *bias, int ci, int co, int k, int pwc, int relu)
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_4x32(float *const *op, const float *const *px, int nr,
+                                                                   const float *wt, const float *bias, int ci, int co,
+                                                                   int k, int pwc, int relu)
 {
     cae__avx512_fwd_tile(4, 2, op, px, nr, wt, bias, ci, co, k, pwc, relu);
 }
 
-static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_8x16(float *const *op, const float *const *px, int nr, const float *wt,
-                                                const float *bias, int ci, int co, int k, int pwc, int relu)
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_fwd_8x16(float *const *op, const float *const *px, int nr,
+                                                                   const float *wt, const float *bias, int ci, int co,
+                                                                   int k, int pwc, int relu)
 {
     cae__avx512_fwd_tile(8, 1, op, px, nr, wt, bias, ci, co, k, pwc, relu);
 }
@@ -3888,7 +3893,8 @@ static CAE__AVX512_FN void cae__avx512_maxpool_fwd(float *out, int *argmax, cons
                         __m512 t = _mm512_loadu_ps(im + CAE__POOL_AT(a0, dx, dy, k) + ch);
                         __mmask16 gt = _mm512_cmp_ps_mask(t, v, _CMP_GT_OQ);
                         v = _mm512_mask_blend_ps(gt, v, t);
-                        best = _mm512_mask_blend_epi32(gt, best, _mm512_add_epi32(_mm512_set1_epi32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota));
+                        best = _mm512_mask_blend_epi32(
+                            gt, best, _mm512_add_epi32(_mm512_set1_epi32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota));
                     }
                     _mm512_storeu_ps(out + o + ch, v);
                     if (argmax) _mm512_storeu_si512((void *)(argmax + o + ch), best);
@@ -4036,14 +4042,16 @@ static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_tile(const int NV, 
 #undef CAE__ADDTO
 }
 
-static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_8x32(float *dw, int nr, const int *roff, const float *P, const float *g,
-                                               int h, int w, int ci, int co, int k, int ps, int gs)
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_8x32(float *dw, int nr, const int *roff, const float *P,
+                                                                  const float *g, int h, int w, int ci, int co, int k,
+                                                                  int ps, int gs)
 {
     cae__avx512_dw_tile(2, dw, nr, roff, P, g, h, w, ci, co, k, ps, gs);
 }
 
-static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_8x16(float *dw, int nr, const int *roff, const float *P, const float *g,
-                                               int h, int w, int ci, int co, int k, int ps, int gs)
+static CAE__AVX512_INLINE CAE__AVX512_FN void cae__avx512_dw_8x16(float *dw, int nr, const int *roff, const float *P,
+                                                                  const float *g, int h, int w, int ci, int co, int k,
+                                                                  int ps, int gs)
 {
     cae__avx512_dw_tile(1, dw, nr, roff, P, g, h, w, ci, co, k, ps, gs);
 }
@@ -4282,7 +4290,8 @@ static CAE__AVX512_FN void cae__avx512_maxpool_bwd(float *din, const float *dout
                     __m512i am = _mm512_loadu_si512((const void *)(argmax + o + ch));
                     for (k = 0; k < 4; k++) {
                         __m512i at = _mm512_add_epi32(_mm512_set1_epi32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota);
-                        _mm512_storeu_ps(di + CAE__POOL_AT(a0, dx, dy, k) + ch, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(am, at), g));
+                        _mm512_storeu_ps(di + CAE__POOL_AT(a0, dx, dy, k) + ch,
+                                         _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(am, at), g));
                     }
                 }
             }

@@ -1168,11 +1168,13 @@ static void test_wino_transforms(void)
             cae_conv2d_wino_kernel(m, U, g, ci, co);
             cae_conv2d_wino_grad(m, dg, dU, ci, co);
             for (i = 0; i < (size_t)planes * n; i++) lhs += (double)dU[i] * U[i], mag += fabs((double)dU[i] * U[i]);
-            for (i = 0; i < 9 * n; i++) rhs += ((double)dg[i] - dg0[i]) * g[i], mag += fabs(((double)dg[i] - dg0[i]) * g[i]);
+            for (i = 0; i < 9 * n; i++)
+                rhs += ((double)dg[i] - dg0[i]) * g[i], mag += fabs(((double)dg[i] - dg0[i]) * g[i]);
             q = fabs(lhs - rhs) / (1e-6 * mag + 1e-30);
             if (q > worst) worst = q;
-            check(q <= 1.0, "wino F(%dx%d) %dx%d: <dU, U(g)> %.9g, <dg(dU), g> %.9g: differ by %.3g, more than 1e-6 of %.3g",
-                  m, m, ci, co, lhs, rhs, fabs(lhs - rhs), mag);
+            check(q <= 1.0,
+                  "wino F(%dx%d) %dx%d: <dU, U(g)> %.9g, <dg(dU), g> %.9g: differ by %.3g, more than 1e-6 of %.3g", m,
+                  m, ci, co, lhs, rhs, fabs(lhs - rhs), mag);
             free(g), free(U), free(dU), free(dg), free(dg0);
         }
     group_end("F(2x2) and F(4x4), 6 sizes each: the weight gradient is the kernel transform's adjoint, worst "
@@ -1305,8 +1307,8 @@ static void test_losses(void)
                     want = cae_bce_logits(z, t, 16, NULL, 0.0f), got = cae_bce_logits_sum(ks, z, t, 16);
                     q = fabs(got - want) / (1e-6 * fabs(want) + 16e-36); /* 1e-36 a value: past |z| = 87 */
                     if (q > worst) worst = q;
-                    check(q <= 1.0, "%s: bce_logits_sum of 16 x (z=%g, t=%g) %.9g, reference %.9g", cae_kernels_name(ks),
-                          zs[j], ts[ti], got, want);
+                    check(q <= 1.0, "%s: bce_logits_sum of 16 x (z=%g, t=%g) %.9g, reference %.9g",
+                          cae_kernels_name(ks), zs[j], ts[ti], got, want);
                 }
             for (j = 0; j < (int)(sizeof lens / sizeof lens[0]); j++) {
                 double want, got, q;
