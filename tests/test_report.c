@@ -168,10 +168,10 @@ static void mnist_like_grid(unsigned char *g, cae_rng *r)
                 for (x = 0; x < 28; x++) {
                     float dx = px1 - px0, dy = py1 - py0, L2 = dx * dx + dy * dy, t, qx, qy, dist, v;
                     unsigned char *p = g + (size_t)(oy + y) * 280 + ox + x;
-                    t = L2 > 0 ? ((x - px0) * dx + (y - py0) * dy) / L2 : 0;
+                    t = L2 > 0 ? (((float)x - px0) * dx + ((float)y - py0) * dy) / L2 : 0;
                     t = t < 0 ? 0 : t > 1 ? 1 : t;
-                    qx = px0 + t * dx - x;
-                    qy = py0 + t * dy - y;
+                    qx = px0 + t * dx - (float)x;
+                    qy = py0 + t * dy - (float)y;
                     dist = sqrtf(qx * qx + qy * qy);
                     v = (rad + 0.5f - dist) * 255.0f;
                     if (v > 255) v = 255;
@@ -213,8 +213,8 @@ static void test_png_misc(void)
     rc = cae_png_encode(grid, 280, 280, 1, &png, &plen, &e);
     CHECK(rc == CAE_OK, "mnist grid: encode returned %d", rc);
     CHECK(plen < 280 * 280 * 40 / 100, "mnist grid: PNG is %zu bytes = %.1f%% of raw (want < 40%%)", plen,
-          100.0 * plen / (280 * 280));
-    printf("  mnist-like 280x280 grid: %zu bytes, %.1f%% of raw\n", plen, 100.0 * plen / (280 * 280));
+          100.0 * (double)plen / (280 * 280));
+    printf("  mnist-like 280x280 grid: %zu bytes, %.1f%% of raw\n", plen, 100.0 * (double)plen / (280 * 280));
     /* damaged files are refused with a format error */
     if (rc == CAE_OK) {
         bad = (unsigned char *)malloc(plen);
@@ -392,8 +392,8 @@ static void test_svg(void)
     int i, rc;
     for (i = 0; i < 40; i++) {
         ep[i] = (float)(i + 1);
-        tr[i] = 0.3f * expf(-i / 6.0f) + 0.065f;
-        va[i] = 0.3f * expf(-i / 6.0f) + 0.07f + 0.002f * cae_rng_normal(&r);
+        tr[i] = 0.3f * expf((float)-i / 6.0f) + 0.065f;
+        va[i] = 0.3f * expf((float)-i / 6.0f) + 0.07f + 0.002f * cae_rng_normal(&r);
     }
     va[7] = nanv;
     va[8] = infv;

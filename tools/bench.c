@@ -365,7 +365,7 @@ static double fma_gflops(const fma_loop *L, int threads, long iters)
     }
     (void)threads;
     t = now() - t0;
-    return (double)nt * iters * L->flops_per_iter / t / 1e9;
+    return (double)nt * (double)iters * L->flops_per_iter / t / 1e9;
 }
 
 /* median over reps runs of about `seconds` each: peak[0] all threads, peak[1] one thread */
@@ -378,7 +378,7 @@ static void fma_peak(const fma_loop *L, int threads, int reps, double seconds, d
     t = now();
     fma_sink += L->run(iters);
     t = now() - t;
-    iters = (long)(iters * seconds / (t > 1e-6 ? t : 1e-6));
+    iters = (long)((double)iters * seconds / (t > 1e-6 ? t : 1e-6));
     if (iters < 1000) iters = 1000;
     for (r = 0; r < reps; r++) g[r] = fma_gflops(L, threads, iters);
     peak[0] = median(g, reps);
@@ -958,7 +958,7 @@ static void section_convs(results *R)
     cpu_snap c0 = cpu_snapshot();
     bench_convs(R->ks, R->threads, R->reps, R->conv_sec, &bytes);
     R->fc_conv = foreign_cores(c0, cpu_snapshot());
-    R->conv_mib = bytes / 1048576.0;
+    R->conv_mib = (double)bytes / 1048576.0;
     printf("\n## Convolutions, one direction at a time\n");
     printf("Batch %d split across %d thread(s); each thread runs its images one at a time through the per-image "
            "kernels the model uses (cache-hot, derived kernels made beforehand, as in a training step). Median of %d. "
@@ -1449,7 +1449,7 @@ int main(int argc, char **argv)
     R.model_mib = (double)cae_trainer_bytes(T.t) / 1048576.0;
     T.scratch_bytes = (size_t)R.threads * cae_net_scratch_bytes(cae_trainer_net(T.t));
     T.scratch = xmalloc(T.scratch_bytes); /* once: inference allocates nothing */
-    R.scratch_mib = T.scratch_bytes / 1048576.0;
+    R.scratch_mib = (double)T.scratch_bytes / 1048576.0;
     printf("lab model: %zu parameters, batch %d, seed 42, %d thread(s), kernels %s; trainer %.1f MiB, "
            "inference scratch %.1f MiB\n",
            cae_trainer_net(T.t)->nparams, BATCH, R.threads, cae_kernels_name(R.ks), R.model_mib, R.scratch_mib);

@@ -110,7 +110,7 @@ static int synth_images(cae_idx *x, int n, unsigned long long seed)
             float x1 = 4 + 20 * cae_rng_uniform(&r), y1 = 4 + 20 * cae_rng_uniform(&r);
             int k;
             for (k = 0; k <= 40; k++) {
-                int xx = (int)(x0 + (x1 - x0) * k / 40.0f), yy = (int)(y0 + (y1 - y0) * k / 40.0f);
+                int xx = (int)(x0 + (x1 - x0) * (float)k / 40.0f), yy = (int)(y0 + (y1 - y0) * (float)k / 40.0f);
                 px[(size_t)i * 784 + (size_t)yy * 28 + xx] = 255;
             }
         }
@@ -275,7 +275,7 @@ static int quantize(const cae_net *net, const float *calib, int ncalib, qarrays 
                 }
                 {
                     double bq = bias[o] / (s_in * sw);
-                    a->iq[io + o] = (int)(bq > 2e9 ? 2e9 : bq < -2e9 ? -2e9 : lround_away(bq));
+                    a->iq[io + o] = (int)(bq > 2e9 ? 2e9 : bq < -2e9 ? -2e9 : (double)lround_away(bq));
                 }
                 M = s_in * sw / s_out; /* sum -> the next layer's int8: m0 / 2^shift */
                 f = frexp(M, &ex);
@@ -358,8 +358,8 @@ static int eval_int8(const cae_qnet *q, const cae_idx *te, quality *qq)
             return 0;
         }
         for (j = 0; j < on; j++) z[j] = (float)sums[j] * q->conv[q->net.nlayers - 1].deq[j % L->oc];
-        bce += (L->act == CAE_ACT_SIGMOID ? cae_bce_logits(z, x, on, NULL, 0.0f) : cae_bce(y, x, on, NULL, 0.0f)) / on;
-        msum += cae_mse(y, x, on, NULL, 0.0f) / on;
+        bce += (L->act == CAE_ACT_SIGMOID ? cae_bce_logits(z, x, on, NULL, 0.0f) : cae_bce(y, x, on, NULL, 0.0f)) / (double)on;
+        msum += cae_mse(y, x, on, NULL, 0.0f) / (double)on;
     }
     qq->bce = bce / n, qq->mse = msum / n;
     free(x), free(y), free(z), free(sums), free(scratch);
@@ -510,7 +510,7 @@ int main(int argc, char **argv)
                 forward_ref(&net, x, y, buf);
             }
             memcpy(expect + (size_t)i * on, y, sizeof(float) * on);
-            mse[i] = (float)(cae_mse(y, x, on, NULL, 0.0f) / on);
+            mse[i] = (float)(cae_mse(y, x, on, NULL, 0.0f) / (double)on);
         }
         free(scratch);
     }
