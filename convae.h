@@ -2370,8 +2370,9 @@ CONVAE_DEF void cae_sigmoid_backward(float *dx, const float *dy, const float *y,
 }
 #endif
 
-/* Loops of up to 18 steps over arrays of vectors, fully unrolled also at -O2 (GCC's -O2 keeps
-   them as loops, with the vectors in memory; -O3 unrolls them) */
+/* The SIMD kernels' loops of up to 18 steps over small arrays (of vectors, and the tile
+   pointers they are loaded through), fully unrolled at -O2 too: GCC's -O2 keeps them as loops,
+   the vectors in memory; its -O3 unrolls them */
 #if defined(__GNUC__) || defined(__clang__)
 #define CAE__UNROLL _Pragma("GCC unroll 18")
 #else
@@ -3013,7 +3014,6 @@ static CAE__AVX2_FN void cae__avx2_wino_conv(float *out, const float *in, const 
                 const float *px[6];
                 float *op[6];
                 int nr = T - t < 6 ? T - t : 6;
-                CAE__UNROLL
                 for (r = 0; r < 6; r++) {
                     int tt = t + (r < nr ? r : nr - 1);
                     px[r] = V + (size_t)xi * vs + (size_t)tt * ci;
@@ -3084,7 +3084,6 @@ static CAE__AVX2_FN void cae__avx2_wino_dw1(float *dU, const float *in, const fl
         for (o = 0; o < co; o += 16)
             for (r0 = 0; r0 < rows; r0 += 6) {
                 int roff[6], nr = rows - r0 < 6 ? rows - r0 : 6;
-                CAE__UNROLL
                 for (r = 0; r < 6; r++) roff[r] = r0 + (r < nr ? r : nr - 1);
                 cae__avx2_dw_6x16(dU + ((size_t)xi * ci + r0) * co + o, nr, roff, V + (size_t)xi * vs,
                                  dM + (size_t)xi * ms + o, 1, T, ci, co, 1);
@@ -3120,7 +3119,6 @@ static CAE__AVX2_FN void cae__avx2_conv(float *out, const float *P, const float 
             const float *px[6];
             float *op[6];
             int nr = npix - j < 6 ? npix - j : 6;
-            CAE__UNROLL
             for (r = 0; r < 6; r++) { /* pixel j+r is (y, x); past the end, repeat the last */
                 px[r] = P + ((size_t)y * pw + x) * ci;
                 op[r] = out + ((size_t)y * w + x) * co + o0;
@@ -3268,7 +3266,6 @@ static CAE__AVX2_FN void cae__avx2_conv_dw(float *dwt, const float *P, const flo
     for (; o0 + 16 <= co; o0 += 16)
         for (r0 = 0; r0 < rows; r0 += 6) {
             int roff[6], nr = rows - r0 < 6 ? rows - r0 : 6;
-            CAE__UNROLL
             for (r = 0; r < 6; r++) {
                 int row = r0 + (r < nr ? r : nr - 1), t = row / ci, i = row % ci;
                 roff[r] = ((t / k) * pw + t % k) * ci + i;
@@ -3299,7 +3296,6 @@ static CAE__AVX2_FN void cae__avx2_maxpool_bwd(float *din, const float *dout, co
                 for (ch = 0; ch < c; ch += 8) {
                     __m256 g = _mm256_loadu_ps(dout + o + ch);
                     __m256i am = _mm256_loadu_si256((const __m256i *)(const void *)(argmax + o + ch));
-                    CAE__UNROLL
                     for (k = 0; k < 4; k++) {
                         __m256i at = _mm256_add_epi32(_mm256_set1_epi32(CAE__POOL_AT(a0, dx, dy, k) + ch), iota);
                         __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(am, at));
@@ -5304,15 +5300,18 @@ static int cae__plan(cae_net *net, int h, int w, int c, const cae_layer_spec *sp
     return CAE_OK;
 }
 
+/* Layer L's Winograd kernel, where its shape takes one, from the parameters. */
+static void cae__layer_wino(const cae_net *net, const cae_layer *L, float *wino)
+{
+    if (L->kind == CAE_CONV2D && net->wino_m && cae__wino_shape(L->c, L->oc, L->k))
+        cae_conv2d_wino_kernel(net->wino_m, wino + L->wino_off, net->param + L->poff, L->c, L->oc);
+}
+
 /* The Winograd kernels of the layers whose shape takes them, from the parameters. */
 static void cae__net_wino(const cae_net *net, float *wino)
 {
     int l;
-    for (l = 0; l < net->nlayers; l++) {
-        const cae_layer *L = net->layer + l;
-        if (L->kind == CAE_CONV2D && net->wino_m && cae__wino_shape(L->c, L->oc, L->k))
-            cae_conv2d_wino_kernel(net->wino_m, wino + L->wino_off, net->param + L->poff, L->c, L->oc);
-    }
+    for (l = 0; l < net->nlayers; l++) cae__layer_wino(net, net->layer + l, wino);
 }
 
 /* Plans the net, picks its kernel set and allocates its parameters and Winograd kernels (not
@@ -5964,11 +5963,17 @@ static size_t cae__trainer_plan(cae_trainer *t)
 
 /* Remakes the kernels derived from the weights: Winograd for the forward pass, flipped and its
    Winograd transform for the input gradient. */
+/* the threads a step (and the kernels it derives) runs on: one workspace a thread */
+static int cae__trainer_threads(const cae_trainer *t)
+{
+    int nt = t->threads > 0 ? t->threads : cae__max_threads();
+    return nt > t->nws ? t->nws : nt;
+}
+
 static void cae__trainer_derive(cae_trainer *t)
 {
     const cae_net *net = &t->net;
-    int task, nt = t->threads > 0 ? t->threads : cae__max_threads(); /* as cae_trainer_step */
-    if (nt > t->nws) nt = t->nws;
+    int task, nt = cae__trainer_threads(t);
     (void)nt;
     /* task 2l: layer l's Winograd kernel; 2l+1: its flipped kernel and that one's transform */
 #ifdef _OPENMP
@@ -5976,16 +5981,15 @@ static void cae__trainer_derive(cae_trainer *t)
 #endif
     for (task = 0; task < 2 * net->nlayers; task++) {
         const cae_layer *L = net->layer + task / 2;
-        float *wf = t->wflip + t->lay[task / 2].flip_off;
-        if (L->kind != CAE_CONV2D) continue;
+        const cae__tlayer *T = t->lay + task / 2;
         if (task % 2 == 0) {
-            if (net->wino_m && cae__wino_shape(L->c, L->oc, L->k))
-                cae_conv2d_wino_kernel(net->wino_m, t->wino + L->wino_off, t->param + L->poff, L->c, L->oc);
-            continue;
+            cae__layer_wino(net, L, t->wino);
+        } else if (L->kind == CAE_CONV2D) {
+            cae_conv2d_flip(t->wflip + T->flip_off, t->param + L->poff, L->c, L->oc, L->k);
+            if (cae_conv2d_wino(net->ks, L->oc, L->c, L->k))
+                cae_conv2d_wino_kernel(net->ks->wino, t->wflip + T->wino_flip_off, t->wflip + T->flip_off, L->oc,
+                                       L->c);
         }
-        cae_conv2d_flip(wf, t->param + L->poff, L->c, L->oc, L->k);
-        if (cae_conv2d_wino(net->ks, L->oc, L->c, L->k))
-            cae_conv2d_wino_kernel(net->ks->wino, t->wflip + t->lay[task / 2].wino_flip_off, wf, L->oc, L->c);
     }
 }
 
@@ -6251,8 +6255,7 @@ CONVAE_DEF int cae_trainer_step(cae_trainer *t, const cae_tensor *x, const cae_t
     j.in_n = (size_t)net->h * net->w * net->c, j.out_n = (size_t)last->oh * last->ow * last->oc;
     j.stride = cae__slot_stride(t);
     j.scale = (float)(1.0 / ((double)j.n * (double)j.out_n));
-    nt = t->threads > 0 ? t->threads : cae__max_threads();
-    if (nt > t->nws) nt = t->nws; /* one workspace a thread */
+    nt = cae__trainer_threads(t);
     cae__slices(t->nslots, nt, cae__step_slot, &j);
     /* sum the slot gradients in slot order, 0 + s0 + s1 + ... for each value: the same bits
        for any thread count; blocks of 1024 values, each added slot by slot, vectorise */
